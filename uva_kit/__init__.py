@@ -1,0 +1,41 @@
+"""uva_kit: Unified Video Action models for robot learning.
+
+``import uva_kit`` is cheap (no torch): the public names below load their modules on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "load_spec": "uva_kit.spec:load_spec",
+    "UVASpec": "uva_kit.spec:UVASpec",
+    "hookimpl": "uva_kit.hookspecs:hookimpl",
+    "registry": "uva_kit.registry",
+    "errors": "uva_kit.errors",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from uva_kit import errors, registry
+    from uva_kit.hookspecs import hookimpl
+    from uva_kit.spec import UVASpec, load_spec
+
+__all__ = ["UVASpec", "__version__", "errors", "hookimpl", "load_spec", "registry"]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'uva_kit' has no attribute '{name}'")
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    value = getattr(module, attribute) if attribute else module
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

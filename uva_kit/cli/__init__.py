@@ -1,0 +1,47 @@
+"""The ``uva-kit`` command. Each subcommand is a module here with ``add_arguments`` and ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from uva_kit import __version__
+from uva_kit.errors import UvaKitError
+
+# Subcommand name -> module under uva_kit.cli. Later workflows add their own entry here.
+COMMANDS: dict[str, str] = {
+    "info": "info",
+    "plugins": "plugins",
+    "spec": "spec",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="uva-kit", description="Unified Video Action models for robot learning.")
+    parser.add_argument("--version", action="version", version=f"uva_kit {__version__}")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"uva_kit.cli.{module_name}")
+        summary = (module.__doc__ or "").strip().splitlines()[0]
+        sub = subcommands.add_parser(name, help=summary, description=(module.__doc__ or "").strip())
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except UvaKitError as exc:
+        print(f"uva-kit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"uva-kit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Show versions, the fused-op extension's build state, attention backends, and plugins."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from uva_kit import __version__
+    from uva_kit.ops import extension_status
+    from uva_kit.plugins import autoload_enabled, reports
+    from uva_kit.registry import default_registry
+
+    registry = default_registry()
+    status = extension_status()
+    print(f"uva_kit      {__version__}")
+    print(f"python       {platform.python_version()} ({platform.machine()})")
+    print(f"torch        {torch.__version__} (CUDA {torch.version.cuda or 'none'}, GPU available: {torch.cuda.is_available()})")
+    if status.loaded:
+        print(f"fused ops    C++ extension ({', '.join(status.ops) or 'no ops'}) - {status.detail}")
+    else:
+        print(f"fused ops    PyTorch reference - {status.detail}")
+    print("attention    " + ", ".join(_attention_line(registry, name) for name in registry.list("attention")))
+    loaded = reports()
+    broken = [r for r in loaded if not r.ok]
+    print(
+        f"plugins      {len(loaded) - len(broken)} loaded, {len(broken)} failed"
+        + ("" if autoload_enabled() else " (autoload disabled)")
+        + ("  -> see `uva-kit plugins`" if broken else "")
+    )
+    for slot_name in ("encoder", "backbone", "modality", "head", "sampler", "masking", "mode", "text_encoder"):
+        names = registry.list(slot_name)
+        print(f"  {slot_name:<12} {', '.join(names) if names else '-'}")
+    return 0
+
+
+def _attention_line(registry, name: str) -> str:
+    import torch
+
+    try:
+        backend = registry.get("attention", name).build()
+        probe = torch.zeros(1, 1, 1, 64, device="cuda" if torch.cuda.is_available() else "cpu")
+        reason = backend.unsupported_reason(probe)
+    except Exception as exc:  # noqa: BLE001 - a broken backend is reported, not fatal
+        reason = f"{type(exc).__name__}: {exc}"
+    return name if reason is None else f"{name} (unavailable: {reason})"

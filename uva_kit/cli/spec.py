@@ -1,0 +1,31 @@
+"""Print a fully resolved spec (a preset or a file, with --set overrides), or list the presets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from uva_kit.cli.spec_arguments import add_spec_arguments, spec_from_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_spec_arguments(parser, required=False)
+    parser.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format (default: yaml)")
+    parser.add_argument("--list", action="store_true", help="list the available presets and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from uva_kit.spec import preset_names, to_dict
+
+    if args.list or args.spec is None:
+        for name in preset_names():
+            print(name)
+        return 0
+    data = to_dict(spec_from_arguments(args))
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        import yaml
+
+        print(yaml.safe_dump(data, sort_keys=False), end="")
+    return 0

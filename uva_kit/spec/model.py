@@ -1,0 +1,59 @@
+"""The top-level spec of a UVA model: the data layout and one component per slot."""
+
+from __future__ import annotations
+
+import attrs
+
+from uva_kit.spec.component import ComponentSpec, slot
+from uva_kit.spec.migrations import CURRENT_SPEC_VERSION
+
+
+def _positive(instance, attribute, value):
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+
+@attrs.frozen
+class LayoutSpec:
+    """UVA's time layout and shapes (defaults: PushT as in the original, see docs/concepts.md)."""
+
+    image_size: int = attrs.field(default=256, validator=_positive)
+    action_dim: int = attrs.field(default=2, validator=_positive)
+    history_frames: int = attrs.field(default=4, validator=_positive)
+    future_frames: int = attrs.field(default=4, validator=_positive)
+    action_chunk: int = attrs.field(default=16, validator=_positive)
+    horizon: int = attrs.field(default=32, validator=_positive)
+    frame_stride: int = attrs.field(default=4, validator=_positive)
+    frame_offset: int = 3
+    pad_before: int = 1
+    pad_after: int = 7
+
+
+@attrs.frozen
+class ModeWeight:
+    """One entry of the training mixture: a mode and its sampling weight."""
+
+    mode: ComponentSpec = slot("mode")
+    weight: float = attrs.field(default=1.0, validator=_positive)
+
+
+@attrs.frozen
+class UVASpec:
+    """Everything ``uva_kit.build`` needs to assemble a model.
+
+    ``deviations`` names every place where a preset departs from the paper (for speed or CPU).
+    """
+
+    name: str = "custom"
+    spec_version: int = CURRENT_SPEC_VERSION
+    description: str = ""
+    deviations: tuple[str, ...] = ()
+    layout: LayoutSpec = attrs.field(factory=LayoutSpec)
+    encoder: ComponentSpec = slot("encoder", "patch")
+    attention: ComponentSpec = slot("attention", "sdpa")
+    backbone: ComponentSpec | None = slot("backbone", optional=True)
+    modalities: tuple[ComponentSpec, ...] = slot("modality", many=True)
+    masking: ComponentSpec | None = slot("masking", optional=True)
+    sampler: ComponentSpec | None = slot("sampler", optional=True)
+    text_encoder: ComponentSpec | None = slot("text_encoder", optional=True)
+    modes: tuple[ModeWeight, ...] = ()
