@@ -1,0 +1,57 @@
+"""Shared fixtures: throwaway plugin distributions and a fresh registry per test that needs one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def make_plugin_dist(tmp_path, monkeypatch):
+    """Write an installed-looking distribution (a package + .dist-info with a uva_kit.plugins entry point).
+
+    Returns a function ``(dist_name, module_source, entry_point_name=None) -> site_dir``; put the
+    site dir on sys.path (or PYTHONPATH) to "install" it.
+    """
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+
+    def make(dist_name: str, module_source: str, entry_point_name: str | None = None, version: str = "0.3.1") -> Path:
+        module_name = dist_name.replace("-", "_")
+        monkeypatch.delitem(sys.modules, module_name, raising=False)  # another test may have imported its twin
+        (site / f"{module_name}.py").write_text(textwrap.dedent(module_source))
+        info = site / f"{module_name}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: {version}\n")
+        (info / "entry_points.txt").write_text(
+            f"[uva_kit.plugins]\n{entry_point_name or module_name} = {module_name}\n"
+        )
+        return site
+
+    return make
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    """Rediscover plugins now (after sys.path changes) and again after the test."""
+    from uva_kit import registry
+
+    monkeypatch.delenv("UVA_KIT_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    yield registry.reload
+    registry.reload()
+
+
+def run_cli(*args: str, env_extra: dict[str, str] | None = None, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m uva_kit ARGS`` in a fresh process (so plugin discovery starts clean)."""
+    env = {k: v for k, v in os.environ.items() if k != "UVA_KIT_DISABLE_PLUGIN_AUTOLOAD"}
+    paths = [str(REPO_ROOT)] + ([str(pythonpath)] if pythonpath else [])
+    env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")])
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "uva_kit", *args], capture_output=True, text=True, env=env, timeout=120)
