@@ -5,12 +5,14 @@ from uva_kit.spec.loading import load_spec, preset_names, read_spec_file, save_s
 from uva_kit.spec.migrations import CURRENT_SPEC_VERSION, MIGRATIONS
 from uva_kit.spec.model import LayoutSpec, ModeWeight, UVASpec
 from uva_kit.spec.parse import apply_overrides, from_dict, to_dict
+from uva_kit.spec.training import TrainingSpec
 
 __all__ = [
     "CURRENT_SPEC_VERSION",
     "MIGRATIONS",
     "ComponentSpec",
     "LayoutSpec",
+    "TrainingSpec",
     "ModeWeight",
     "UVASpec",
     "apply_overrides",

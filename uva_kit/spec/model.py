@@ -6,6 +6,7 @@ import attrs
 
 from uva_kit.spec.component import ComponentSpec, slot
 from uva_kit.spec.migrations import CURRENT_SPEC_VERSION
+from uva_kit.spec.training import TrainingSpec
 
 
 def _positive(instance, attribute, value):
@@ -57,3 +58,4 @@ class UVASpec:
     sampler: ComponentSpec | None = slot("sampler", optional=True)
     text_encoder: ComponentSpec | None = slot("text_encoder", optional=True)
     modes: tuple[ModeWeight, ...] = ()
+    training: TrainingSpec = attrs.field(factory=TrainingSpec)

@@ -1,0 +1,214 @@
+"""Self-describing model directories: ``uva_kit.save(model, dir)`` and ``uva_kit.load(dir)``.
+
+    dir/config.json                resolved spec, format version, library/torch/plugin versions, file checksums
+    dir/model.safetensors          the weights
+    dir/normalization.safetensors  the model-owned normalization statistics
+
+Writes are atomic. Loading refuses an incomplete, corrupt or mismatched directory and says what
+is wrong; it never keeps random weights for something it could not load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from uva_kit.atomic import atomic_directory
+from uva_kit.errors import CheckpointError, SpecError, UvaKitError
+
+FORMAT = "uva_kit.pretrained_model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+NORMALIZATION_FILE = "normalization.safetensors"
+NORMALIZER_MARKER = "normalizer."
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_normalization_key(key: str) -> bool:
+    return key.startswith(NORMALIZER_MARKER) or f".{NORMALIZER_MARKER}" in key
+
+
+def _used_plugins(spec: Any) -> dict[str, dict[str, str | None]]:
+    """The plugins other than the built-ins that provide a component named in ``spec``."""
+    import attrs
+
+    from uva_kit.registry import default_registry
+    from uva_kit.spec import ComponentSpec
+
+    components = default_registry().components()
+    used: dict[str, dict[str, str | None]] = {}
+
+    def visit(value: Any) -> None:
+        if isinstance(value, ComponentSpec):
+            for component in components:
+                if component.name == value.type and type(value) is component.spec_class:
+                    provider = component.provider
+                    if provider.plugin != "builtin":
+                        used[provider.plugin] = {"distribution": provider.distribution, "version": provider.version}
+        if attrs.has(type(value)):
+            for field in attrs.fields(type(value)):
+                visit(getattr(value, field.name))
+        elif isinstance(value, tuple):
+            for item in value:
+                visit(item)
+
+    visit(spec)
+    return used
+
+
+def save(model: Any, directory: str | Path, extra: dict | None = None) -> Path:
+    """Write ``model`` (built by ``uva_kit.build``) to ``directory`` atomically."""
+    import torch
+    from safetensors.torch import save_file
+
+    from uva_kit import __version__
+    from uva_kit.spec import to_dict
+
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        raise UvaKitError("uva_kit.save needs a model built by uva_kit.build (it has no .spec).")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    weights = {k: v for k, v in state.items() if not _is_normalization_key(k)}
+    normalization = {k: v for k, v in state.items() if _is_normalization_key(k)}
+    directory = Path(directory)
+    with atomic_directory(directory) as staging:
+        save_file(weights, str(staging / WEIGHTS_FILE))
+        save_file(normalization, str(staging / NORMALIZATION_FILE))
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "spec": to_dict(spec),
+            "uva_kit_version": __version__,
+            "torch_version": torch.__version__,
+            "plugins": _used_plugins(spec),
+            "files": {
+                name: {"bytes": (staging / name).stat().st_size, "sha256": _sha256(staging / name)}
+                for name in (WEIGHTS_FILE, NORMALIZATION_FILE)
+            },
+            **(extra or {}),
+        }
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    return directory
+
+
+def read_config(directory: str | Path) -> dict:
+    """The parsed config.json of a model directory, checked for format and completeness."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory} is not a model directory (it does not exist or is a file).")
+    config_path = directory / CONFIG_FILE
+    if not config_path.exists():
+        raise CheckpointError(f"{directory} has no {CONFIG_FILE}: not a uva_kit model directory, or an incomplete copy.")
+    try:
+        config = json.loads(config_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{config_path} is corrupt (invalid JSON: {exc}).") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CheckpointError(f"{config_path} is not a uva_kit model config (format {config.get('format')!r}).")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{directory} was written by a newer uva_kit (format {config['format_version']}); upgrade uva_kit to load it."
+        )
+    for key in ("spec", "files"):
+        if key not in config:
+            raise CheckpointError(f"{config_path} lacks '{key}'; the directory is incomplete.")
+    return config
+
+
+def _check_files(directory: Path, config: dict) -> None:
+    for name, expected in config["files"].items():
+        path = directory / name
+        if not path.exists():
+            raise CheckpointError(f"{directory} is incomplete: {name} is missing.")
+        size = path.stat().st_size
+        if size != expected["bytes"]:
+            raise CheckpointError(f"{path} is truncated or corrupt: {size} bytes, expected {expected['bytes']}.")
+        if _sha256(path) != expected["sha256"]:
+            raise CheckpointError(f"{path} is corrupt: its checksum does not match config.json.")
+
+
+def _check_plugins(config: dict) -> None:
+    from uva_kit.registry import default_registry
+
+    known = {c.provider.plugin for c in default_registry().components()}
+    missing = [f"{name} (pip install {info.get('distribution') or name})"
+               for name, info in config.get("plugins", {}).items() if name not in known]
+    if missing:
+        raise CheckpointError(f"this model needs plugins that are not installed: {', '.join(missing)}.")
+
+
+def load_state_strict(model: Any, state: dict, source: str) -> None:
+    """Load ``state`` into ``model``; any missing, unexpected or mis-shaped key is an error listing them."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = sorted(
+        f"{k}: saved {tuple(state[k].shape)}, model {tuple(expected[k].shape)}"
+        for k in set(expected) & set(state) if tuple(state[k].shape) != tuple(expected[k].shape)
+    )
+    if missing or unexpected or mismatched:
+        def listing(title: str, keys: list[str]) -> str:
+            shown = ", ".join(keys[:10]) + (f", ... ({len(keys)} in all)" if len(keys) > 10 else "")
+            return f"\n  {title}: {shown}" if keys else ""
+
+        raise CheckpointError(
+            f"{source} does not match the model built from its spec:"
+            + listing("missing", missing) + listing("unexpected", unexpected) + listing("shape mismatch", mismatched)
+        )
+    model.load_state_dict(state, strict=True)
+
+
+def load_matching_weights(model: Any, directory: str | Path) -> tuple[list[str], list[str]]:
+    """Initialise ``model`` from a model directory where names and shapes match (e.g. stage 2 from stage 1).
+
+    Returns (loaded keys, model keys left as they were). Nothing matching at all is an error.
+    """
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    config = read_config(directory)
+    _check_files(directory, config)
+    saved = load_file(str(directory / WEIGHTS_FILE))
+    current = model.state_dict()
+    matching = {k: v for k, v in saved.items() if k in current and tuple(v.shape) == tuple(current[k].shape)}
+    if not matching:
+        raise CheckpointError(f"no weight of {directory} matches this model by name and shape; is it the right checkpoint?")
+    model.load_state_dict(matching, strict=False)
+    return sorted(matching), sorted(set(current) - set(matching))
+
+
+def load(directory: str | Path, device: Any = "cpu") -> Any:
+    """Build the model described by ``directory/config.json`` and load its weights and statistics."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from uva_kit import build
+    from uva_kit.spec import spec_from_dict
+
+    directory = Path(directory)
+    config = read_config(directory)
+    _check_files(directory, config)
+    _check_plugins(config)
+    try:
+        spec = spec_from_dict(config["spec"])
+    except SpecError as exc:
+        raise CheckpointError(f"{directory / CONFIG_FILE} holds an invalid spec: {exc}") from None
+    model = build(spec)
+    state = {}
+    for name in (WEIGHTS_FILE, NORMALIZATION_FILE):
+        try:
+            state.update(load_file(str(directory / name)))
+        except (SafetensorError, OSError) as exc:
+            raise CheckpointError(f"{directory / name} cannot be read: {exc}") from None
+    load_state_strict(model, state, str(directory))
+    return model.to(device).eval()

@@ -1,0 +1,238 @@
+"""``fit``: the training loop (micro-batches, precision, EMA, validation, evaluation, checkpoints, resume)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from tqdm.auto import tqdm
+
+from uva_kit.errors import UvaKitError
+from uva_kit.spec import UVASpec, to_dict
+from uva_kit.train import distributed, training_state
+from uva_kit.train.batches import BatchPlan, PlanSampler, SeededSamples, derive_seed, seed_everything, seeded
+from uva_kit.train.ema import EMA
+from uva_kit.train.metrics import MetricsLog
+from uva_kit.train.optim import build_optimizer, build_scheduler
+
+RUN_CONFIG = "train_config.json"
+Evaluate = Callable[[torch.nn.Module, int], float]
+
+
+@attrs.frozen
+class FitResult:
+    out: Path
+    step: int
+    checkpoint: Path | None
+    train_loss: float | None
+    val_loss: float | None
+
+
+def resolve_precision(precision: str, device: str) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None: full fp32)."""
+    on_cuda = device.startswith("cuda")
+    if precision == "auto":
+        return torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported() else None
+    if precision == "fp16" and not on_cuda:
+        raise UvaKitError("training.precision='fp16' needs a CUDA device; use 'bf16' or 'fp32' on the CPU.")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def fit_normalizers(model: torch.nn.Module, stats: dict) -> None:
+    """Give each model-owned normalizer the min/max of its data key from the dataset statistics."""
+    for modality in getattr(model, "modalities", {}).values():
+        normalizer = getattr(modality, "normalizer", None)
+        key = getattr(modality, "data_key", None)
+        if normalizer is None or key is None:
+            continue
+        if key not in stats:
+            raise UvaKitError(f"the dataset statistics have no '{key}' (needed by the '{modality.name}' normalizer).")
+        normalizer.set_range(stats[key]["min"], stats[key]["max"])
+
+
+def _to_device(batch: Any, device: str) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def _write_run_config(out: Path, spec: UVASpec, extra: dict) -> None:
+    from uva_kit import __version__
+
+    config = {"spec": to_dict(spec), "uva_kit_version": __version__, "torch_version": torch.__version__, **extra}
+    (out / RUN_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+
+
+def read_run_config(out: Path) -> dict:
+    path = Path(out) / RUN_CONFIG
+    if not path.exists():
+        raise UvaKitError(f"{out} is not a training run (no {RUN_CONFIG}); nothing to resume.")
+    return json.loads(path.read_text())
+
+
+@torch.no_grad()
+def validation_loss(model: torch.nn.Module, dataset: Any, batch_size: int, batches: int, seed: int, device: str) -> float:
+    """Mean loss over fixed, seeded batches of ``dataset`` (comparable from one validation to the next)."""
+    model.eval()
+    samples = SeededSamples({"main": dataset})
+    size = min(batch_size, len(dataset))
+    losses = []
+    for index in range(batches):
+        items = [(index * size + offset) % len(dataset) for offset in range(size)]
+        batch = torch.utils.data.default_collate([samples[("main", i, derive_seed(seed, index, i))] for i in items])
+        with seeded(derive_seed(seed, index)):
+            loss, _ = model.compute_loss(_to_device(batch, device))
+        losses.append(float(loss))
+    return sum(losses) / len(losses)
+
+
+def fit(
+    spec: UVASpec,
+    dataset: Any,
+    out: str | Path,
+    *,
+    val_dataset: Any = None,
+    video_dataset: Any = None,
+    resume: bool = False,
+    init_from: str | Path | None = None,
+    evaluate: Evaluate | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    run_info: dict | None = None,
+) -> FitResult:
+    """Train ``spec`` on ``dataset`` (sample dicts; ``dataset.stats`` gives the normalizer ranges).
+
+    Writes ``out/train_config.json``, ``out/metrics.jsonl`` and ``out/checkpoints/``. With
+    ``resume=True`` it continues from ``out/checkpoints/last`` exactly where that run stopped.
+    ``evaluate(ema_model, step) -> score`` (higher is better) runs every ``training.eval_every`` steps
+    and the best ``training.keep_top_k`` checkpoints by score are kept.
+    """
+    from uva_kit import build
+    from uva_kit.pretrained import load_matching_weights
+
+    training = spec.training
+    state = distributed.setup(device)
+    out = Path(out)
+    checkpoint = training_state.last_checkpoint(out) if resume else None
+    if not resume and training_state.checkpoint_root(out).exists():
+        raise UvaKitError(f"{out} already holds a training run; resume it with --resume, or choose another --out.")
+    autocast_dtype = resolve_precision(training.precision, state.device)
+
+    seed_everything(training.seed)
+    model = build(spec).to(state.device)
+    fit_normalizers(model, dataset.stats)
+    if init_from is not None and checkpoint is None:
+        loaded, kept = load_matching_weights(model, init_from)
+        if state.is_main:
+            print(f"initialised {len(loaded)} tensors from {init_from}; {len(kept)} keep their fresh values")
+    optimizer = build_optimizer(model, training)
+    scheduler = build_scheduler(optimizer, training)
+    ema = EMA(model, training.ema_power, training.ema_max_decay)
+    start = 0
+    if checkpoint is not None:
+        start = training_state.load_checkpoint(checkpoint, model, ema, optimizer, scheduler)
+    if state.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if checkpoint is None:
+            _write_run_config(out, spec, {"world_size": state.world_size, **(run_info or {})})
+        import yaml
+
+        print(f"uva-kit train: {'resuming at step ' + str(start) if checkpoint else 'starting'} -> {out}")
+        print(yaml.safe_dump({"spec": to_dict(spec), "world_size": state.world_size, "device": state.device}, sort_keys=False))
+
+    wrapped: torch.nn.Module = model
+    if state.enabled:
+        device_ids = [torch.device(state.device).index] if state.device.startswith("cuda") else None
+        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=True)
+
+    sources = {"main": dataset} | ({"video": video_dataset} if video_dataset is not None else {})
+    plan = BatchPlan(
+        len(dataset), training.batch_size, training.seed, state.world_size, state.rank, training.grad_accumulation,
+        len(video_dataset) if video_dataset is not None else 0, training.video_data_ratio,
+    )
+    loader = torch.utils.data.DataLoader(
+        SeededSamples(sources), batch_sampler=PlanSampler(plan, start, training.steps),
+        num_workers=training.num_workers, persistent_workers=False,
+    )
+    scaler = torch.amp.GradScaler("cuda") if autocast_dtype == torch.float16 else None
+    device_type = "cuda" if state.device.startswith("cuda") else "cpu"
+    log = MetricsLog(out, enabled=state.is_main)
+    if checkpoint is not None and state.is_main:
+        _drop_records_after(log, start)
+
+    micro_batches = zip(plan.iterate(start, training.steps), loader)
+    bar = tqdm(total=training.steps, initial=start, desc="train", disable=not (progress and state.is_main), dynamic_ncols=True)
+    train_loss = val_loss = None
+    saved: Path | None = checkpoint
+    step = start
+    tick = time.perf_counter()
+    for step in range(start + 1, training.steps + 1):
+        model.train()
+        step_losses = []
+        for accumulation in range(training.grad_accumulation):
+            micro, batch = next(micro_batches)
+            last_micro = accumulation == training.grad_accumulation - 1
+            sync = contextlib.nullcontext() if (last_micro or not state.enabled) else wrapped.no_sync()
+            autocast = torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
+            with sync, seeded(micro.seed):
+                with autocast:
+                    loss, _ = wrapped(_to_device(batch, state.device))
+                scaled = loss / training.grad_accumulation
+                (scaler.scale(scaled) if scaler else scaled).backward()
+            step_losses.append(float(loss.detach()))
+        if scaler:
+            scaler.unscale_(optimizer)
+        if training.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), training.grad_clip)
+        if scaler:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        ema.update(model)
+
+        train_loss = state.mean(sum(step_losses) / len(step_losses))
+        now = time.perf_counter()
+        samples_per_second = training.batch_size / max(now - tick, 1e-9)
+        tick = now
+        lr = scheduler.get_last_lr()[0]
+        bar.update(1)
+        bar.set_postfix(loss=f"{train_loss:.4f}", lr=f"{lr:.2e}", samples_s=f"{samples_per_second:.1f}")
+        if step % training.log_every == 0 or step == training.steps:
+            log.write(step, "train", {"loss": train_loss, "lr": lr, "samples_per_s": samples_per_second})
+        if val_dataset is not None and (step % training.val_every == 0 or step == training.steps) and state.is_main:
+            val_loss = validation_loss(ema.model, val_dataset, plan.micro_batch_size, training.val_batches,
+                                       training.seed, state.device)
+            log.write(step, "val", {"loss": val_loss})
+        evaluating = evaluate is not None and training.eval_every is not None and step % training.eval_every == 0
+        if evaluating or step % training.checkpoint_every == 0 or step == training.steps:
+            if state.is_main:
+                saved = training_state.save_checkpoint(out, step, model, ema, optimizer, scheduler)
+                if evaluating:
+                    score = float(evaluate(ema.model, step))
+                    training_state.record_score(out, step, score)
+                    log.write(step, "eval", {"score": score})
+                training_state.prune(out, training.keep_last, training.keep_top_k)
+            state.barrier()
+    bar.close()
+    log.close()
+    distributed.teardown(state)
+    return FitResult(out, step, saved, train_loss, val_loss)
+
+
+def _drop_records_after(log: MetricsLog, step: int) -> None:
+    """A killed run may have logged past its last checkpoint; the resumed run rewrites those steps."""
+    if not log.path.exists():
+        return
+    kept = [line for line in log.path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    log.path.write_text("".join(line + "\n" for line in kept))

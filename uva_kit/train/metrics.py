@@ -1,0 +1,56 @@
+"""Metrics: always a JSONL log; TensorBoard too when installed, W&B when installed and WANDB_PROJECT is set."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+
+class MetricsLog:
+    FILE = "metrics.jsonl"
+
+    def __init__(self, out: Path, enabled: bool = True):
+        self.enabled = enabled
+        self.path = Path(out) / self.FILE
+        self._tensorboard = None
+        self._wandb = None
+        if not enabled:
+            return
+        if importlib.util.find_spec("tensorboard") is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tensorboard = SummaryWriter(str(Path(out) / "tensorboard"))
+        if importlib.util.find_spec("wandb") is not None and os.environ.get("WANDB_PROJECT"):
+            import wandb
+
+            self._wandb = wandb.init(project=os.environ["WANDB_PROJECT"], dir=str(out), resume="allow")
+
+    def write(self, step: int, split: str, values: dict) -> None:
+        if not self.enabled:
+            return
+        record = {"step": step, "split": split, **values}
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        numeric = {k: v for k, v in values.items() if isinstance(v, (int, float))}
+        if self._tensorboard is not None:
+            for key, value in numeric.items():
+                self._tensorboard.add_scalar(f"{split}/{key}", value, step)
+        if self._wandb is not None:
+            self._wandb.log({f"{split}/{k}": v for k, v in numeric.items()}, step=step)
+
+    def close(self) -> None:
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def read_metrics(out: Path, split: str | None = None) -> list[dict]:
+    """The records of a run's metrics.jsonl (of one split: "train", "val" or "eval")."""
+    path = Path(out) / MetricsLog.FILE
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if split is None or r["split"] == split]

@@ -1,0 +1,166 @@
+"""Training checkpoints: ``OUT/checkpoints/<step>/{pretrained_model,training_state}`` and a ``last`` pointer.
+
+``pretrained_model/`` is a normal model directory (``uva_kit.load``) holding the EMA weights, which
+is what evaluation uses. ``training_state/`` holds everything needed to continue bit for bit: the
+raw weights, the EMA weights and update count, the optimizer and LR-scheduler state, the RNG
+states and the step. Tensors go to safetensors, the rest to JSON; each checkpoint is written
+atomically and ``last`` is replaced only after it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from uva_kit.atomic import atomic_directory
+from uva_kit.errors import CheckpointError
+from uva_kit.pretrained import load_state_strict, save
+
+CHECKPOINTS = "checkpoints"
+LAST = "last"
+STATE_DIR = "training_state"
+MODEL_DIR = "pretrained_model"
+SCORES = "scores.json"
+
+
+def checkpoint_root(out: Path) -> Path:
+    return Path(out) / CHECKPOINTS
+
+
+def step_name(step: int) -> str:
+    return f"{step:08d}"
+
+
+def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors, scalars = {}, {}
+    for param_id, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{param_id}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{param_id}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for flat, value in [*tensors.items(), *meta["scalars"].items()]:
+        param_id, key = flat.split(".", 1)
+        state.setdefault(int(param_id), {})[key] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _rng_state() -> tuple[dict[str, torch.Tensor], dict]:
+    tensors = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for index, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"torch_cuda_{index}"] = state
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    python_version, python_state, python_gauss = random.getstate()
+    meta = {
+        "numpy": [kind, keys.tolist(), position, has_gauss, gauss],
+        "python": [python_version, list(python_state), python_gauss],
+    }
+    return tensors, meta
+
+
+def _restore_rng(tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    torch.set_rng_state(tensors["torch_cpu"])
+    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("torch_cuda_")]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
+    kind, keys, position, has_gauss, gauss = meta["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, gauss))
+    version, state, python_gauss = meta["python"]
+    random.setstate((version, tuple(state), python_gauss))
+
+
+def save_checkpoint(out: Path, step: int, model, ema, optimizer, scheduler) -> Path:
+    """Write checkpoint ``step`` atomically and point ``last`` at it."""
+    root = checkpoint_root(out)
+    target = root / step_name(step)
+    with atomic_directory(target) as staging:
+        save(ema.model, staging / MODEL_DIR, extra={"step": step})
+        state_dir = staging / STATE_DIR
+        state_dir.mkdir()
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(state_dir / "model.safetensors"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in ema.model.state_dict().items()}, str(state_dir / "ema.safetensors"))
+        optimizer_tensors, optimizer_meta = _flatten_optimizer(optimizer.state_dict())
+        save_file(optimizer_tensors, str(state_dir / "optimizer.safetensors"))
+        rng_tensors, rng_meta = _rng_state()
+        save_file(rng_tensors, str(state_dir / "rng.safetensors"))
+        meta = {
+            "step": step,
+            "ema_updates": ema.updates,
+            "scheduler": scheduler.state_dict(),
+            "optimizer": optimizer_meta,
+            "rng": rng_meta,
+        }
+        (state_dir / "state.json").write_text(json.dumps(meta))
+    pointer = root / f".{LAST}.tmp"
+    pointer.write_text(step_name(step) + "\n")
+    os.replace(pointer, root / LAST)
+    return target
+
+
+def last_checkpoint(out: Path) -> Path | None:
+    """The newest complete checkpoint of run ``out``, or None when it has none."""
+    pointer = checkpoint_root(out) / LAST
+    if not pointer.exists():
+        return None
+    target = checkpoint_root(out) / pointer.read_text().strip()
+    if not (target / STATE_DIR / "state.json").exists():
+        raise CheckpointError(f"{pointer} points at {target.name}, which is missing or incomplete.")
+    return target
+
+
+def load_checkpoint(checkpoint: Path, model, ema, optimizer, scheduler) -> int:
+    """Restore everything ``save_checkpoint`` wrote; returns the step to continue from."""
+    state_dir = Path(checkpoint) / STATE_DIR
+    try:
+        meta = json.loads((state_dir / "state.json").read_text())
+        load_state_strict(model, load_file(str(state_dir / "model.safetensors")), str(state_dir / "model.safetensors"))
+        load_state_strict(ema.model, load_file(str(state_dir / "ema.safetensors")), str(state_dir / "ema.safetensors"))
+        optimizer.load_state_dict(_unflatten_optimizer(load_file(str(state_dir / "optimizer.safetensors")), meta["optimizer"]))
+        _restore_rng(load_file(str(state_dir / "rng.safetensors")), meta["rng"])
+    except (OSError, json.JSONDecodeError, KeyError, ValueError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"cannot resume from {checkpoint}: {type(exc).__name__}: {exc}") from None
+    scheduler.load_state_dict(meta["scheduler"])
+    ema.updates = meta["ema_updates"]
+    return int(meta["step"])
+
+
+def prune(out: Path, keep_last: int, keep_top_k: int) -> None:
+    """Delete checkpoints that are neither among the newest ``keep_last`` nor the ``keep_top_k`` best scored."""
+    root = checkpoint_root(out)
+    steps = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())
+    scores = read_scores(out)
+    best = sorted((s for s in scores.items() if s[1] is not None), key=lambda item: -item[1])[:keep_top_k]
+    keep = {p.name for p in steps[-keep_last:]} | {name for name, _ in best}
+    for path in steps:
+        if path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def read_scores(out: Path) -> dict[str, float | None]:
+    path = checkpoint_root(out) / SCORES
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def record_score(out: Path, step: int, score: float) -> None:
+    scores = read_scores(out)
+    scores[step_name(step)] = float(score)
+    path = checkpoint_root(out) / SCORES
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(scores, indent=2))
+    os.replace(temporary, path)
