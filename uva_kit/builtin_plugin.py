@@ -16,6 +16,10 @@ BUILTIN_COMPONENTS: tuple[tuple[str, str, str, str, str], ...] = (
      "torch scaled_dot_product_attention (flash/memory-efficient kernels on GPUs)"),
     ("attention", "math", "uva_kit.attention.math_reference:MathSpec", "uva_kit.attention.math_reference:MathAttention",
      "explicit softmax(QK^T)V in fp32: the reference"),
+    ("attention", "flash", "uva_kit.attention.flash:FlashSpec", "uva_kit.attention.flash:FlashAttention",
+     "FlashAttention 2 via flash-attn (CUDA, fp16/bf16), when installed"),
+    ("attention", "xformers", "uva_kit.attention.xformers:XformersSpec", "uva_kit.attention.xformers:XformersAttention",
+     "xFormers memory-efficient attention (CUDA), when installed"),
 )
 
 
