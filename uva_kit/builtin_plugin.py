@@ -12,6 +12,8 @@ PRESET_DIR = Path(__file__).parent / "presets"
 BUILTIN_COMPONENTS: tuple[tuple[str, str, str, str, str], ...] = (
     ("encoder", "patch", "uva_kit.encoder.patch:PatchSpec", "uva_kit.encoder.patch:PatchEncoder",
      "raw pixels to patch tokens (no pretraining), for tests and ablations"),
+    ("encoder", "kl_f16", "uva_kit.encoder.kl_f16:KLF16Spec", "uva_kit.encoder.kl_f16:KLF16Encoder",
+     "the frozen LDM/MAR KL-16 VAE (16x16x16 latents of 256x256 frames, scale 0.2325); loads kl16.ckpt"),
     ("attention", "sdpa", "uva_kit.attention.sdpa:SdpaSpec", "uva_kit.attention.sdpa:SdpaAttention",
      "torch scaled_dot_product_attention (flash/memory-efficient kernels on GPUs)"),
     ("attention", "math", "uva_kit.attention.math_reference:MathSpec", "uva_kit.attention.math_reference:MathAttention",
