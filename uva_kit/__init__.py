@@ -16,14 +16,18 @@ _LAZY: dict[str, str] = {
     "hookimpl": "uva_kit.hookspecs:hookimpl",
     "registry": "uva_kit.registry",
     "errors": "uva_kit.errors",
+    "build": "uva_kit.model.build:build",
+    "Policy": "uva_kit.model.policy:Policy",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from uva_kit import errors, registry
     from uva_kit.hookspecs import hookimpl
+    from uva_kit.model.build import build
+    from uva_kit.model.policy import Policy
     from uva_kit.spec import UVASpec, load_spec
 
-__all__ = ["UVASpec", "__version__", "errors", "hookimpl", "load_spec", "registry"]
+__all__ = ["Policy", "UVASpec", "__version__", "build", "errors", "hookimpl", "load_spec", "registry"]
 
 
 def __getattr__(name: str) -> Any:

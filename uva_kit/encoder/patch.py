@@ -30,7 +30,8 @@ class PatchEncoder(torch.nn.Module):
         self.downsample = spec.patch_size
         self.latent_channels = 3 * spec.patch_size**2
 
-    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+    def encode(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Frames (B, T, 3, H, W) in [0, 1] -> (B, T, 3 * p * p, H / p, W / p); deterministic (``generator`` unused)."""
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
         batch, time, _, height, width = frames.shape

@@ -3,7 +3,7 @@
 from uva_kit.spec.component import ComponentSpec, slot
 from uva_kit.spec.loading import load_spec, preset_names, read_spec_file, save_spec, spec_from_dict
 from uva_kit.spec.migrations import CURRENT_SPEC_VERSION, MIGRATIONS
-from uva_kit.spec.model import LayoutSpec, ModeWeight, UVASpec
+from uva_kit.spec.model import DiffusionSpec, LayoutSpec, ModeWeight, UVASpec
 from uva_kit.spec.parse import apply_overrides, from_dict, to_dict
 from uva_kit.spec.training import TrainingSpec
 
@@ -11,6 +11,7 @@ __all__ = [
     "CURRENT_SPEC_VERSION",
     "MIGRATIONS",
     "ComponentSpec",
+    "DiffusionSpec",
     "LayoutSpec",
     "TrainingSpec",
     "ModeWeight",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import attrs
 
-from uva_kit.spec.component import ComponentSpec, slot
+from uva_kit.spec.component import ComponentSpec, default_component, slot
 from uva_kit.spec.migrations import CURRENT_SPEC_VERSION
 from uva_kit.spec.training import TrainingSpec
 
@@ -31,6 +33,14 @@ class LayoutSpec:
 
 
 @attrs.frozen
+class DiffusionSpec:
+    """The noise schedule shared by every diffusion head (training steps; sampling steps are the sampler's)."""
+
+    schedule: Literal["cosine", "linear"] = "cosine"
+    train_steps: int = attrs.field(default=1000, validator=_positive)
+
+
+@attrs.frozen
 class ModeWeight:
     """One entry of the training mixture: a mode and its sampling weight."""
 
@@ -38,11 +48,22 @@ class ModeWeight:
     weight: float = attrs.field(default=1.0, validator=_positive)
 
 
+DEFAULT_MODES = ("policy", "video", "forward_dynamics", "inverse_dynamics", "joint")
+
+
+def _default_mixture() -> tuple[ModeWeight, ...]:
+    """The original's stage-2 mixture: all five modes, drawn uniformly."""
+    return tuple(ModeWeight(mode=default_component("mode", name)) for name in DEFAULT_MODES)
+
+
 @attrs.frozen
 class UVASpec:
     """Everything ``uva_kit.build`` needs to assemble a model.
 
     ``deviations`` names every place where a preset departs from the paper (for speed or CPU).
+    ``modalities`` must include ``video``. ``text_encoder`` is only for the ``language`` modality
+    (``task_embedding`` when unset). ``modes`` is the training mixture: one mode is drawn per batch
+    with probability proportional to its weight.
     """
 
     name: str = "custom"
@@ -52,10 +73,11 @@ class UVASpec:
     layout: LayoutSpec = attrs.field(factory=LayoutSpec)
     encoder: ComponentSpec = slot("encoder", "patch")
     attention: ComponentSpec = slot("attention", "sdpa")
-    backbone: ComponentSpec | None = slot("backbone", optional=True)
-    modalities: tuple[ComponentSpec, ...] = slot("modality", many=True)
-    masking: ComponentSpec | None = slot("masking", optional=True)
-    sampler: ComponentSpec | None = slot("sampler", optional=True)
+    backbone: ComponentSpec = slot("backbone", "mar")
+    modalities: tuple[ComponentSpec, ...] = slot("modality", ("video", "action"), many=True)
+    masking: ComponentSpec = slot("masking", "mar")
+    sampler: ComponentSpec = slot("sampler", "ddpm")
+    diffusion: DiffusionSpec = attrs.field(factory=DiffusionSpec)
     text_encoder: ComponentSpec | None = slot("text_encoder", optional=True)
-    modes: tuple[ModeWeight, ...] = ()
+    modes: tuple[ModeWeight, ...] = attrs.field(factory=_default_mixture)
     training: TrainingSpec = attrs.field(factory=TrainingSpec)

@@ -1,0 +1,1 @@
+"""Backbones (slot ``backbone``): fuse the per-position streams and mix them into joint latents."""

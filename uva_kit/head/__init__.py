@@ -1,0 +1,1 @@
+"""Diffusion heads (slot ``head``): decode a modality from the backbone's joint latents."""

@@ -1,0 +1,67 @@
+"""What every diffusion head shares: a denoiser, the training schedule, the loss and sampling.
+
+A head turns the backbone's joint latents z (B, L, cond_dim) into one condition per predicted row
+(``conditions``), trains its denoiser on those rows, and samples them with a sampler.
+
+Context a head factory receives (``registry.get("head", name).build(spec, **context)``):
+``in_channels`` (channels of one predicted row), ``cond_dim`` (backbone width), ``grid``
+(a ``TokenGrid``), ``num_outputs`` (rows predicted per sample) and ``diffusion`` (a ``DiffusionSpec``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from uva_kit.diffusion.loss import diffusion_loss
+from uva_kit.diffusion.schedule import DiffusionSchedule
+from uva_kit.head.denoiser import AdaLNDenoiser
+from uva_kit.model.grid import TokenGrid
+from uva_kit.spec.model import DiffusionSpec
+
+
+class DiffusionHead(nn.Module):
+    def __init__(
+        self, *, in_channels: int, cond_dim: int, width: int, depth: int, clamp_x0: bool, diffusion: DiffusionSpec | None
+    ):
+        super().__init__()
+        self.in_channels = in_channels
+        self.clamp_x0 = clamp_x0
+        self.net = AdaLNDenoiser(in_channels, width, depth, cond_dim)
+        self.schedule = DiffusionSchedule.from_spec(diffusion or DiffusionSpec())
+
+    def conditions(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, L, cond_dim) joint latents -> (B, M, cond_dim): one condition per predicted row."""
+        raise NotImplementedError
+
+    def loss(self, z: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, generator=None) -> torch.Tensor:
+        """Mean diffusion loss over the rows of ``target`` (B, M, in_channels), weighted by ``weight`` (B, M)."""
+        conditions = self.conditions(z)
+        if target.shape[:2] != conditions.shape[:2] or target.shape[-1] != self.in_channels:
+            raise ValueError(
+                f"{type(self).__name__}: target {tuple(target.shape)} does not match "
+                f"{tuple(conditions.shape[:2]) + (self.in_channels,)}"
+            )
+        flat_conditions = conditions.reshape(-1, conditions.shape[-1])
+        per_row = diffusion_loss(
+            self.schedule, lambda x, t: self.net(x, t, flat_conditions), target.reshape(-1, self.in_channels), generator
+        )
+        if weight is None:
+            return per_row.mean()
+        weight = weight.reshape(-1).to(per_row.dtype)
+        return (per_row * weight).sum() / weight.sum().clamp(min=1)
+
+    def sample(self, z: torch.Tensor, sampler, generator=None, steps: int | None = None) -> torch.Tensor:
+        """Rows (B, M, in_channels) drawn from noise given the joint latents z."""
+        conditions = self.conditions(z)
+        rows = sampler.sample(
+            self.net, conditions.reshape(-1, conditions.shape[-1]), self.in_channels,
+            clamp_x0=self.clamp_x0, generator=generator, steps=steps,
+        )
+        return rows.reshape(*conditions.shape[:2], self.in_channels)
+
+
+def check_grid(grid: TokenGrid | None, head: str) -> TokenGrid:
+    if grid is None:
+        raise ValueError(f"the {head} head needs the token grid (context 'grid')")
+    return grid

@@ -1,0 +1,1 @@
+"""Modalities (slot ``modality``): the data a UVA model reads and predicts (video, action, language, plugins)."""

@@ -1,0 +1,58 @@
+"""``language``: an instruction, encoded by the text encoder, prepended as ``num_tokens`` copies.
+
+text vector -> Linear(text dim -> width) -> repeated ``num_tokens`` times along the sequence (the
+backbone adds its own positional table). In training each sample's vector is replaced by a learned
+``fake_latent`` with probability ``drop_prob`` (classifier-free-guidance dropout). Batch key
+"instruction": a list of B strings (or one string for every sample).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import torch
+from torch import nn
+
+from uva_kit.modality.base import Modality, ModalityContext, absent_vector
+from uva_kit.spec import ComponentSpec
+from uva_kit.spec.validators import positive, probability
+
+
+@attrs.frozen
+class LanguageModalitySpec(ComponentSpec):
+    num_tokens: int = attrs.field(default=64, validator=positive)
+    drop_prob: float = attrs.field(default=0.1, validator=probability)
+
+
+def instruction_list(value: str | Sequence[str], batch: int) -> list[str]:
+    if isinstance(value, str):
+        return [value] * batch
+    value = list(value)
+    if len(value) != batch or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"'instruction' must be a string or a list of {batch} strings, got {value!r}")
+    return value
+
+
+class LanguageModality(Modality):
+    data_key = "instruction"
+
+    def __init__(self, spec: LanguageModalitySpec, *, context: ModalityContext):
+        super().__init__(spec.type)
+        if context.text_encoder is None:
+            raise ValueError("the language modality needs a text encoder (context.text_encoder)")
+        self.prefix_tokens = spec.num_tokens
+        self.drop_prob = spec.drop_prob
+        self.text_encoder = context.text_encoder
+        self.text_proj_cond = nn.Linear(context.text_encoder.output_dim, context.width)
+        nn.init.xavier_uniform_(self.text_proj_cond.weight)
+        nn.init.zeros_(self.text_proj_cond.bias)
+        self.fake_latent = absent_vector(context.width)
+
+    def prefix(self, value: Sequence[str], *, generator=None) -> torch.Tensor:
+        device = self.fake_latent.device
+        vectors = self.text_proj_cond(self.text_encoder(list(value)).to(device))[:, None]  # (B, 1, width)
+        if self.training and self.drop_prob > 0:
+            dropped = torch.rand(vectors.shape[0], 1, 1, generator=generator, device=device) < self.drop_prob
+            vectors = torch.where(dropped, self.fake_latent, vectors)
+        return vectors.expand(-1, self.prefix_tokens, -1)

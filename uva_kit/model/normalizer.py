@@ -1,0 +1,42 @@
+"""The model-owned min/max normalizer of a modality's values (actions: environment units <-> [-1, 1]).
+
+Its ``low``/``high`` buffers are saved with the model. The default range is [-1, 1], the identity;
+set the dataset's range with ``set_range`` (as the original's "limits" normalizer does).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+RANGE_EPS = 1e-4
+
+
+class RangeNormalizer(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("low", -torch.ones(dim))
+        self.register_buffer("high", torch.ones(dim))
+
+    def set_range(self, low, high) -> None:
+        low = torch.as_tensor(low, dtype=self.low.dtype).reshape(self.low.shape)
+        high = torch.as_tensor(high, dtype=self.high.dtype).reshape(self.high.shape)
+        if (high < low).any():
+            raise ValueError(f"normalizer range has high < low: low={low.tolist()}, high={high.tolist()}")
+        self.low.copy_(low)
+        self.high.copy_(high)
+
+    def _scale_offset(self) -> tuple[torch.Tensor, torch.Tensor]:
+        span = self.high - self.low
+        # A (near-)constant dimension is only shifted, not blown up.
+        span = torch.where(span < RANGE_EPS, torch.full_like(span, 2.0), span)
+        scale = 2.0 / span
+        return scale, -1.0 - scale * self.low
+
+    def normalize(self, values: torch.Tensor) -> torch.Tensor:
+        scale, offset = self._scale_offset()
+        return values * scale + offset
+
+    def unnormalize(self, values: torch.Tensor) -> torch.Tensor:
+        scale, offset = self._scale_offset()
+        return (values - offset) / scale

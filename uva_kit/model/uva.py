@@ -1,0 +1,389 @@
+"""The UVA model: frames -> encoder latents -> fused streams -> backbone -> diffusion heads.
+
+Batch keys read by ``compute_loss`` (shapes with the spec's layout; T = layout.future_frames):
+
+| key               | shape / type            | notes                                                     |
+|-------------------|-------------------------|-----------------------------------------------------------|
+| "history_frames"  | (B, T, 3, H, W) in [0,1] | resized to layout.image_size when H, W differ             |
+| "future_frames"   | (B, T, 3, H, W) in [0,1] | the frames after the history (same count)                 |
+| "actions"         | (B, L, action_dim)      | optional (action-free video); environment units, mapped to [-1, 1] by ``action_normalizer`` |
+| "instruction"     | str or list of B str    | required when the spec has the language modality          |
+| plugin keys       | per plugin modality     | its ``data_key``                                           |
+
+Actions in and out of every public method are in environment units; the model's
+``action_normalizer`` (identity until its range is set) converts them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from uva_kit.errors import SpecError
+from uva_kit.modality.base import Modality, ModalityContext
+from uva_kit.modality.language import instruction_list
+from uva_kit.mode.base import HISTORY, VIDEO, Mode
+from uva_kit.model.grid import TokenGrid
+from uva_kit.registry import default_registry
+from uva_kit.spec.model import UVASpec
+
+
+class Plan(NamedTuple):
+    """``plan``'s result: actions (B, L, action_dim) and the predicted future frames (B, T, 3, H, W)."""
+
+    actions: torch.Tensor
+    frames: torch.Tensor
+
+
+class UVAModel(nn.Module):
+    def __init__(self, spec: UVASpec):
+        super().__init__()
+        registry = default_registry()
+        self.spec = spec
+        layout = spec.layout
+        if layout.history_frames != layout.future_frames:
+            raise SpecError("layout", f"history_frames ({layout.history_frames}) must equal future_frames "
+                            f"({layout.future_frames}): history frame i is fused with future frame i.")
+        self.encoder = registry.get("encoder", spec.encoder.type).build(spec.encoder).requires_grad_(False).eval()
+        if layout.image_size % self.encoder.downsample:
+            raise SpecError("layout.image_size", f"{layout.image_size} is not a multiple of the encoder's "
+                            f"downsampling factor {self.encoder.downsample}.")
+        side = layout.image_size // self.encoder.downsample
+        self.grid = TokenGrid(layout.future_frames, side, side, self.encoder.latent_channels)
+        width = getattr(spec.backbone, "width", None)
+        if not isinstance(width, int):
+            raise SpecError("backbone", f"backbone '{spec.backbone.type}' has no integer 'width' option (needed by the heads).")
+
+        names = [m.type for m in spec.modalities]
+        if VIDEO not in names:
+            raise SpecError("modalities", "the video modality is required: add {type = \"video\"}.")
+        if len(set(names)) != len(names):
+            raise SpecError("modalities", f"a modality is listed twice: {names}.")
+        text_encoder = None
+        if "language" in names:
+            text_spec = spec.text_encoder or registry.get("text_encoder", "task_embedding").default_spec()
+            text_encoder = registry.get("text_encoder", text_spec.type).build(text_spec)
+        elif spec.text_encoder is not None:
+            raise SpecError("text_encoder", "set, but the spec has no language modality to use it; add {type = \"language\"}.")
+        context = ModalityContext(width=width, layout=layout, grid=self.grid, diffusion=spec.diffusion, text_encoder=text_encoder)
+        ordered = [VIDEO] + [n for n in names if n != VIDEO]
+        by_name = {m.type: m for m in spec.modalities}
+        self.modalities = nn.ModuleDict(
+            {name: registry.get("modality", name).build(by_name[name], context=context) for name in ordered}
+        )
+        self.stream_modalities = [m for m in self.modalities.values() if m.streams]
+        prefixes = [m.name for m in self.modalities.values() if m.prefix_tokens]
+        if len(prefixes) > 1:
+            raise SpecError("modalities", f"at most one prefix modality is supported, got {prefixes}.")
+        self._prefix_name = prefixes[0] if prefixes else None
+
+        attention = registry.get("attention", spec.attention.type).build(spec.attention)
+        self.backbone = registry.get("backbone", spec.backbone.type).build(
+            spec.backbone, streams=sum(len(m.streams) for m in self.stream_modalities), grid=self.grid,
+            attention=attention, prefix_tokens=self.prefix_modality.prefix_tokens if self.prefix_modality else 0,
+        )
+        self.masking = registry.get("masking", spec.masking.type).build(spec.masking)
+        self.sampler = registry.get("sampler", spec.sampler.type).build(spec.sampler, diffusion=spec.diffusion)
+        self.mixture = [(self._checked_mode(entry.mode, f"modes.{i}.mode"), entry.weight) for i, entry in enumerate(spec.modes)]
+        if not self.mixture:
+            raise SpecError("modes", "the training mixture is empty; list at least one mode.")
+        if len({mode.name for mode, _ in self.mixture}) != len(self.mixture):
+            raise SpecError("modes", "a mode is listed twice in the mixture.")
+
+    # ----------------------------------------------------------------------------------- set-up
+
+    def _checked_mode(self, mode_spec, path: str) -> Mode:
+        mode = default_registry().get("mode", mode_spec.type).build(mode_spec)
+        streams = {s for m in self.stream_modalities for s in m.streams}
+        for name in mode.spec.given:
+            if name not in streams:
+                raise SpecError(f"{path}.given", f"'{name}' is not a stream modality of this model; streams: {sorted(streams)}.")
+        for name in mode.losses:
+            modality = self.modalities[name] if name in self.modalities else None
+            if modality is None or modality.head is None:
+                with_heads = sorted(n for n, m in self.modalities.items() if m.head is not None)
+                raise SpecError(f"{path}.losses", f"mode '{mode.name}' trains '{name}', which has no head in this model; "
+                                f"modalities with a head: {with_heads}.")
+        return mode
+
+    def mode(self, name: str) -> Mode:
+        """The mode ``name``: as configured in the training mixture, else the registered defaults."""
+        for mode, _ in self.mixture:
+            if mode.name == name:
+                return mode
+        return self._checked_mode(default_registry().get("mode", name).default_spec(), f"mode '{name}'")
+
+    @property
+    def prefix_modality(self) -> Modality | None:
+        """The modality whose tokens are prepended along the sequence (language), if any."""
+        return None if self._prefix_name is None else self.modalities[self._prefix_name]
+
+    @property
+    def action_normalizer(self) -> nn.Module:
+        """Environment units <-> [-1, 1] for actions (saved with the model; identity by default)."""
+        return self._action_modality().normalizer
+
+    def _action_modality(self, need_head: bool = False) -> Modality:
+        modality = self.modalities["action"] if "action" in self.modalities else None
+        if modality is None or (need_head and modality.head is None):
+            raise SpecError("modalities", "this model has no action head (add the action modality with predict = true).")
+        return modality
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.encoder.eval()  # frozen: always in inference mode
+        return self
+
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[None]:
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.train(was_training)
+
+    @property
+    def device(self) -> torch.device:
+        return self.backbone.fusion.weight.device
+
+    # ----------------------------------------------------------------------------------- frames
+
+    def encode_frames(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Frames (B, T, 3, H, W) in [0, 1] -> encoder latents (B, T, C, h, w), resized to layout.image_size first."""
+        if frames.dim() != 5 or frames.shape[2] != 3:
+            raise ValueError(f"frames must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}")
+        batch, time = frames.shape[:2]
+        size = self.spec.layout.image_size
+        frames = frames.to(self.device, torch.float32)
+        if frames.shape[-2:] != (size, size):
+            flat = F.interpolate(frames.reshape(batch * time, 3, *frames.shape[-2:]), size=(size, size), mode="bilinear",
+                                 align_corners=False)
+            frames = flat.reshape(batch, time, 3, size, size)
+        with torch.no_grad():
+            return self.encoder.encode(frames, generator=generator)
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Encoder latents (B, T, C, h, w) -> frames (B, T, 3, image_size, image_size) in [0, 1]."""
+        with torch.no_grad():
+            return self.encoder.decode(latents)
+
+    def _latent_tokens(self, latents: torch.Tensor, what: str) -> torch.Tensor:
+        grid = self.grid
+        expected = (grid.frames, grid.channels, grid.height, grid.width)
+        if tuple(latents.shape[1:]) != expected:
+            raise ValueError(f"{what} latents must be (B, {', '.join(map(str, expected))}), got {tuple(latents.shape)}")
+        return latents.permute(0, 1, 3, 4, 2).reshape(latents.shape[0], grid.length, grid.channels)
+
+    def _tokens_to_latents(self, tokens: torch.Tensor) -> torch.Tensor:
+        grid = self.grid
+        return tokens.reshape(-1, grid.frames, grid.height, grid.width, grid.channels).permute(0, 1, 4, 2, 3)
+
+    def _frame_tokens(self, frames: torch.Tensor, what: str, generator=None) -> torch.Tensor:
+        if frames.dim() != 5 or frames.shape[1] != self.grid.frames:
+            raise ValueError(f"'{what}' must be (B, {self.grid.frames}, 3, H, W), got {tuple(frames.shape)}")
+        return self._latent_tokens(self.encode_frames(frames, generator), what)
+
+    # ----------------------------------------------------------------------------------- core
+
+    def joint_latents(
+        self, mode: Mode, data: dict[str, torch.Tensor], batch: int, future_mask: torch.Tensor | None = None,
+        instruction=None, generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """The backbone's joint latents z (B, L, width) with every stream filled as ``mode`` says.
+
+        ``data`` maps stream names to prepared data; ``future_mask`` (B, L) hides future tokens when
+        the mode's future video is 'masked'.
+        """
+        length = self.grid.length
+        streams = []
+        for modality in self.stream_modalities:
+            for stream in modality.streams:
+                state = mode.stream_state(stream)
+                absent = modality.absent_token(stream).expand(batch, length, -1)
+                if state == "absent":
+                    streams.append(absent)
+                    continue
+                if stream not in data:
+                    raise ValueError(f"mode '{mode.name}' needs '{stream}' data, which was not given")
+                tokens = modality.embed(stream, data[stream])
+                if state == "masked":
+                    hidden = future_mask
+                else:
+                    hidden = self.masking.input_drop(batch, length, generator=generator, device=tokens.device) if self.training else None
+                if hidden is not None:
+                    tokens = torch.where(hidden.reshape(batch, length, 1), absent, tokens)
+                streams.append(tokens)
+        prefix = None
+        if self.prefix_modality is not None:
+            if instruction is None:
+                raise ValueError(f"this model reads '{self.prefix_modality.data_key}': pass instruction=...")
+            prefix = self.prefix_modality.prefix(instruction_list(instruction, batch), generator=generator)
+        return self.backbone(streams, prefix)
+
+    def compute_loss(
+        self, batch: dict, *, mode: str | None = None, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, dict]:
+        """The training loss of one batch (keys in the module docstring) under one mode.
+
+        The mode is drawn from the spec's mixture among the modes whose data the batch has (a batch
+        without "actions" trains only the modes that need no actions), or forced with ``mode=``.
+        Returns (loss, metrics): metrics has "loss", "loss/<modality>" (floats) and "mode" (its name).
+        """
+        for key in ("history_frames", "future_frames"):
+            if key not in batch:
+                raise KeyError(f"the batch has no '{key}'; expected keys: history_frames, future_frames, actions (optional)")
+        data = {HISTORY: self._frame_tokens(batch["history_frames"], "history_frames", generator),
+                VIDEO: self._frame_tokens(batch["future_frames"], "future_frames", generator)}
+        size = data[VIDEO].shape[0]
+        for modality in self.stream_modalities[1:]:
+            if batch.get(modality.data_key) is not None:
+                data[modality.name] = modality.prepare(batch[modality.data_key].to(self.device, torch.float32))
+        chosen = self._choose_mode(mode, set(data), generator)
+        future_mask = None
+        if chosen.stream_state(VIDEO) == "masked":
+            grid = self.grid
+            future_mask = self.masking.future_mask(size, grid.frames, grid.tokens_per_frame, generator=generator,
+                                                   device=self.device).reshape(size, grid.length)
+        z = self.joint_latents(chosen, data, size, future_mask, batch.get("instruction"), generator)
+        losses = {}
+        for name in chosen.losses:
+            weight = future_mask if name == VIDEO else None
+            losses[name] = self.modalities[name].head.loss(z, data[name], weight, generator)
+        total = sum(losses.values())
+        metrics = {"loss": float(total.detach()), **{f"loss/{k}": float(v.detach()) for k, v in losses.items()}, "mode": chosen.name}
+        return total, metrics
+
+    def _choose_mode(self, name: str | None, available: set[str], generator) -> Mode:
+        def has_data(mode: Mode) -> bool:
+            return all(not mode.needs(m.name) or m.name in available for m in self.stream_modalities[1:])
+
+        if name is not None:
+            mode = self.mode(name)
+            if not has_data(mode):
+                raise ValueError(f"mode '{name}' needs data the batch lacks (has: {sorted(available)})")
+            return mode
+        eligible = [(mode, weight) for mode, weight in self.mixture if has_data(mode)]
+        if not eligible:
+            raise ValueError(f"no mode of the mixture {[m.name for m, _ in self.mixture]} can train on a batch with only "
+                             f"{sorted(available)}; add 'actions' to the batch or a video mode to the mixture")
+        weights = torch.tensor([w for _, w in eligible], dtype=torch.float64)
+        return eligible[int(torch.multinomial(weights, 1, generator=generator))][0]
+
+    # ----------------------------------------------------------------------------------- inference
+
+    def _history_data(self, mode: Mode, history_frames, history_latents, generator) -> tuple[dict, int]:
+        if mode.stream_state(HISTORY) == "absent":
+            reference = history_frames if history_frames is not None else history_latents
+            return {}, reference.shape[0]
+        if history_latents is not None:
+            tokens = self._latent_tokens(history_latents.to(self.device), "history")
+        elif history_frames is not None:
+            tokens = self._frame_tokens(history_frames, "history_frames", generator)
+        else:
+            raise ValueError("pass history_frames (B, T, 3, H, W) or history_latents (B, T, C, h, w)")
+        return {HISTORY: tokens}, tokens.shape[0]
+
+    def _sample_actions(self, z: torch.Tensor, generator, steps) -> torch.Tensor:
+        modality = self._action_modality(need_head=True)
+        return modality.restore(modality.head.sample(z, self.sampler, generator, steps))
+
+    def predict_actions(
+        self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
+        instruction=None, generator: torch.Generator | None = None, steps: int | None = None,
+    ) -> torch.Tensor:
+        """Policy: actions (B, L, action_dim) from one backbone pass and the action head (never the video head).
+
+        ``history_latents`` (B, T, C, h, w) replaces ``history_frames`` when the caller cached them.
+        """
+        with self._inference():
+            mode = self.mode("policy")
+            data, size = self._history_data(mode, history_frames, history_latents, generator)
+            z = self.joint_latents(mode, data, size, None, instruction, generator)
+            return self._sample_actions(z, generator, steps)
+
+    def inverse_dynamics(
+        self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction=None,
+        generator: torch.Generator | None = None, steps: int | None = None,
+    ) -> torch.Tensor:
+        """Actions (B, L, action_dim) that lead from the history to ``future_frames`` (B, T, 3, H, W)."""
+        with self._inference():
+            mode = self.mode("inverse_dynamics")
+            data, size = self._history_data(mode, history_frames, None, generator)
+            data[VIDEO] = self._frame_tokens(future_frames, "future_frames", generator)
+            z = self.joint_latents(mode, data, size, None, instruction, generator)
+            return self._sample_actions(z, generator, steps)
+
+    def generate_video(
+        self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
+        generator: torch.Generator | None = None, steps: int | None = None,
+    ) -> torch.Tensor:
+        """Video model: future frames (B, T, 3, image_size, image_size) in [0, 1], MAR-style in ``num_iter`` steps."""
+        with self._inference():
+            frames, _ = self._generate("video", history_frames, {}, num_iter, instruction, generator, steps, False)
+            return frames
+
+    def forward_dynamics(
+        self, history_frames: torch.Tensor, actions: torch.Tensor, num_iter: int = 1, *, instruction=None,
+        generator: torch.Generator | None = None, steps: int | None = None,
+    ) -> torch.Tensor:
+        """Future frames (B, T, 3, image_size, image_size) given the history and actions (B, L, action_dim)."""
+        with self._inference():
+            modality = self._action_modality()
+            given = {modality.name: modality.prepare(actions.to(self.device, torch.float32))}
+            frames, _ = self._generate("forward_dynamics", history_frames, given, num_iter, instruction, generator, steps, False)
+            return frames
+
+    def plan(
+        self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
+        generator: torch.Generator | None = None, steps: int | None = None,
+    ) -> Plan:
+        """Policy + planner: actions (B, L, action_dim) and the future frames they lead to."""
+        with self._inference():
+            frames, actions = self._generate("joint", history_frames, {}, num_iter, instruction, generator, steps, True)
+            return Plan(actions, frames)
+
+    def _generate(self, mode_name, history_frames, given, num_iter, instruction, generator, steps, with_actions):
+        """MAR generation: reveal the future tokens over ``num_iter`` passes on a cosine schedule.
+
+        Each sample has one random order of the spatial positions; a pass predicts the same positions
+        in every frame. Actions (``with_actions``) come from the last pass's latents.
+        """
+        mode = self.mode(mode_name)
+        if mode.stream_state(VIDEO) != "masked":
+            raise SpecError(f"mode '{mode_name}'", "video generation needs future_video = 'masked'.")
+        video = self.modalities[VIDEO]
+        if video.head is None:
+            raise SpecError("modalities", "this model has no video head (video modality with predict = false).")
+        grid = self.grid
+        positions, frames = grid.tokens_per_frame, grid.frames
+        if not 1 <= num_iter <= positions:
+            raise ValueError(f"num_iter must be in 1..{positions} (tokens per frame), got {num_iter}")
+        data, size = self._history_data(mode, history_frames, None, generator)
+        data.update(given)
+        tokens = torch.zeros(size, frames, positions, grid.channels, device=self.device)
+        orders = torch.rand(size, positions, generator=generator, device=self.device).argsort(dim=-1)
+        hidden_count, actions = positions, None
+        for step in range(num_iter):
+            hidden = torch.zeros(size, positions, dtype=torch.bool, device=self.device).scatter_(1, orders[:, :hidden_count], True)
+            data[VIDEO] = tokens.reshape(size, grid.length, grid.channels)
+            future_mask = hidden[:, None].expand(size, frames, positions).reshape(size, grid.length)
+            z = self.joint_latents(mode, data, size, future_mask, instruction, generator)
+            last = step == num_iter - 1
+            if last and with_actions:
+                actions = self._sample_actions(z, generator, steps)
+            next_count = 0 if last else max(1, min(hidden_count - 1, math.floor(positions * math.cos(math.pi / 2 * (step + 1) / num_iter))))
+            chosen = orders[:, next_count:hidden_count]
+            picked = chosen.shape[1]
+            conditions = z.reshape(size, frames, positions, -1).gather(2, chosen[:, None, :, None].expand(size, frames, picked, z.shape[-1]))
+            new = video.head.sample(conditions.reshape(size, frames * picked, -1), self.sampler, generator, steps)
+            tokens.scatter_(2, chosen[:, None, :, None].expand(size, frames, picked, grid.channels), new.reshape(size, frames, picked, -1))
+            hidden_count = next_count
+        return self.decode_latents(self._tokens_to_latents(tokens)), actions

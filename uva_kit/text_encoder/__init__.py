@@ -1,0 +1,1 @@
+"""Text encoders (slot ``text_encoder``): instructions -> one vector each, ``(B, output_dim)``. No build context."""
