@@ -18,16 +18,19 @@ _LAZY: dict[str, str] = {
     "errors": "uva_kit.errors",
     "build": "uva_kit.model.build:build",
     "Policy": "uva_kit.model.policy:Policy",
+    "save": "uva_kit.pretrained:save",
+    "load": "uva_kit.pretrained:load",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from uva_kit import errors, registry
     from uva_kit.hookspecs import hookimpl
+    from uva_kit.pretrained import load, save
     from uva_kit.model.build import build
     from uva_kit.model.policy import Policy
     from uva_kit.spec import UVASpec, load_spec
 
-__all__ = ["Policy", "UVASpec", "__version__", "build", "errors", "hookimpl", "load_spec", "registry"]
+__all__ = ["Policy", "UVASpec", "__version__", "build", "errors", "hookimpl", "load", "load_spec", "registry", "save"]
 
 
 def __getattr__(name: str) -> Any:

@@ -261,6 +261,10 @@ class UVAModel(nn.Module):
         metrics = {"loss": float(total.detach()), **{f"loss/{k}": float(v.detach()) for k, v in losses.items()}, "mode": chosen.name}
         return total, metrics
 
+    def forward(self, batch: dict, **kwargs) -> tuple[torch.Tensor, dict]:
+        """``compute_loss`` (the training entry point, so DistributedDataParallel can wrap the model)."""
+        return self.compute_loss(batch, **kwargs)
+
     def _choose_mode(self, name: str | None, available: set[str], generator) -> Mode:
         def has_data(mode: Mode) -> bool:
             return all(not mode.needs(m.name) or m.name in available for m in self.stream_modalities[1:])
