@@ -25,7 +25,6 @@ def test_twin_simulator_predicts_the_real_env():
     assert predicted[0, 2] == pytest.approx(raw.block.angle, abs=0.01)
 
 
-@pytest.mark.slow
 def test_pusht_expert_solves_an_episode_and_records_it():
     episode = PushExpert("pusht").record_episode(seed=2)
     assert episode.success and episode.max_reward == 1.0
@@ -36,7 +35,6 @@ def test_pusht_expert_solves_an_episode_and_records_it():
     assert episode.extras["environment_state"].shape == (episode.length, 5)
 
 
-@pytest.mark.slow
 def test_two_block_expert_places_both_blocks():
     episode = PushExpert("two-block").record_episode(seed=3)
     assert episode.success
