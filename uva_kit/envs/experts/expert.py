@@ -39,10 +39,8 @@ class PushExpert:
         self.simulator = TwinSimulator(self.task.twin_env, self.task.blocks)
         self.outlines = [body_outline(body) for body in self.simulator.blocks]
 
-    def record_episode(
-        self, seed: int, max_steps: int = 300, legacy_seeding: bool = False, progress=None
-    ) -> EpisodeRecord:
-        """Run one episode from ``seed`` and record it. ``progress(steps)`` is called after each env step."""
+    def record_episode(self, seed: int, max_steps: int = 300, legacy_seeding: bool = False) -> EpisodeRecord:
+        """Run one episode from ``seed`` (gymnasium seeding, or the original start states) and record it."""
         options = {"legacy_seeding": True} if legacy_seeding else {}
         env = make(self.env_name, max_episode_steps=max_steps, **options)
         raw = env.unwrapped
@@ -69,8 +67,6 @@ class PushExpert:
                 steps["actions"].append(action)
                 steps["rewards"].append(reward)
                 steps["contact_impulse"].append(info["contact_impulse"])
-                if progress is not None:
-                    progress(1)
                 if terminated or truncated:
                     done = True
                     break
