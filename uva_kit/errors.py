@@ -48,3 +48,7 @@ class PluginError(UvaKitError):
 
 class CheckpointError(UvaKitError):
     """A checkpoint is missing, incomplete, corrupt or does not match the model."""
+
+
+class DataError(UvaKitError):
+    """A dataset or data file is missing, malformed, truncated or too short for the requested windows."""

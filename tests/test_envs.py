@@ -1,0 +1,93 @@
+"""PushT, PushT-M and two-block environments: observations, seeding, goals, contact impulse, vectorization."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gym_pusht", reason="needs the sim extra: pip install 'uva_kit[sim]'")
+
+import uva_kit.envs as envs  # noqa: E402
+from uva_kit.envs.pusht import FIXED_GOAL, legacy_initial_state  # noqa: E402
+from uva_kit.errors import UvaKitError  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(envs.ENVIRONMENTS))
+def test_observation_is_96_pixels_and_agent_pos(name):
+    env = envs.make(name)
+    observation, info = env.reset(seed=0)
+    assert observation["pixels"].shape == (96, 96, 3) and observation["pixels"].dtype == np.uint8
+    assert observation["agent_pos"].shape == (2,)
+    observation, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    assert info["contact_impulse"].shape == (2,)
+    assert 0.0 <= reward <= 1.0
+    assert env.spec is None or env.spec.max_episode_steps in (None, 300)
+
+
+def test_unknown_environment_and_option_are_clear_errors():
+    with pytest.raises(UvaKitError, match="Did you mean 'pusht'"):
+        envs.make("pushtt")
+    with pytest.raises(UvaKitError, match="has no option 'legacy_seed'.*Did you mean 'legacy_seeding'"):
+        envs.make("pusht", legacy_seed=True)
+
+
+def test_legacy_seeding_reproduces_the_original_start_states():
+    env = envs.make("pusht", legacy_seeding=True)
+    for seed in (100000, 100049):
+        observation, _ = env.reset(seed=seed)
+        state = legacy_initial_state(seed)
+        expected = np.random.RandomState(seed)
+        assert state[:4].tolist() == [expected.randint(50, 450), expected.randint(50, 450),
+                                      expected.randint(100, 400), expected.randint(100, 400)]
+        np.testing.assert_allclose(observation["agent_pos"], state[:2])
+        assert env.unwrapped.block.angle == pytest.approx(state[4])
+    plain = envs.make("pusht")
+    observation, _ = plain.reset(seed=100000)
+    assert not np.allclose(observation["agent_pos"], legacy_initial_state(100000)[:2])
+
+
+def test_pusht_m_draws_seeded_random_goals_that_show_in_the_image():
+    env = envs.make("pusht-m")
+    goals = []
+    for seed in (0, 1, 0):
+        env.reset(seed=seed)
+        goals.append(np.array(env.unwrapped.goal_pose))
+    np.testing.assert_array_equal(goals[0], goals[2])
+    assert not np.allclose(goals[0], goals[1])
+    assert all(156 <= g[0] <= 356 and 156 <= g[1] <= 356 and 0 <= g[2] <= 2 * np.pi for g in goals)
+    fixed = envs.make("pusht")
+    fixed.reset(seed=0)
+    np.testing.assert_allclose(fixed.unwrapped.goal_pose, FIXED_GOAL)
+    moved, _ = env.reset(seed=0, options={"reset_to_state": [60, 60, 450, 450, 0.0]})
+    static, _ = fixed.reset(seed=0, options={"reset_to_state": [60, 60, 450, 450, 0.0]})
+    assert np.any(moved["pixels"] != static["pixels"])  # the green goal is drawn where it was drawn
+
+
+def test_contact_impulse_points_along_the_push():
+    env = envs.make("pusht")
+    env.reset(options={"reset_to_state": [150, 315, 256, 300, 0.0]})  # agent left of the T's bar
+    _, _, _, _, info = env.step(np.array([150, 315]))
+    assert np.all(info["contact_impulse"] == 0)
+    impulses = [env.step(np.array([300, 315]))[4]["contact_impulse"] for _ in range(4)]
+    assert max(i[0] for i in impulses) > 10  # pushing in +x
+    assert all(i[0] >= 0 for i in impulses)
+
+
+def test_two_block_reward_and_success_follow_the_distances():
+    env = envs.make("two-block")
+    targets = [[150.0, 150.0], [350.0, 350.0]]
+    _, info = env.reset(options={"targets": targets, "reset_to_state": [450, 60, 150, 150, 0, 350, 350, 0]})
+    assert info["is_success"] and np.all(info["block_distances"] < 1)
+    _, reward, terminated, _, _ = env.step(np.array([450, 60]))
+    assert terminated and reward == pytest.approx(1.0, abs=0.01)
+    _, info = env.reset(options={"targets": targets, "reset_to_state": [450, 60, 150, 200, 0, 350, 350, 0]})
+    _, reward, terminated, _, info = env.step(np.array([450, 60]))
+    assert not terminated and reward == pytest.approx((0.5 + 1.0) / 2, abs=0.01)
+
+
+def test_vector_env_resets_each_copy_with_its_seed():
+    vector = envs.make_vector("pusht", 2, legacy_seeding=True)
+    observations, infos = vector.reset(seed=[100000, 100001])
+    assert observations["pixels"].shape == (2, 96, 96, 3)
+    np.testing.assert_allclose(observations["agent_pos"][1], legacy_initial_state(100001)[:2])
+    _, rewards, _, _, infos = vector.step(np.array([[200.0, 200.0], [300.0, 300.0]]))
+    assert rewards.shape == (2,) and infos["contact_impulse"].shape == (2, 2)
+    vector.close()

@@ -1,0 +1,92 @@
+"""UVADataset samples: keys, shapes, value ranges, episode split, stats and clip-consistent augmentation."""
+
+import numpy as np
+import pytest
+import torch
+from data_helpers import synthetic_episode
+
+from uva_kit.data import EpisodeTable, UVADataset
+from uva_kit.data.augment import ClipAugmentation
+from uva_kit.errors import DataError
+
+
+def table(num_episodes=10, length=40):
+    episodes = [synthetic_episode(length, offset=1000 * i) for i in range(num_episodes)]
+    return EpisodeTable(
+        frames=np.concatenate([e.frames for e in episodes]),
+        actions=np.concatenate([e.actions for e in episodes]),
+        agent_pos=np.concatenate([e.agent_pos for e in episodes]),
+        episode_ends=np.cumsum([e.length for e in episodes]),
+        extras={"contact_impulse": np.concatenate([e.extras["contact_impulse"] for e in episodes])},
+        stats={"actions": {"min": np.zeros(2), "max": np.ones(2)}},
+    )
+
+
+def test_sample_keys_shapes_and_units():
+    dataset = UVADataset(table(), split="all", augment=False)
+    assert len(dataset) == 10 * (40 - 23)
+    sample = dataset[6]  # episode 0, window from step 5
+    assert sample["history_frames"].shape == (4, 3, 32, 32)
+    assert sample["future_frames"].shape == (4, 3, 32, 32)
+    assert sample["history_frames"].dtype == torch.float32
+    assert 0 <= sample["history_frames"].min() and sample["future_frames"].max() <= 1
+    assert (sample["future_frames"][:, 0, 0, 0] * 255 / 4).round().tolist() == [24, 28, 32, 36]
+    assert sample["actions"].shape == (16, 2)
+    assert sample["actions"][:, 0].tolist() == [2.0 * s for s in range(20, 36)]  # environment units
+    assert sample["agent_pos"][:, 0].tolist() == [8, 12, 16, 20]
+    assert sample["contact_impulse"][:, 1].tolist() == [-float(s) for s in range(20, 36)]
+    assert dataset.stats["actions"]["max"].tolist() == [1, 1]
+    batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=3)))
+    assert batch["history_frames"].shape == (3, 4, 3, 32, 32)
+
+
+def test_split_is_by_episode_and_seeded():
+    data = table(num_episodes=50)
+    train = UVADataset(data, split="train", val_ratio=0.1, split_seed=1)
+    val = UVADataset(data, split="val", val_ratio=0.1, split_seed=1)
+    assert len(val.episode_indices) == 5
+    assert set(train.episode_indices).isdisjoint(val.episode_indices)
+    assert len(train) + len(val) == 50 * 17
+    again = UVADataset(data, split="val", val_ratio=0.1, split_seed=1)
+    other = UVADataset(data, split="val", val_ratio=0.1, split_seed=2)
+    assert again.episode_indices.tolist() == val.episode_indices.tolist()
+    assert other.episode_indices.tolist() != val.episode_indices.tolist()
+    assert train.augmentation is not None and val.augmentation is None
+
+
+def test_extra_keys_and_image_size():
+    dataset = UVADataset(table(), split="all", extra_keys=(), image_size=48)
+    sample = dataset[0]
+    assert "contact_impulse" not in sample
+    assert sample["history_frames"].shape == (4, 3, 48, 48)
+    with pytest.raises(DataError, match="no per-step signal 'force'"):
+        UVADataset(table(), extra_keys=("force",))
+
+
+def test_action_dim_mismatch_is_an_error():
+    import attrs
+
+    from uva_kit.spec import LayoutSpec
+
+    with pytest.raises(DataError, match="layout.action_dim is 7"):
+        UVADataset(table(), layout=attrs.evolve(LayoutSpec(), action_dim=7))
+
+
+def test_augmentation_is_shared_by_all_frames_of_a_clip():
+    frame = torch.rand(3, 96, 96)
+    clip = frame.expand(8, 3, 96, 96).clone()
+    changed = 0
+    for seed in range(20):
+        out = ClipAugmentation()(clip, generator=torch.Generator().manual_seed(seed))
+        assert out.shape == clip.shape
+        assert torch.allclose(out, out[:1].expand_as(out))  # one transform for every frame
+        changed += not torch.allclose(out, clip)
+    assert 8 <= changed <= 20  # p(no crop and no blur) = 0.25
+
+
+def test_blur_only_and_crop_only_differ_from_the_input():
+    clip = torch.rand(2, 3, 96, 96)
+    blur = ClipAugmentation(crop_probability=0.0, blur_probability=1.0)(clip)
+    crop = ClipAugmentation(crop_probability=1.0, blur_probability=0.0)(clip)
+    assert blur.std() < clip.std()  # blurring smooths noise
+    assert not torch.allclose(crop, clip) and crop.shape == clip.shape

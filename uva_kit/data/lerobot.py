@@ -1,0 +1,333 @@
+"""LeRobotDataset v3.0 on disk: write recorded episodes, read a local dataset back into an EpisodeTable.
+
+Layout (one chunk and one file per stream, as LeRobot writes small datasets)::
+
+    meta/info.json                          features, fps, path templates, totals
+    meta/stats.json                         min/max/mean/std/count per feature (normalization, computed once)
+    meta/tasks.parquet                      task string -> task_index
+    meta/episodes/chunk-000/file-000.parquet    one row per episode: length, data rows, video timestamps
+    data/chunk-000/file-000.parquet         one row per step: low-dimensional features
+    videos/observation.image/chunk-000/file-000.mp4   all episodes' frames, concatenated (H.264)
+
+Feature names follow LeRobot's PushT: ``observation.image``, ``observation.state`` (agent xy), ``action``;
+other ``observation.*`` features (e.g. ``observation.contact_impulse``) become sample extras without the prefix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from uva_kit.data.episode import EpisodeRecord
+from uva_kit.data.stats import array_stats, image_stats, stats_from_json, stats_to_json
+from uva_kit.data.table import EpisodeTable
+from uva_kit.data.video import VideoWriter, read_video
+from uva_kit.errors import DataError
+
+CODEBASE_VERSION = "v3.0"
+IMAGE_KEY = "observation.image"
+DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
+EPISODES_PATH = "meta/episodes/chunk-000/file-000.parquet"
+# Dataset feature -> EpisodeTable key, for the features every dataset here has.
+CORE_FEATURES = {"action": "actions", "observation.state": "agent_pos"}
+BOOKKEEPING = {"timestamp", "frame_index", "episode_index", "index", "task_index", "next.reward", "next.done", "next.success"}
+
+
+def extra_feature_name(key: str) -> str:
+    return f"observation.{key}"
+
+
+def extra_key(feature: str) -> str:
+    return feature.removeprefix("observation.").replace(".", "_")
+
+
+class LeRobotWriter:
+    """Writes episodes one at a time into ``root`` (which must be empty); :meth:`close` writes the metadata."""
+
+    def __init__(self, root: str | Path, fps: int = 10, robot_type: str | None = None, crf: int = 18):
+        self.root = Path(root)
+        self.fps = fps
+        self.robot_type = robot_type
+        (self.root / "meta").mkdir(parents=True, exist_ok=True)
+        video_path = self.root / VIDEO_PATH.format(video_key=IMAGE_KEY, chunk_index=0, file_index=0)
+        video_path.parent.mkdir(parents=True, exist_ok=True)
+        self.video = VideoWriter(video_path, fps, crf=crf)
+        self.steps: list[dict[str, np.ndarray]] = []
+        self.episodes: list[dict] = []
+        self.tasks: dict[str, int] = {}
+        self.image_shape = None
+        self._image_samples = []
+
+    @property
+    def total_frames(self) -> int:
+        return sum(e["length"] for e in self.episodes)
+
+    def add(self, episode: EpisodeRecord) -> None:
+        if episode.length == 0:
+            raise DataError("cannot write an episode with no steps")
+        self.image_shape = episode.frames.shape[1:]
+        start = self.total_frames
+        task_index = self.tasks.setdefault(episode.task, len(self.tasks))
+        self.video.write(episode.frames)
+        self._image_samples.append(episode.frames[:: max(1, episode.length // 20)])
+        length = episode.length
+        columns = {
+            "observation.state": episode.agent_pos.astype(np.float32),
+            "action": episode.actions.astype(np.float32),
+            **{extra_feature_name(k): v.astype(np.float32) for k, v in episode.extras.items()},
+            "timestamp": (np.arange(length) / self.fps).astype(np.float32),
+            "frame_index": np.arange(length, dtype=np.int64),
+            "episode_index": np.full(length, len(self.episodes), dtype=np.int64),
+            "index": np.arange(start, start + length, dtype=np.int64),
+            "task_index": np.full(length, task_index, dtype=np.int64),
+            "next.reward": episode.rewards.astype(np.float32),
+            "next.done": np.arange(length) == length - 1,
+            "next.success": np.arange(length) == length - 1 if episode.success else np.zeros(length, dtype=bool),
+        }
+        self.steps.append(columns)
+        self.episodes.append(
+            {
+                "episode_index": len(self.episodes),
+                "tasks": [episode.task],
+                "length": length,
+                "dataset_from_index": start,
+                "dataset_to_index": start + length,
+                "data/chunk_index": 0,
+                "data/file_index": 0,
+                f"videos/{IMAGE_KEY}/chunk_index": 0,
+                f"videos/{IMAGE_KEY}/file_index": 0,
+                f"videos/{IMAGE_KEY}/from_timestamp": start / self.fps,
+                f"videos/{IMAGE_KEY}/to_timestamp": (start + length) / self.fps,
+                "meta/episodes/chunk_index": 0,
+                "meta/episodes/file_index": 0,
+                "success": bool(episode.success),
+                "seed": -1 if episode.seed is None else int(episode.seed),
+            }
+        )
+
+    def close(self) -> None:
+        """Finish the video and write the parquet files, stats.json and info.json."""
+        self.video.close()
+        if not self.episodes:
+            raise DataError("no episodes to write")
+        columns = {k: np.concatenate([s[k] for s in self.steps]) for k in self.steps[0]}
+        pq.write_table(pa.table({k: _arrow_column(v) for k, v in columns.items()}), self._path(DATA_PATH))
+        pq.write_table(pa.Table.from_pylist(self.episodes), self._path(EPISODES_PATH))
+        _write_tasks(self.root / "meta" / "tasks.parquet", self.tasks)
+        stats = {k: array_stats(v) for k, v in columns.items() if k not in BOOKKEEPING or k == "next.reward"}
+        stats[IMAGE_KEY] = image_stats(np.concatenate(self._image_samples))
+        (self.root / "meta" / "stats.json").write_text(json.dumps(stats_to_json(stats), indent=2))
+        info = {
+            "codebase_version": CODEBASE_VERSION,
+            "robot_type": self.robot_type,
+            "total_episodes": len(self.episodes),
+            "total_frames": self.total_frames,
+            "total_tasks": len(self.tasks),
+            "chunks_size": 1000,
+            "data_files_size_in_mb": 100,
+            "video_files_size_in_mb": 500,
+            "fps": self.fps,
+            "splits": {"train": f"0:{len(self.episodes)}"},
+            "data_path": DATA_PATH,
+            "video_path": VIDEO_PATH,
+            "features": {IMAGE_KEY: self._video_feature(), **{k: _feature(v) for k, v in columns.items()}},
+        }
+        (self.root / "meta" / "info.json").write_text(json.dumps(info, indent=2))
+
+    def _path(self, template: str) -> Path:
+        path = self.root / template.format(chunk_index=0, file_index=0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _video_feature(self) -> dict:
+        height, width, channels = self.image_shape
+        return {
+            "dtype": "video",
+            "shape": [height, width, channels],
+            "names": ["height", "width", "channels"],
+            "info": {
+                "video.height": height,
+                "video.width": width,
+                "video.codec": "h264",
+                "video.pix_fmt": "yuv420p",
+                "video.is_depth_map": False,
+                "video.fps": self.fps,
+                "video.channels": channels,
+                "has_audio": False,
+            },
+        }
+
+
+def _arrow_column(values: np.ndarray) -> pa.Array:
+    if values.ndim == 1:
+        return pa.array(values)
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
+
+
+def _feature(values: np.ndarray) -> dict:
+    return {"dtype": str(values.dtype), "shape": list(values.shape[1:]) or [1], "names": None}
+
+
+def _write_tasks(path: Path, tasks: dict[str, int]) -> None:
+    """tasks.parquet as LeRobot reads it with pandas: task strings as the index, a ``task_index`` column."""
+    table = pa.table({"task_index": list(tasks.values()), "task": list(tasks)})
+    pandas_metadata = {
+        "index_columns": ["task"],
+        "column_indexes": [],
+        "columns": [
+            {"name": "task_index", "field_name": "task_index", "pandas_type": "int64", "numpy_type": "int64", "metadata": None},
+            {"name": "task", "field_name": "task", "pandas_type": "unicode", "numpy_type": "object", "metadata": None},
+        ],
+        "pandas_version": "2.2.0",
+    }
+    pq.write_table(table.replace_schema_metadata({"pandas": json.dumps(pandas_metadata)}), path)
+
+
+def is_lerobot_dataset(path: str | Path) -> bool:
+    return (Path(path) / "meta" / "info.json").is_file()
+
+
+def read_lerobot(root: str | Path) -> EpisodeTable:
+    """Read a local LeRobotDataset v3.0 folder (frames decoded into memory) into an :class:`EpisodeTable`."""
+    root = Path(root)
+    info_path = root / "meta" / "info.json"
+    if not info_path.is_file():
+        raise DataError(f"{info_path}: missing; {root} is not a LeRobotDataset (expected meta/info.json)")
+    try:
+        info = json.loads(info_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{info_path}: not valid JSON ({exc}); the file is corrupt or truncated") from exc
+    for key in ("codebase_version", "fps", "features", "data_path", "video_path"):
+        if key not in info:
+            raise DataError(f"{info_path}: missing key '{key}'")
+    if not str(info["codebase_version"]).startswith("v3"):
+        raise DataError(
+            f"{info_path}: codebase_version {info['codebase_version']} is not supported; convert it to v3.0 "
+            "with LeRobot's convert_dataset_v21_to_v30"
+        )
+    features = info["features"]
+    image_keys = [k for k, f in features.items() if f.get("dtype") == "video"]
+    for key in ["action", "observation.state"]:
+        if key not in features:
+            raise DataError(f"{info_path}: feature '{key}' is missing (features: {', '.join(features)})")
+    if not image_keys:
+        raise DataError(f"{info_path}: no video feature (expected '{IMAGE_KEY}')")
+    image_key = IMAGE_KEY if IMAGE_KEY in image_keys else image_keys[0]
+
+    episodes = _read_parquet_rows(root / "meta" / "episodes", "episode metadata")
+    episodes.sort(key=lambda e: e["episode_index"])
+    steps = _read_data(root, info, episodes)
+    frames = _read_frames(root, info, episodes, image_key)
+
+    lengths = np.array([e["length"] for e in episodes], dtype=np.int64)
+    extras = {
+        extra_key(k): steps[k]
+        for k, f in features.items()
+        if k not in CORE_FEATURES and k not in BOOKKEEPING and f.get("dtype") not in ("video", "image", "string")
+    }
+    stats_path = root / "meta" / "stats.json"
+    stored = stats_from_json(json.loads(stats_path.read_text())) if stats_path.is_file() else {}
+    stats = {}
+    for feature, values in {**{k: steps[k] for k in CORE_FEATURES}, **{extra_feature_name(k): v for k, v in extras.items()}}.items():
+        key = CORE_FEATURES.get(feature, extra_key(feature))
+        stats[key] = stored[feature] if feature in stored and "min" in stored[feature] else array_stats(values)
+    return EpisodeTable(
+        frames=frames,
+        actions=steps["action"].astype(np.float32),
+        agent_pos=steps["observation.state"].astype(np.float32),
+        episode_ends=np.cumsum(lengths),
+        extras={k: v.astype(np.float32) for k, v in extras.items()},
+        stats=stats,
+        fps=float(info["fps"]),
+        source=str(root),
+    )
+
+
+def _read_parquet(path: Path, what: str) -> pa.Table:
+    if not path.is_file():
+        raise DataError(f"{path}: {what} file is missing")
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{path}: cannot read {what} ({exc}); the file is corrupt or truncated") from exc
+
+
+def _read_parquet_rows(folder: Path, what: str) -> list[dict]:
+    files = sorted(folder.glob("chunk-*/file-*.parquet"))
+    if not files:
+        raise DataError(f"{folder}: no {what} files (expected chunk-000/file-000.parquet)")
+    rows = []
+    for path in files:
+        table = _read_parquet(path, what)
+        for column in ("episode_index", "length", "dataset_from_index", "dataset_to_index"):
+            if column not in table.column_names:
+                raise DataError(f"{path}: {what} column '{column}' is missing")
+        rows += table.to_pylist()
+    return rows
+
+
+def _read_data(root: Path, info: dict, episodes: list[dict]) -> dict[str, np.ndarray]:
+    """The low-dimensional columns of every episode, in episode order."""
+    files = sorted({(e.get("data/chunk_index", 0), e.get("data/file_index", 0)) for e in episodes})
+    tables = {}
+    for chunk, file in files:
+        path = root / info["data_path"].format(chunk_index=chunk, file_index=file)
+        table = _read_parquet(path, "data")
+        tables[(chunk, file)] = (path, table, table["index"].to_numpy() if "index" in table.column_names else None)
+    wanted = [k for k, f in info["features"].items() if f.get("dtype") not in ("video", "image", "string")]
+    parts: dict[str, list] = {k: [] for k in wanted}
+    for episode in episodes:
+        path, table, index = tables[(episode.get("data/chunk_index", 0), episode.get("data/file_index", 0))]
+        start = int(np.searchsorted(index, episode["dataset_from_index"])) if index is not None else 0
+        rows = table.slice(start, episode["length"])
+        if rows.num_rows != episode["length"]:
+            raise DataError(
+                f"{path}: episode {episode['episode_index']} needs {episode['length']} rows, found {rows.num_rows}; "
+                "the file is truncated"
+            )
+        for key in wanted:
+            if key not in rows.column_names:
+                raise DataError(f"{path}: column '{key}' listed in meta/info.json is missing")
+            parts[key].append(_column_numpy(rows[key], path, key, info["features"][key]))
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def _column_numpy(column: pa.ChunkedArray, path: Path, key: str, feature: dict) -> np.ndarray:
+    column = column.combine_chunks()
+    if pa.types.is_list(column.type) or pa.types.is_fixed_size_list(column.type) or pa.types.is_large_list(column.type):
+        values = column.flatten().to_numpy(zero_copy_only=False)
+        width = int(np.prod(feature.get("shape", [1])))
+        if len(values) != len(column) * width:
+            raise DataError(f"{path}: column '{key}' should hold {width} values per row as meta/info.json says")
+        values = values.reshape(len(column), width)
+    else:
+        values = column.to_numpy(zero_copy_only=False)
+    if not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
+        raise DataError(f"{path}: column '{key}' must be numeric, got {values.dtype}")
+    return values
+
+
+def _read_frames(root: Path, info: dict, episodes: list[dict], image_key: str) -> np.ndarray:
+    fps = float(info["fps"])
+    decoded = {}
+    parts = []
+    for episode in episodes:
+        chunk = episode.get(f"videos/{image_key}/chunk_index", 0)
+        file = episode.get(f"videos/{image_key}/file_index", 0)
+        path = root / info["video_path"].format(video_key=image_key, chunk_index=chunk, file_index=file)
+        if path not in decoded:
+            decoded[path] = read_video(path)
+        first = int(round(episode.get(f"videos/{image_key}/from_timestamp", 0.0) * fps))
+        frames = decoded[path][first : first + episode["length"]]
+        if len(frames) != episode["length"]:
+            raise DataError(
+                f"{path}: episode {episode['episode_index']} needs frames {first}..{first + episode['length'] - 1} "
+                f"but the video has {len(decoded[path])}; the file is truncated"
+            )
+        parts.append(frames)
+    return np.concatenate(parts)

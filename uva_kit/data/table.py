@@ -1,0 +1,64 @@
+"""All episodes of a dataset in memory, checked on construction, whatever format they came from."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from uva_kit.errors import DataError
+
+
+@attrs.frozen
+class EpisodeTable:
+    """Concatenated per-step arrays of every episode plus ``episode_ends`` (cumulative end indices).
+
+    ``extras`` are further per-step signals (``contact_impulse``, ``environment_state``, ...), ``stats`` the
+    normalization statistics per key ({"min", "max", ...}), ``source`` the path named in error messages.
+    """
+
+    frames: np.ndarray  # (N, H, W, 3) uint8
+    actions: np.ndarray  # (N, action_dim) float32
+    agent_pos: np.ndarray  # (N, 2) float32
+    episode_ends: np.ndarray  # (E,) int64
+    extras: dict[str, np.ndarray] = attrs.field(factory=dict)
+    stats: dict[str, dict[str, np.ndarray]] = attrs.field(factory=dict)
+    fps: float = 10.0
+    source: str = "<memory>"
+
+    def __attrs_post_init__(self):
+        n = len(self.frames)
+        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
+            raise DataError(
+                f"{self.source}: frames must be uint8 (N, H, W, 3), got {self.frames.dtype} {self.frames.shape}"
+            )
+        for key, array in {"actions": self.actions, "agent_pos": self.agent_pos, **self.extras}.items():
+            if len(array) != n:
+                raise DataError(f"{self.source}: '{key}' has {len(array)} steps but there are {n} frames")
+            if not np.issubdtype(array.dtype, np.number):
+                raise DataError(f"{self.source}: '{key}' must be numeric, got dtype {array.dtype}")
+        if self.actions.ndim != 2 or self.agent_pos.ndim != 2:
+            raise DataError(
+                f"{self.source}: actions and agent_pos must be (N, D), got {self.actions.shape} and {self.agent_pos.shape}"
+            )
+        ends = self.episode_ends
+        if len(ends) == 0 or np.any(np.diff(ends) <= 0) or ends[0] <= 0 or ends[-1] != n:
+            raise DataError(
+                f"{self.source}: episode_ends must be strictly increasing positive indices ending at the number "
+                f"of steps ({n}), got {ends[:5].tolist()}...{ends[-1:].tolist()}"
+            )
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.episode_ends)
+
+    @property
+    def episode_starts(self) -> np.ndarray:
+        return np.concatenate([[0], self.episode_ends[:-1]])
+
+    @property
+    def episode_lengths(self) -> np.ndarray:
+        return np.diff(np.concatenate([[0], self.episode_ends]))
+
+    def low_dim(self) -> dict[str, np.ndarray]:
+        """Every per-step numeric array except the frames, by key."""
+        return {"actions": self.actions, "agent_pos": self.agent_pos, **self.extras}
