@@ -171,7 +171,8 @@ def load_state_strict(model: Any, state: dict, source: str) -> None:
 def load_matching_weights(model: Any, directory: str | Path) -> tuple[list[str], list[str]]:
     """Initialise ``model`` from a model directory where names and shapes match (e.g. stage 2 from stage 1).
 
-    Returns (loaded keys, model keys left as they were). Nothing matching at all is an error.
+    Returns (loaded keys, model keys left as they were). Normalization statistics are not taken:
+    they come from the new training data. Nothing matching at all is an error.
     """
     from safetensors.torch import load_file
 
@@ -184,7 +185,8 @@ def load_matching_weights(model: Any, directory: str | Path) -> tuple[list[str],
     if not matching:
         raise CheckpointError(f"no weight of {directory} matches this model by name and shape; is it the right checkpoint?")
     model.load_state_dict(matching, strict=False)
-    return sorted(matching), sorted(set(current) - set(matching))
+    kept = sorted(k for k in set(current) - set(matching) if not _is_normalization_key(k))
+    return sorted(matching), kept
 
 
 def load(directory: str | Path, device: Any = "cpu") -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,10 +25,20 @@ HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 
 
+TRAIN_ARGS = ["--spec", "pusht-tiny", "--data", "default", "--no-progress",
+              "--set", "training.batch_size=8", "--set", "training.warmup_steps=2", "--set", "training.lr=1e-3",
+              "--set", "training.log_every=1", "--set", "training.checkpoint_every=2", "--set", "training.keep_last=10"]
+
+
+def cli_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
 def run_fit(out: Path, steps: int, *extra: str, resume: bool = False) -> subprocess.Popen:
-    command = [sys.executable, str(HERE / "run_fit.py"), str(out), str(steps), *extra] + (["--resume"] if resume else [])
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """``uva-kit train`` on the shipped PushT data in its own process (or ``--resume``)."""
+    arguments = ["--resume", str(out)] if resume else [*TRAIN_ARGS, "--out", str(out), "--set", f"training.steps={steps}", *extra]
+    return subprocess.Popen([sys.executable, "-m", "uva_kit", "train", *arguments], env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def finish(process: subprocess.Popen) -> None:
@@ -114,11 +123,9 @@ def test_torchrun_two_processes_match_one_process_with_accumulation(tmp_path):
     gradient all-reduce differs).
     """
     finish(run_fit(tmp_path / "single", 4, "--set", "training.grad_accumulation=2"))
-    torchrun = shutil.which("torchrun") or f"{sys.executable} -m torch.distributed.run"
-    command = [*torchrun.split(), "--nproc-per-node", "2", "--master-port", "29517",
-               str(HERE / "run_fit.py"), str(tmp_path / "ddp"), "4"]
-    result = subprocess.run(command, env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
-                            capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+               "-m", "uva_kit", "train", *TRAIN_ARGS, "--out", str(tmp_path / "ddp"), "--set", "training.steps=4"]
+    result = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     single, ddp = weights(tmp_path / "single", 4, "model"), weights(tmp_path / "ddp", 4, "model")
     assert single.keys() == ddp.keys()

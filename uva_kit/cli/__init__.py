@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "info": "info",
     "plugins": "plugins",
     "spec": "spec",
+    "train": "train",
     "collect": "collect",
 }
 

@@ -1,0 +1,74 @@
+"""Train a UVA model on a dataset; resume a stopped run exactly; torchrun for several processes.
+
+Examples:
+  uva-kit train --spec pusht-tiny --data default --out runs/tiny --set training.steps=200
+  uva-kit train --resume runs/tiny
+  torchrun --nproc-per-node 8 -m uva_kit train --spec uva-b-pusht --data DIR --out runs/b
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from uva_kit.cli.spec_arguments import add_spec_arguments
+
+DEFAULT_DATA = "default"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    add_spec_arguments(parser, required=False)
+    parser.add_argument("--data", help=f"a LeRobot v3 dataset folder or a zarr replay buffer; '{DEFAULT_DATA}' is the "
+                                       "PushT set shipped with uva_kit")
+    parser.add_argument("--out", help="the run folder (checkpoints, metrics.jsonl, train_config.json)")
+    parser.add_argument("--video-data", help="an action-free video dataset mixed in at training.video_data_ratio")
+    parser.add_argument("--init-from", help="a model folder to initialise from where names and shapes match "
+                                            "(stage 2 from stage 1: OUT/checkpoints/<step>/pretrained_model)")
+    parser.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+
+
+def resolve_data(path: str) -> Path:
+    from uva_kit.data import default_pusht_dataset
+
+    return default_pusht_dataset() if path == DEFAULT_DATA else Path(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from uva_kit.errors import UvaKitError
+    from uva_kit.spec import spec_from_dict
+    from uva_kit.train import fit, read_run_config
+
+    if args.resume:
+        if args.spec or args.overrides or args.data or args.out:
+            raise UvaKitError("--resume OUT continues a run with its saved spec and data; drop --spec/--set/--data/--out.")
+        config = read_run_config(Path(args.resume))
+        spec = spec_from_dict(config["spec"])
+        data, video, init_from, out = config["data"], config.get("video_data"), config.get("init_from"), Path(args.resume)
+    else:
+        if not (args.spec and args.data and args.out):
+            raise UvaKitError("uva-kit train needs --spec, --data and --out (or --resume OUT).")
+        from uva_kit.spec import load_spec
+
+        spec = load_spec(args.spec, args.overrides)
+        data, video, init_from, out = args.data, args.video_data, args.init_from, Path(args.out)
+
+    from uva_kit.data import UVADataset
+
+    training = spec.training
+
+    def dataset(path: str, split: str):
+        return UVADataset(resolve_data(path), spec.layout, split=split, val_ratio=training.val_ratio, split_seed=training.seed)
+
+    result = fit(
+        spec, dataset(data, "train"), out,
+        val_dataset=dataset(data, "val") if training.val_ratio > 0 else None,
+        video_dataset=UVADataset(resolve_data(video), spec.layout, split="all") if video else None,
+        resume=bool(args.resume), init_from=init_from, device=args.device, progress=not args.no_progress,
+        run_info={"data": data, "video_data": video, "init_from": init_from},
+    )
+    if result.checkpoint is not None:
+        print(f"done at step {result.step}: model in {result.checkpoint / 'pretrained_model'}")
+    return 0
