@@ -25,9 +25,9 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:  # pragma: no cover
     from uva_kit import errors, registry
     from uva_kit.hookspecs import hookimpl
-    from uva_kit.pretrained import load, save
     from uva_kit.model.build import build
     from uva_kit.model.policy import Policy
+    from uva_kit.pretrained import load, save
     from uva_kit.spec import UVASpec, load_spec
 
 __all__ = ["Policy", "UVASpec", "__version__", "build", "errors", "hookimpl", "load", "load_spec", "registry", "save"]

@@ -360,12 +360,12 @@ class UVAModel(nn.Module):
         Each sample has one random order of the spatial positions; a pass predicts the same positions
         in every frame. Actions (``with_actions``) come from the last pass's latents.
         """
-        mode = self.mode(mode_name)
-        if mode.stream_state(VIDEO) != "masked":
-            raise SpecError(f"mode '{mode_name}'", "video generation needs future_video = 'masked'.")
         video = self.modalities[VIDEO]
         if video.head is None:
             raise SpecError("modalities", "this model has no video head (video modality with predict = false).")
+        mode = self.mode(mode_name)
+        if mode.stream_state(VIDEO) != "masked":
+            raise SpecError(f"mode '{mode_name}'", "video generation needs future_video = 'masked'.")
         grid = self.grid
         positions, frames = grid.tokens_per_frame, grid.frames
         if not 1 <= num_iter <= positions:

@@ -1,0 +1,147 @@
+"""Public inference methods: documented shapes, seeded determinism, the action path skipping video, Policy."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import uva_kit
+from uva_kit.errors import SpecError
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_every_public_method_returns_the_documented_shapes(tiny_model, tiny_batch):
+    history, future, actions = tiny_batch["history_frames"], tiny_batch["future_frames"], tiny_batch["actions"]
+    frames_shape = (2, 4, 3, 16, 16)
+    assert tiny_model.predict_actions(history).shape == (2, 16, 2)
+    assert tiny_model.generate_video(history, num_iter=2).shape == frames_shape
+    assert tiny_model.forward_dynamics(history, actions).shape == frames_shape
+    assert tiny_model.inverse_dynamics(history, future).shape == (2, 16, 2)
+    plan = tiny_model.plan(history, num_iter=3)
+    assert plan.actions.shape == (2, 16, 2) and plan.frames.shape == frames_shape
+    latents = tiny_model.encode_frames(history)
+    assert latents.shape == (2, 4, 48, 4, 4)
+    assert tiny_model.decode_latents(latents).shape == frames_shape
+    assert tiny_model.predict_actions(history_latents=latents).shape == (2, 16, 2)
+
+
+def test_frames_of_another_size_are_resized_to_the_layout(tiny_model):
+    frames = torch.rand(1, 4, 3, 96, 96)
+    assert tiny_model.generate_video(frames).shape == (1, 4, 3, 16, 16)
+
+
+@pytest.mark.parametrize("method", ["predict_actions", "generate_video", "forward_dynamics", "inverse_dynamics", "plan"])
+def test_seeded_calls_are_deterministic(tiny_model, tiny_batch, method):
+    args = {
+        "predict_actions": (tiny_batch["history_frames"],),
+        "generate_video": (tiny_batch["history_frames"], 2),
+        "forward_dynamics": (tiny_batch["history_frames"], tiny_batch["actions"]),
+        "inverse_dynamics": (tiny_batch["history_frames"], tiny_batch["future_frames"]),
+        "plan": (tiny_batch["history_frames"], 2),
+    }[method]
+    call = getattr(tiny_model, method)
+    first, second, other = call(*args, generator=seeded(5)), call(*args, generator=seeded(5)), call(*args, generator=seeded(6))
+    first, second, other = (torch.cat([t.flatten() for t in x]) if isinstance(x, tuple) else x for x in (first, second, other))
+    assert torch.equal(first, second)
+    assert not torch.equal(first, other)
+
+
+def test_predict_actions_never_calls_the_video_head(tiny_model, tiny_batch):
+    video_head = tiny_model.modalities["video"].head
+    calls = []
+    handles = [m.register_forward_hook(lambda *_: calls.append(1)) for m in video_head.modules()]
+    tiny_model.predict_actions(tiny_batch["history_frames"])
+    assert calls == []
+    tiny_model.generate_video(tiny_batch["history_frames"])  # the hooks do fire when video is decoded
+    assert calls
+    for handle in handles:
+        handle.remove()
+
+
+def test_predict_actions_runs_the_backbone_once(tiny_model, tiny_batch):
+    calls = []
+    handle = tiny_model.backbone.register_forward_hook(lambda *_: calls.append(1))
+    tiny_model.predict_actions(tiny_batch["history_frames"])
+    handle.remove()
+    assert len(calls) == 1
+
+
+def test_generation_reveals_the_same_positions_in_every_frame(tiny_model, tiny_batch):
+    masks = []
+
+    def hook(module, args):
+        future = args[0][0]
+        masks.append(torch.isclose(future, tiny_model.modalities["video"].fake_latent_x).all(dim=-1).reshape(2, 4, 16))
+
+    handle = tiny_model.backbone.register_forward_pre_hook(hook)
+    tiny_model.generate_video(tiny_batch["history_frames"], num_iter=4, generator=seeded())
+    handle.remove()
+    assert len(masks) == 4
+    assert masks[0].all()
+    counts = [int(m[0, 0].sum()) for m in masks]
+    assert counts == sorted(counts, reverse=True) and counts[-1] >= 1
+    for mask in masks:
+        assert (mask == mask[:, :1]).all()
+
+
+def test_inference_restores_training_mode(tiny_model, tiny_batch):
+    tiny_model.train()
+    tiny_model.predict_actions(tiny_batch["history_frames"])
+    assert tiny_model.training and not tiny_model.encoder.training
+
+
+def test_action_normalizer_maps_environment_units(tiny_model, tiny_batch):
+    normalizer = tiny_model.action_normalizer
+    normalizer.set_range([0.0, 0.0], [512.0, 512.0])
+    assert torch.allclose(normalizer.normalize(torch.tensor([[0.0, 512.0]])), torch.tensor([[-1.0, 1.0]]))
+    actions = tiny_model.predict_actions(tiny_batch["history_frames"], generator=seeded())
+    assert actions.min() >= 0 and actions.max() <= 512  # the action sampler clamps x0 to [-1, 1]
+    assert "modalities.action.normalizer.high" in tiny_model.state_dict()
+
+
+def test_action_only_model_has_no_video_head():
+    spec = uva_kit.load_spec("pusht-tiny", ["modalities.0.predict=false", "modes=[{mode = {type = \"policy\"}}]"])
+    model = uva_kit.build(spec)
+    assert model.modalities["video"].head is None
+    assert model.predict_actions(torch.rand(1, 4, 3, 16, 16)).shape == (1, 16, 2)
+    with pytest.raises(SpecError, match="no video head"):
+        model.generate_video(torch.rand(1, 4, 3, 16, 16))
+
+
+def test_a_mode_training_a_missing_head_is_a_spec_error():
+    with pytest.raises(SpecError, match="trains 'video'"):
+        uva_kit.build(uva_kit.load_spec("pusht-tiny", ["modalities.0.predict=false"]))
+
+
+def test_policy_replans_every_n_steps_and_encodes_only_new_frames(tiny_model):
+    policy = uva_kit.Policy(tiny_model, generator=seeded())
+    encoded, planned = [], []
+    encode, predict = tiny_model.encode_frames, tiny_model.predict_actions
+
+    def spy_encode(frames, generator=None):
+        encoded.append(frames.shape[1])
+        return encode(frames, generator=generator)
+
+    def spy_predict(*args, **kwargs):
+        planned.append(kwargs["history_latents"].shape)
+        return predict(*args, **kwargs)
+
+    tiny_model.encode_frames, tiny_model.predict_actions = spy_encode, spy_predict
+    actions = [policy.select_action({"image": torch.rand(3, 16, 16)}) for _ in range(24)]
+    assert actions[0].shape == (2,)
+    assert len(planned) == 3 and planned[0] == (1, 4, 48, 4, 4)
+    assert encoded == [1, 2, 2]  # step 0: the first frame fills the window; later: the two new frames
+    policy.reset()
+    batched = policy.select_action({"image": torch.rand(5, 3, 16, 16)})
+    assert batched.shape == (5, 2)
+
+
+def test_policy_executes_the_first_actions_of_the_chunk(tiny_model):
+    policy = uva_kit.Policy(tiny_model, n_action_steps=4, generator=seeded(1))
+    image = torch.rand(3, 16, 16)
+    got = torch.stack([policy.select_action({"image": image}) for _ in range(4)])
+    expected = tiny_model.predict_actions(image[None, None].expand(1, 4, 3, 16, 16), generator=seeded(1))[0, :4]
+    assert torch.allclose(got, expected)

@@ -1,0 +1,108 @@
+"""Text encoders (task_embedding; clip from a tiny local model) and the language modality."""
+
+from __future__ import annotations
+
+import json
+import string
+
+import pytest
+import torch
+
+import uva_kit
+from uva_kit.errors import SpecError
+
+
+def save_tiny_clip(folder) -> str:
+    """A randomly initialised CLIP (text width 16, projection 12) and a letters-only BPE tokenizer, saved locally."""
+    transformers = pytest.importorskip("transformers", reason="the clip text encoder needs transformers (uva_kit[clip])")
+    vocab = {c: i for i, c in enumerate(string.ascii_lowercase)}
+    vocab.update({c + "</w>": len(vocab) + i for i, c in enumerate(string.ascii_lowercase)})
+    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = len(vocab), len(vocab) + 1
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    text = dict(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                max_position_embeddings=32, bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
+                pad_token_id=vocab["<|endoftext|>"])
+    vision = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=16)
+    config = transformers.CLIPConfig(text_config=text, vision_config=vision, projection_dim=12)
+    transformers.CLIPModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def tiny_clip_path(tmp_path_factory):
+    return save_tiny_clip(tmp_path_factory.mktemp("clip"))
+
+
+def test_clip_loads_local_weights_and_encodes_instructions(tiny_clip_path):
+    component = uva_kit.registry.get("text_encoder", "clip")
+    encoder = component.build(component.spec_class(type="clip", path=tiny_clip_path))
+    out = encoder(["push the t block", "open the drawer", "push the t block"])
+    assert out.shape == (3, 12) and encoder.output_dim == 12
+    assert torch.equal(out[0], out[2]) and not torch.equal(out[0], out[1])
+    assert list(encoder.state_dict()) == []  # frozen CLIP weights stay at their path, not in the model
+
+
+def test_clip_without_a_path_is_a_clear_error():
+    component = uva_kit.registry.get("text_encoder", "clip")
+    with pytest.raises(SpecError, match="text_encoder.path"):
+        component.build()
+
+
+def test_task_embedding_lists_or_hashes_instructions():
+    component = uva_kit.registry.get("text_encoder", "task_embedding")
+    listed = component.build(component.spec_class(type="task_embedding", dim=8, instructions=("push", "pull")))
+    assert listed(["push", "Pull ", "push"]).shape == (3, 8)
+    assert torch.equal(listed(["push"]), listed(["PUSH"]))
+    with pytest.raises(ValueError, match="unknown instruction"):
+        listed(["lift"])
+    hashed = component.build(component.spec_class(type="task_embedding", dim=8, buckets=16))
+    assert torch.equal(hashed(["any text"]), hashed(["any  text"]))
+
+
+TINY_LANGUAGE_MODALITIES = (
+    'modalities=[{type = "video", head = {type = "token", width = 32, depth = 1}}, '
+    '{type = "action", head = {type = "chunk", width = 32, depth = 1}}, {type = "language", num_tokens = 4}]'
+)
+
+
+def language_model(overrides=()):
+    return uva_kit.build(uva_kit.load_spec("pusht-tiny", [TINY_LANGUAGE_MODALITIES, *overrides]))
+
+
+def test_language_tokens_are_prepended_and_instructions_change_the_policy(batch_factory, tiny_clip_path):
+    model = language_model([f'text_encoder={{type = "clip", path = "{tiny_clip_path}"}}'])
+    batch = batch_factory()
+    batch["instruction"] = ["push the block", "open the drawer"]
+    loss, metrics = model.compute_loss(batch, mode="joint")
+    assert torch.isfinite(loss)
+    history = batch["history_frames"]
+    latents = []
+    handle = model.backbone.register_forward_hook(lambda module, args, out: latents.append(out))
+    actions = model.predict_actions(history, instruction="push")
+    model.predict_actions(history, instruction="pull")
+    handle.remove()
+    assert actions.shape == (2, 16, 2)
+    assert latents[0].shape == (2, 64, 32)  # the 4 text tokens are dropped after the decoder
+    assert not torch.allclose(latents[0], latents[1])
+    with pytest.raises(ValueError, match="instruction"):
+        model.predict_actions(history)
+
+
+def test_language_defaults_to_task_embedding_and_drops_text_in_training(batch_factory):
+    model = language_model(["modalities.2.drop_prob=1.0"])
+    assert type(model.modalities["language"].text_encoder).__name__ == "TaskEmbedding"
+    language = model.modalities["language"]
+    model.train()
+    dropped = language.prefix(["a", "b"])
+    assert dropped.shape == (2, 4, 32)
+    assert torch.equal(dropped, language.fake_latent.expand(2, 4, 32))
+    model.eval()
+    assert not torch.equal(language.prefix(["a"])[0, 0], language.fake_latent[0, 0])
+
+
+def test_text_encoder_without_language_is_a_spec_error():
+    with pytest.raises(SpecError, match="no language modality"):
+        uva_kit.build(uva_kit.load_spec("pusht-tiny", ["text_encoder={type = \"task_embedding\"}"]))

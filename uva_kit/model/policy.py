@@ -1,0 +1,80 @@
+"""``uva_kit.Policy``: the env-facing wrapper of a UVA model.
+
+    policy = uva_kit.Policy(model)
+    policy.reset()
+    action = policy.select_action({"image": frame})   # frame (B, 3, H, W) or (3, H, W) in [0, 1]
+
+It keeps the original's observation layout: a window of ``window`` steps (16 with the default
+layout) from which frames ``frame_offset + i * frame_stride`` (3, 7, 11, 15) are the history; at an
+episode's start the first observation fills the window. It predicts an action chunk, executes the
+first ``n_action_steps`` (8) one call at a time, then replans. Encoder latents of frames already
+encoded are kept, so each replanning encodes only the frames it has not seen (2 of 4 with the
+defaults). Actions are in environment units.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class Policy:
+    def __init__(self, model, *, n_action_steps: int = 8, instruction=None, generator: torch.Generator | None = None):
+        layout = model.spec.layout
+        if not 1 <= n_action_steps <= layout.action_chunk:
+            raise ValueError(f"n_action_steps must be in 1..{layout.action_chunk} (the action chunk), got {n_action_steps}")
+        self.model = model
+        self.n_action_steps = n_action_steps
+        self.instruction = instruction
+        self.generator = generator
+        self.window = layout.frame_offset + layout.frame_stride * (layout.history_frames - 1) + 1
+        self.history_offsets = [layout.frame_offset + layout.frame_stride * i - (self.window - 1)
+                                for i in range(layout.history_frames)]  # relative to now: -12, -8, -4, 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new episode: forget the observations, cached latents and queued actions."""
+        self.step = 0
+        self._frames: dict[int, torch.Tensor] = {}
+        self._latents: dict[int, torch.Tensor] = {}
+        self._queue: list[torch.Tensor] = []
+        self._batch: int | None = None
+
+    def select_action(self, obs: dict) -> torch.Tensor:
+        """The next action, (B, action_dim), or (action_dim,) for an unbatched (3, H, W) image."""
+        if "image" not in obs:
+            raise KeyError(f"obs must have an 'image' (B, 3, H, W) or (3, H, W) in [0, 1]; got keys {sorted(obs)}")
+        image = torch.as_tensor(obs["image"])
+        unbatched = image.dim() == 3
+        if unbatched:
+            image = image[None]
+        if image.dim() != 4 or image.shape[1] != 3:
+            raise ValueError(f"obs['image'] must be (B, 3, H, W) or (3, H, W), got {tuple(image.shape)}")
+        if self._batch is None:
+            self._batch = image.shape[0]
+        elif image.shape[0] != self._batch:
+            raise ValueError(f"batch size changed from {self._batch} to {image.shape[0]} within an episode; call reset()")
+        self._frames[self.step] = image.to(self.model.device, torch.float32)
+        if not self._queue:
+            self._replan()
+        action = self._queue.pop(0)
+        self.step += 1
+        return action[0] if unbatched else action
+
+    def _history_steps(self) -> list[int]:
+        return [max(0, self.step + offset) for offset in self.history_offsets]
+
+    def _replan(self) -> None:
+        steps = self._history_steps()
+        missing = sorted(set(steps) - set(self._latents))
+        if missing:
+            frames = torch.stack([self._frames[s] for s in missing], dim=1)
+            latents = self.model.encode_frames(frames, generator=self.generator)
+            for i, s in enumerate(missing):
+                self._latents[s] = latents[:, i]
+        history = torch.stack([self._latents[s] for s in steps], dim=1)
+        oldest_needed = self.step + self.n_action_steps + self.history_offsets[0]  # by the next replanning
+        for store in (self._latents, self._frames):
+            for old in [s for s in store if s < oldest_needed]:
+                del store[old]
+        chunk = self.model.predict_actions(history_latents=history, instruction=self.instruction, generator=self.generator)
+        self._queue = list(chunk[:, : self.n_action_steps].unbind(dim=1))
