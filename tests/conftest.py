@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -46,12 +42,3 @@ def fresh_registry(monkeypatch):
     monkeypatch.delenv("UVA_KIT_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     yield registry.reload
     registry.reload()
-
-
-def run_cli(*args: str, env_extra: dict[str, str] | None = None, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m uva_kit ARGS`` in a fresh process (so plugin discovery starts clean)."""
-    env = {k: v for k, v in os.environ.items() if k != "UVA_KIT_DISABLE_PLUGIN_AUTOLOAD"}
-    paths = [str(REPO_ROOT)] + ([str(pythonpath)] if pythonpath else [])
-    env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")])
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "uva_kit", *args], capture_output=True, text=True, env=env, timeout=120)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli
+from cli_support import run_cli
 
 
 def test_help_lists_the_subcommands():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
+from cli_support import REPO_ROOT
 
 
 def run_python(code: str, *flags: str) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 import torch
-from conftest import run_cli
+from cli_support import run_cli
 
 from uva_kit.ops import adaln_modulate, adaln_modulate_reference, extension_status
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run_cli
+from cli_support import run_cli
 
 from uva_kit import load_spec, plugins
 
