@@ -51,12 +51,19 @@ class DiffusionHead(nn.Module):
         weight = weight.reshape(-1).to(per_row.dtype)
         return (per_row * weight).sum() / weight.sum().clamp(min=1)
 
-    def sample(self, z: torch.Tensor, sampler, generator=None, steps: int | None = None) -> torch.Tensor:
-        """Rows (B, M, in_channels) drawn from noise given the joint latents z."""
+    def sample(
+        self, z: torch.Tensor, sampler, generator=None, steps: int | None = None, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Rows (B, M, in_channels) drawn from noise given the joint latents z.
+
+        ``noise`` (S, B, M, in_channels) replaces the generator's draws (see ``Sampler.sample``).
+        """
         conditions = self.conditions(z)
+        if noise is not None:
+            noise = noise.reshape(noise.shape[0], -1, noise.shape[-1])
         rows = sampler.sample(
             self.net, conditions.reshape(-1, conditions.shape[-1]), self.in_channels,
-            clamp_x0=self.clamp_x0, generator=generator, steps=steps,
+            clamp_x0=self.clamp_x0, generator=generator, steps=steps, noise=noise,
         )
         return rows.reshape(*conditions.shape[:2], self.in_channels)
 

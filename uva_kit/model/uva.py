@@ -156,8 +156,14 @@ class UVAModel(nn.Module):
 
     # ----------------------------------------------------------------------------------- frames
 
-    def encode_frames(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Frames (B, T, 3, H, W) in [0, 1] -> encoder latents (B, T, C, h, w), resized to layout.image_size first."""
+    def encode_frames(
+        self, frames: torch.Tensor, generator: torch.Generator | None = None, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Frames (B, T, 3, H, W) in [0, 1] -> encoder latents (B, T, C, h, w), resized to layout.image_size first.
+
+        ``noise`` (B, T, C, h, w), standard normal, replaces the generator's draw of a sampling
+        encoder's posterior: latents = mean + std * noise.
+        """
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}")
         batch, time = frames.shape[:2]
@@ -168,7 +174,14 @@ class UVAModel(nn.Module):
                                  align_corners=False)
             frames = flat.reshape(batch, time, 3, size, size)
         with torch.no_grad():
-            return self.encoder.encode(frames, generator=generator)
+            if noise is None:
+                return self.encoder.encode(frames, generator=generator)
+            if not getattr(self.encoder, "sample_posterior", False):
+                raise ValueError(f"encoder '{self.spec.encoder.type}' does not sample a posterior: it takes no noise")
+            mean, logvar = self.encoder.posterior(frames)
+            if noise.shape != mean.shape:
+                raise ValueError(f"posterior noise must be {tuple(mean.shape)} like the latents, got {tuple(noise.shape)}")
+            return mean + torch.exp(0.5 * logvar) * noise.to(mean)
 
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Encoder latents (B, T, C, h, w) -> frames (B, T, 3, image_size, image_size) in [0, 1]."""
@@ -186,10 +199,10 @@ class UVAModel(nn.Module):
         grid = self.grid
         return tokens.reshape(-1, grid.frames, grid.height, grid.width, grid.channels).permute(0, 1, 4, 2, 3)
 
-    def _frame_tokens(self, frames: torch.Tensor, what: str, generator=None) -> torch.Tensor:
+    def _frame_tokens(self, frames: torch.Tensor, what: str, generator=None, noise=None) -> torch.Tensor:
         if frames.dim() != 5 or frames.shape[1] != self.grid.frames:
             raise ValueError(f"'{what}' must be (B, {self.grid.frames}, 3, H, W), got {tuple(frames.shape)}")
-        return self._latent_tokens(self.encode_frames(frames, generator), what)
+        return self._latent_tokens(self.encode_frames(frames, generator, noise), what)
 
     # ----------------------------------------------------------------------------------- core
 
@@ -283,35 +296,41 @@ class UVAModel(nn.Module):
 
     # ----------------------------------------------------------------------------------- inference
 
-    def _history_data(self, mode: Mode, history_frames, history_latents, generator) -> tuple[dict, int]:
+    def _history_data(self, mode: Mode, history_frames, history_latents, generator, noise=None) -> tuple[dict, int]:
         if mode.stream_state(HISTORY) == "absent":
             reference = history_frames if history_frames is not None else history_latents
             return {}, reference.shape[0]
         if history_latents is not None:
             tokens = self._latent_tokens(history_latents.to(self.device), "history")
         elif history_frames is not None:
-            tokens = self._frame_tokens(history_frames, "history_frames", generator)
+            tokens = self._frame_tokens(history_frames, "history_frames", generator, noise)
         else:
             raise ValueError("pass history_frames (B, T, 3, H, W) or history_latents (B, T, C, h, w)")
         return {HISTORY: tokens}, tokens.shape[0]
 
-    def _sample_actions(self, z: torch.Tensor, generator, steps) -> torch.Tensor:
+    def _sample_actions(self, z: torch.Tensor, generator, steps, noise=None) -> torch.Tensor:
         modality = self._action_modality(need_head=True)
-        return modality.restore(modality.head.sample(z, self.sampler, generator, steps))
+        return modality.restore(modality.head.sample(z, self.sampler, generator, steps, noise))
 
     def predict_actions(
         self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
         instruction=None, generator: torch.Generator | None = None, steps: int | None = None,
+        posterior_noise: torch.Tensor | None = None, action_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Policy: actions (B, L, action_dim) from one backbone pass and the action head (never the video head).
 
         ``history_latents`` (B, T, C, h, w) replaces ``history_frames`` when the caller cached them.
+        Every random draw comes from ``generator``, or from given standard-normal tensors:
+        ``posterior_noise`` (B, T, C, h, w) for the encoder's posterior sample of the history frames,
+        ``action_noise`` (S, B, L, action_dim) for the S sampling steps (see ``Sampler.sample``).
         """
+        if posterior_noise is not None and history_latents is not None:
+            raise ValueError("posterior_noise is for encoding history_frames; history_latents are already sampled")
         with self._inference():
             mode = self.mode("policy")
-            data, size = self._history_data(mode, history_frames, history_latents, generator)
+            data, size = self._history_data(mode, history_frames, history_latents, generator, posterior_noise)
             z = self.joint_latents(mode, data, size, None, instruction, generator)
-            return self._sample_actions(z, generator, steps)
+            return self._sample_actions(z, generator, steps, action_noise)
 
     def inverse_dynamics(
         self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction=None,

@@ -10,7 +10,12 @@ from uva_kit.spec.model import DiffusionSpec
 
 
 class Sampler:
-    """Base class: ``sample(denoiser, condition, channels, ...) -> (N, channels)``; subclasses define ``step``."""
+    """Base class: ``sample(denoiser, condition, channels, ...) -> (N, channels)``; subclasses define ``step``.
+
+    ``adds_noise`` says whether ``step`` takes a fresh standard-normal draw (every step but the last).
+    """
+
+    adds_noise = True
 
     def __init__(self, steps: int, diffusion: DiffusionSpec | None = None):
         self.steps = steps
@@ -33,25 +38,42 @@ class Sampler:
         clamp_x0: bool = False,
         generator: torch.Generator | None = None,
         steps: int | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Denoise N rows from N(0, I) given their conditions (N, cond_dim)."""
+        """Denoise N rows from N(0, I) given their conditions (N, cond_dim).
+
+        The standard-normal draws come from ``generator``, or all from ``noise`` (S, N, channels) with
+        S the number of sampling steps: ``noise[0]`` is the initial x, ``noise[k]`` the draw of the
+        k-th step (k = 1 .. S - 1; the last step adds none). The generator is then not used.
+        """
         schedule = self.schedule(steps)
+        rows, size = condition.shape[0], schedule.num_steps
+        if noise is not None and tuple(noise.shape) != (size, rows, channels):
+            raise ValueError(f"noise must be (steps, rows, channels) = {(size, rows, channels)}, got {tuple(noise.shape)}")
         tables = schedule.tables(condition.device, condition.dtype)
         condition_embedding = denoiser.condition_embedding(condition)
         time_table = denoiser.time_embedding(tables["timestep_map"])  # (S, width), once per call
-        step_indices = torch.arange(schedule.num_steps, device=condition.device)
-        x = torch.randn(condition.shape[0], channels, device=condition.device, dtype=condition.dtype, generator=generator)
-        for index in reversed(range(schedule.num_steps)):
+        step_indices = torch.arange(size, device=condition.device)
+
+        def draw(k: int) -> torch.Tensor:
+            if noise is not None:
+                return noise[k].to(condition.device, condition.dtype)
+            return torch.randn(rows, channels, device=condition.device, dtype=condition.dtype, generator=generator)
+
+        x = draw(0)
+        for k, index in enumerate(reversed(range(size))):
             out = denoiser.forward_embedded(x, condition_embedding + time_table[index])
             eps, variance_logits = out.chunk(2, dim=-1)
             step = step_indices[index].expand(x.shape[0])
             x0 = predict_x0(tables, x, step, eps)
             if clamp_x0:
                 x0 = x0.clamp(-1, 1)
-            x = self.step(tables, x, x0, eps, variance_logits, step, index, generator)
+            step_noise = draw(k + 1) if index > 0 and self.adds_noise else None
+            x = self.step(tables, x, x0, eps, variance_logits, step, index, step_noise)
         return x
 
-    def step(self, tables, x, x0, eps, variance_logits, step, index: int, generator) -> torch.Tensor:
+    def step(self, tables, x, x0, eps, variance_logits, step, index: int, noise: torch.Tensor | None) -> torch.Tensor:
+        """x at step ``index`` - 1; ``noise`` is this step's standard-normal draw (None at index 0)."""
         raise NotImplementedError
 
     @staticmethod

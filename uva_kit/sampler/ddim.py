@@ -24,15 +24,15 @@ class DdimSampler(Sampler):
     def __init__(self, spec: DdimSpec, diffusion: DiffusionSpec | None = None):
         super().__init__(spec.steps, diffusion)
         self.eta = spec.eta
+        self.adds_noise = spec.eta > 0
 
-    def step(self, tables, x, x0, eps, variance_logits, step, index, generator) -> torch.Tensor:
+    def step(self, tables, x, x0, eps, variance_logits, step, index, noise) -> torch.Tensor:
         # eps consistent with the (possibly clamped) x0
         eps = (gather(tables["sqrt_recip_alphas_cumprod"], step, x) * x - x0) / gather(tables["sqrt_recipm1_alphas_cumprod"], step, x)
         alpha_bar = gather(tables["alphas_cumprod"], step, x)
         alpha_bar_prev = gather(tables["alphas_cumprod_prev"], step, x)
         sigma = self.eta * ((1 - alpha_bar_prev) / (1 - alpha_bar)).sqrt() * (1 - alpha_bar / alpha_bar_prev).sqrt()
         mean = x0 * alpha_bar_prev.sqrt() + (1 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt() * eps
-        if index == 0 or self.eta == 0:
+        if noise is None:
             return mean
-        noise = torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
         return mean + sigma * noise

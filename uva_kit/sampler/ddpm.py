@@ -25,9 +25,8 @@ class DdpmSampler(Sampler):
         super().__init__(spec.steps, diffusion)
         self.temperature = spec.temperature
 
-    def step(self, tables, x, x0, eps, variance_logits, step, index, generator) -> torch.Tensor:
+    def step(self, tables, x, x0, eps, variance_logits, step, index, noise) -> torch.Tensor:
         mean = posterior_mean(tables, x0, x, step)
-        if index == 0:
+        if noise is None:
             return mean
-        noise = torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
         return mean + torch.exp(0.5 * self.log_variance(tables, variance_logits, step)) * noise * self.temperature
