@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,7 @@ def load(directory: str | Path, device: Any = "cpu") -> Any:
     from safetensors.torch import load_file
 
     from uva_kit import build
+    from uva_kit.encoder.checkpoint import RandomWeightsWarning
     from uva_kit.spec import spec_from_dict
 
     directory = Path(directory)
@@ -205,7 +207,9 @@ def load(directory: str | Path, device: Any = "cpu") -> Any:
         spec = spec_from_dict(config["spec"])
     except SpecError as exc:
         raise CheckpointError(f"{directory / CONFIG_FILE} holds an invalid spec: {exc}") from None
-    model = build(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RandomWeightsWarning)  # every weight is loaded (strictly) below
+        model = build(spec)
     state = {}
     for name in (WEIGHTS_FILE, NORMALIZATION_FILE):
         try:
