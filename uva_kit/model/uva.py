@@ -403,7 +403,7 @@ class UVAModel(nn.Module):
             if last and with_actions:
                 actions = self._sample_actions(z, generator, steps)
             next_count = 0 if last else max(1, min(hidden_count - 1, math.floor(positions * math.cos(math.pi / 2 * (step + 1) / num_iter))))
-            chosen = orders[:, next_count:hidden_count]
+            chosen = orders[:, next_count:hidden_count].sort(dim=1).values  # rows in position order, as the original
             picked = chosen.shape[1]
             conditions = z.reshape(size, frames, positions, -1).gather(2, chosen[:, None, :, None].expand(size, frames, picked, z.shape[-1]))
             new = video.head.sample(conditions.reshape(size, frames * picked, -1), self.sampler, generator, steps)
