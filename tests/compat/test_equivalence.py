@@ -7,8 +7,6 @@ precision: the backbone's latents in every mode, both heads' denoisers, and pred
 
 from __future__ import annotations
 
-import time
-
 import original_oracle as oracle
 import pytest
 import torch
@@ -130,17 +128,33 @@ def test_language_prefix_matches_the_original(tmp_path_factory):
     torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.slow
-def test_full_size_pusht_matches_the_original():
-    """At uva-b-pusht size: the inferred spec is the preset's, latents and actions match the oracle."""
+@pytest.fixture(scope="module")
+def full_size():
+    """(original state, converted model) at uva-b-pusht size: 261M random parameters plus the VAE."""
+    previous = torch.get_num_threads()
     torch.set_num_threads(2)
-    started = time.perf_counter()
-    sizes = OriginalSizes.pusht()
-    state = policy_state(sizes, seed=10)
+    state = policy_state(OriginalSizes.pusht(), seed=10)
     model, _ = convert_state_dict(state)
+    yield state, model
+    torch.set_num_threads(previous)
+
+
+@pytest.mark.slow
+def test_full_size_pusht_converts_into_the_preset(full_size):
+    state, model = full_size
     preset = uva_kit.load_spec("uva-b-pusht")
     for field in ("layout", "encoder", "backbone", "modalities", "sampler", "diffusion", "modes"):
         assert getattr(model.spec, field) == getattr(preset, field), field
+    assert sum(p.numel() for name, p in model.named_parameters() if not name.startswith("encoder.")) == 261_079_156
+    assert torch.equal(model.backbone.encoder_blocks[11].mlp.fc1.weight, state["model.encoder_blocks.11.mlp.fc1.weight"])
+
+
+@pytest.mark.slow
+def test_full_size_pusht_matches_the_original(full_size):
+    """At uva-b-pusht size: backbone latents and predict_actions match the oracle (one sample)."""
+    torch.set_num_threads(2)
+    state, model = full_size
+    sizes = OriginalSizes.pusht()
     generator = torch.Generator().manual_seed(11)
     history = latents(1, generator, sizes)
     noise = torch.randn(100, sizes.chunk, sizes.action_dim, generator=generator)
@@ -156,7 +170,6 @@ def test_full_size_pusht_matches_the_original():
     torch.testing.assert_close(captured[0], expected, rtol=1e-4, atol=1e-4)
     scale, offset = state["normalizer.params_dict.action.scale"], state["normalizer.params_dict.action.offset"]
     torch.testing.assert_close(actions[0], (normalized_actions - offset) / scale, rtol=1e-4, atol=1e-2)
-    print(f"full-size equivalence: {time.perf_counter() - started:.1f} s")
 
 
 @pytest.fixture(scope="module")
