@@ -8,14 +8,19 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from uva_kit.errors import UvaKitError
+
 
 @contextlib.contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
+def atomic_directory(target: str | Path, overwrite: bool = True) -> Iterator[Path]:
     """Yield an empty temporary directory; on success it replaces ``target``, on error it vanishes.
 
-    Readers never see a half-written ``target``: either the old one or the complete new one.
+    Readers never see a half-written ``target``: either the old one or the complete new one. With
+    ``overwrite=False`` an existing ``target`` is an error (raised before any work is done).
     """
     target = Path(target)
+    if target.exists() and not overwrite:
+        raise UvaKitError(f"{target} already exists; choose another --out or pass --overwrite")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
