@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "info": "info",
     "plugins": "plugins",
     "spec": "spec",
+    "train-vae": "train_vae",
 }
 
 
