@@ -36,7 +36,16 @@ def synthetic_frames(count: int, size: int = 16, seed: int = 0) -> np.ndarray:
     return frames
 
 
-def test_training_lowers_the_loss_and_sets_the_latent_scale():
+@pytest.fixture
+def one_thread():
+    """Tiny convolutions gain nothing from threads, and lose a lot on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_training_lowers_the_loss_and_sets_the_latent_scale(one_thread):
     encoder = tiny_encoder()
     frames, held_out = synthetic_frames(256), synthetic_frames(32, seed=1)
     before = train_vae(encoder, frames, held_out, steps=1, progress=False).held_out_psnr
@@ -90,7 +99,7 @@ def test_frame_files_are_validated(tmp_path):
         read_frames(tmp_path)
 
 
-def test_train_vae_command(tmp_path, capsys):
+def test_train_vae_command(tmp_path, capsys, one_thread):
     np.savez(tmp_path / "frames.npz", frames=synthetic_frames(40), episode_index=np.repeat(np.arange(10), 4))
     overrides = [f"--set=encoder.{k}={list(v) if isinstance(v, tuple) else v}" for k, v in TINY.items()]
     code = main(["train-vae", "--frames", str(tmp_path / "frames.npz"), "--out", str(tmp_path / "vae"),

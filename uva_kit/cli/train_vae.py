@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a spec value, e.g. --set encoder.z_channels=16 (repeatable)",
     )
     parser.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="count --minutes in this process's CPU time (on machines shared with other jobs)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--steps", type=int, help="stop after this many steps (whichever budget ends first)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -48,12 +51,15 @@ def _encoder_spec(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     import attrs
+    import torch
 
     from uva_kit.encoder.checkpoint import RandomWeightsWarning
     from uva_kit.encoder.conv_vae import ConvVAEEncoder, save_conv_vae
     from uva_kit.encoder.frame_sources import read_frames
     from uva_kit.encoder.vae_training import train_vae
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     encoder_spec = _encoder_spec(args)
     train, held_out = read_frames(args.frames).held_out_split(args.held_out)
     with warnings.catch_warnings():
@@ -63,13 +69,14 @@ def run(args: argparse.Namespace) -> int:
           f"for at most {args.minutes} minutes" + (f" / {args.steps} steps" if args.steps else ""))
     report = train_vae(
         encoder, train.frames, held_out.frames, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, kl_weight=args.kl_weight, seed=args.seed,
+        learning_rate=args.learning_rate, kl_weight=args.kl_weight, seed=args.seed, cpu_time=args.cpu_time,
     )
     summary = {k: v for k, v in attrs.asdict(report).items() if k != "losses"}
-    summary |= {"final_loss": report.losses[-1], "frames": args.frames, "train_frames": len(train.frames),
+    summary |= {"final_loss": report.losses[-1], "clock": "cpu" if args.cpu_time else "wall",
+                "threads": torch.get_num_threads(), "frames": args.frames, "train_frames": len(train.frames),
                 "held_out_frames": len(held_out.frames)}
     out = save_conv_vae(encoder, args.out, summary)
     print(json.dumps(summary, indent=2))
-    print(f"held-out PSNR {report.held_out_psnr:.2f} dB after {report.steps} steps ({report.seconds / 60:.1f} min)")
+    print(f"held-out PSNR {report.held_out_psnr:.2f} dB after {report.steps} steps ({report.seconds / 60:.1f} {'CPU ' if args.cpu_time else ''}min)")
     print(f"saved to {out}; use it with --set encoder.checkpoint={out}")
     return 0

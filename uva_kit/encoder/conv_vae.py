@@ -39,8 +39,8 @@ class ConvVAESpec(ComponentSpec):
     ``norm_groups`` must divide ``ch`` times every ``ch_mult`` entry.
     """
 
-    ch: int = attrs.field(default=64, validator=_positive)
-    ch_mult: tuple[int, ...] = attrs.field(default=(1, 2), validator=_positive)
+    ch: int = attrs.field(default=32, validator=_positive)
+    ch_mult: tuple[int, ...] = attrs.field(default=(1, 2), converter=tuple, validator=_positive)
     num_res_blocks: int = attrs.field(default=1, validator=_positive)
     z_channels: int = attrs.field(default=8, validator=_positive)
     patch_size: int = attrs.field(default=4, validator=_positive)
