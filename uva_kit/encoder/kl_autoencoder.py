@@ -19,7 +19,7 @@ class AutoencoderShape:
     """The architecture knobs of an :class:`AutoencoderKL`.
 
     ``ch_mult`` gives one level per entry (width ``ch * mult``); there are ``len(ch_mult) - 1``
-    stride-2 steps, so the downsampling factor is ``2 ** (len(ch_mult) - 1)``.
+    stride-2 steps, so the downsampling factor is ``patch_size * 2 ** (len(ch_mult) - 1)``.
     ``lowest_level_attention`` adds one attention block per encoder res-block at the lowest level.
     ``patch_size`` > 1 folds p x p pixel patches into channels before the first conv (and unfolds
     them after the last): a cheap stem for small CPU-trained VAEs; the original uses 1.

@@ -98,8 +98,11 @@ def train_vae(
     autoencoder = encoder.autoencoder
     autoencoder.requires_grad_(True).train()
     optimizer = torch.optim.Adam(autoencoder.parameters(), lr=learning_rate)
-    bar = tqdm(total=steps if steps is not None else round(seconds), unit="step" if steps is not None else "s",
-               desc="train VAE", disable=not progress)
+    if steps is not None:
+        bar = tqdm(total=steps, unit="step", desc="train VAE", disable=not progress)
+    else:
+        bar = tqdm(total=round(seconds), desc="train VAE", disable=not progress,
+                   bar_format="{l_bar}{bar}| {n}/{total} s [{elapsed}{postfix}]")
     losses: list[float] = []
     clock = time.process_time if cpu_time else time.perf_counter
     start = clock()
