@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="count --minutes in this process's CPU time (on machines shared with other jobs)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: the small VAE gains little from more, and more threads "
+                             "than free cores slow training about tenfold on a busy machine)")
     parser.add_argument("--steps", type=int, help="stop after this many steps (whichever budget ends first)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -58,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from uva_kit.encoder.frame_sources import read_frames
     from uva_kit.encoder.vae_training import train_vae
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     encoder_spec = _encoder_spec(args)
     train, held_out = read_frames(args.frames).held_out_split(args.held_out)
     with warnings.catch_warnings():
