@@ -1,11 +1,12 @@
-"""Atomic directory writes: build in a temporary sibling, then rename into place."""
+"""Atomic writes: build a file or a directory under a temporary name beside the target, then rename it."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from uva_kit.errors import UvaKitError
@@ -35,3 +36,17 @@ def atomic_directory(target: str | Path, overwrite: bool = True) -> Iterator[Pat
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
+    """Call ``write(temporary_path)``, then move the result to ``path``; a failure leaves ``path`` untouched."""
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(descriptor)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
