@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
-from cli_support import run_cli
+from cli_support import REPO_ROOT, run_cli
 
 from uva_kit.ops import adaln_modulate, adaln_modulate_reference, extension_status
 
@@ -87,3 +89,11 @@ def test_info_reports_the_active_path():
     assert expected in result.stdout
     attention_line = next(line for line in result.stdout.splitlines() if line.startswith("attention"))
     assert "math" in attention_line and "sdpa" in attention_line
+
+
+def test_setup_skips_the_extension_without_a_compiler():
+    env = {**os.environ, "CXX": "no-such-compiler"}
+    result = subprocess.run([sys.executable, "setup.py", "--name"], cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "uva_kit"
+    assert "not building the C++ extension (no C++ compiler found)" in result.stderr

@@ -14,6 +14,8 @@ BUILTIN_COMPONENTS: tuple[tuple[str, str, str, str, str], ...] = (
      "raw pixels to patch tokens (no pretraining), for tests and ablations"),
     ("encoder", "kl_f16", "uva_kit.encoder.kl_f16:KLF16Spec", "uva_kit.encoder.kl_f16:KLF16Encoder",
      "the frozen LDM/MAR KL-16 VAE (16x16x16 latents of 256x256 frames, scale 0.2325); loads kl16.ckpt"),
+    ("encoder", "conv_vae", "uva_kit.encoder.conv_vae:ConvVAESpec", "uva_kit.encoder.conv_vae:ConvVAEEncoder",
+     "a small KL VAE trainable on CPU in minutes (uva-kit train-vae), for when no pretrained VAE exists"),
     ("attention", "sdpa", "uva_kit.attention.sdpa:SdpaSpec", "uva_kit.attention.sdpa:SdpaAttention",
      "torch scaled_dot_product_attention (flash/memory-efficient kernels on GPUs)"),
     ("attention", "math", "uva_kit.attention.math_reference:MathSpec", "uva_kit.attention.math_reference:MathAttention",

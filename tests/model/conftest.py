@@ -8,15 +8,6 @@ import torch
 import uva_kit
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest (and steadiest on a busy machine) on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def smooth_frames(batch: int, size: int, generator: torch.Generator) -> torch.Tensor:
     """(batch, 4, 3, size, size) frames in [0, 1] made of smooth colour gradients (learnable, unlike pixel noise)."""
     coarse = torch.rand(batch * 4, 3, 2, 2, generator=generator)

@@ -116,3 +116,11 @@ def test_stage_two_starts_from_stage_one_weights(tmp_path, capsys):
     printed = capsys.readouterr().out
     kept = int(printed.split("; ")[1].split()[0])
     assert kept > 0  # the backbone's mis-shaped weights keep their fresh values instead of failing or being forced
+
+
+def test_time_limit_stops_with_a_checkpoint_and_resume_continues(tmp_path):
+    spec = load_spec("pusht-tiny", ["training.steps=50", "training.batch_size=4", "training.checkpoint_every=100"])
+    stopped = fit(spec, SyntheticWindows(4), tmp_path, time_limit_s=0.0, progress=False)
+    assert stopped.step == 1 and stopped.checkpoint.name == "00000001"
+    finished = fit(spec, SyntheticWindows(4), tmp_path, resume=True, time_limit_s=None, progress=False)
+    assert finished.step == 50

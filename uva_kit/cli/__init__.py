@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "spec": "spec",
     "train": "train",
     "collect": "collect",
+    "train-vae": "train_vae",
     "convert": "convert",
 }
 

@@ -47,7 +47,7 @@ def _run_episode(job: tuple[int, int, bool]):
 
 
 def run(args: argparse.Namespace) -> int:
-    from uva_kit.data.atomic import atomic_directory
+    from uva_kit.atomic import atomic_directory
     from uva_kit.data.lerobot import LeRobotWriter
 
     if args.episodes < 1 or args.workers < 1 or args.max_steps < 1:

@@ -19,8 +19,10 @@ class AutoencoderShape:
     """The architecture knobs of an :class:`AutoencoderKL`.
 
     ``ch_mult`` gives one level per entry (width ``ch * mult``); there are ``len(ch_mult) - 1``
-    stride-2 steps, so the downsampling factor is ``2 ** (len(ch_mult) - 1)``.
+    stride-2 steps, so the downsampling factor is ``patch_size * 2 ** (len(ch_mult) - 1)``.
     ``lowest_level_attention`` adds one attention block per encoder res-block at the lowest level.
+    ``patch_size`` > 1 folds p x p pixel patches into channels before the first conv (and unfolds
+    them after the last): a cheap stem for small CPU-trained VAEs; the original uses 1.
     """
 
     ch: int = 128
@@ -29,10 +31,16 @@ class AutoencoderShape:
     z_channels: int = 16
     lowest_level_attention: bool = True
     norm_groups: int = 32
+    patch_size: int = 1
 
     @property
     def downsample(self) -> int:
-        return 2 ** (len(self.ch_mult) - 1)
+        return self.patch_size * 2 ** (len(self.ch_mult) - 1)
+
+    @property
+    def image_channels(self) -> int:
+        """Channels at the network's ends: RGB with patch_size**2 pixels folded into each position."""
+        return 3 * self.patch_size**2
 
 
 def _norm(channels: int, groups: int) -> nn.GroupNorm:
@@ -158,7 +166,8 @@ class Encoder(nn.Module):
     def __init__(self, shape: AutoencoderShape):
         super().__init__()
         groups, widths = shape.norm_groups, [shape.ch * m for m in shape.ch_mult]
-        self.conv_in = nn.Conv2d(3, shape.ch, 3, padding=1)
+        self.patch_size = shape.patch_size
+        self.conv_in = nn.Conv2d(shape.image_channels, shape.ch, 3, padding=1)
         self.down = nn.ModuleList()
         width_in = shape.ch
         for level, width in enumerate(widths):
@@ -171,7 +180,7 @@ class Encoder(nn.Module):
         self.conv_out = nn.Conv2d(width_in, 2 * shape.z_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv_in(x)
+        h = self.conv_in(F.pixel_unshuffle(x, self.patch_size))
         for level in self.down:
             h = level(h)
         h = self.mid(h)
@@ -195,13 +204,14 @@ class Decoder(nn.Module):
             width_in = width
         self.up = nn.ModuleList(levels)  # indexed by level, as in the original: up.0 is the full resolution
         self.norm_out = _norm(width_in, groups)
-        self.conv_out = nn.Conv2d(width_in, 3, 3, padding=1)
+        self.conv_out = nn.Conv2d(width_in, shape.image_channels, 3, padding=1)
+        self.patch_size = shape.patch_size
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.mid(self.conv_in(z))
         for level in reversed(self.up):
             h = level(h)
-        return self.conv_out(F.silu(self.norm_out(h)))
+        return F.pixel_shuffle(self.conv_out(F.silu(self.norm_out(h))), self.patch_size)
 
 
 class AutoencoderKL(nn.Module):

@@ -14,13 +14,9 @@ from uva_kit.encoder.checkpoint import load_state, read_state_dict, warn_random_
 from uva_kit.encoder.kl_autoencoder import AutoencoderShape
 from uva_kit.encoder.vae_encoder import VAEEncoder
 from uva_kit.spec import ComponentSpec
+from uva_kit.spec.validators import positive
 
 KL_F16_SHAPE = AutoencoderShape()
-
-
-def _positive(instance, attribute, value):
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
 
 
 @attrs.frozen
@@ -33,7 +29,7 @@ class KLF16Spec(ComponentSpec):
 
     sample_posterior: bool = True
     checkpoint: str | None = None
-    scale: float = attrs.field(default=0.2325, validator=_positive)
+    scale: float = attrs.field(default=0.2325, validator=positive)
 
 
 class KLF16Encoder(VAEEncoder):

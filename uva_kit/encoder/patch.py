@@ -7,18 +7,14 @@ import torch
 import torch.nn.functional as F
 
 from uva_kit.spec import ComponentSpec
-
-
-def _positive(instance, attribute, value):
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
+from uva_kit.spec.validators import positive
 
 
 @attrs.frozen
 class PatchSpec(ComponentSpec):
     """``patch_size`` pixels per token side; a token has 3 * patch_size**2 channels in [-1, 1]."""
 
-    patch_size: int = attrs.field(default=8, validator=_positive)
+    patch_size: int = attrs.field(default=8, validator=positive)
 
 
 class PatchEncoder(torch.nn.Module):

@@ -9,24 +9,20 @@ import attrs
 from uva_kit.spec.component import ComponentSpec, default_component, slot
 from uva_kit.spec.migrations import CURRENT_SPEC_VERSION
 from uva_kit.spec.training import TrainingSpec
-
-
-def _positive(instance, attribute, value):
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
+from uva_kit.spec.validators import positive
 
 
 @attrs.frozen
 class LayoutSpec:
-    """UVA's time layout and shapes (defaults: PushT as in the original, see docs/concepts.md)."""
+    """UVA's time layout and shapes (defaults: PushT as in the original; see docs/datasets-and-environments.md)."""
 
-    image_size: int = attrs.field(default=256, validator=_positive)
-    action_dim: int = attrs.field(default=2, validator=_positive)
-    history_frames: int = attrs.field(default=4, validator=_positive)
-    future_frames: int = attrs.field(default=4, validator=_positive)
-    action_chunk: int = attrs.field(default=16, validator=_positive)
-    horizon: int = attrs.field(default=32, validator=_positive)
-    frame_stride: int = attrs.field(default=4, validator=_positive)
+    image_size: int = attrs.field(default=256, validator=positive)
+    action_dim: int = attrs.field(default=2, validator=positive)
+    history_frames: int = attrs.field(default=4, validator=positive)
+    future_frames: int = attrs.field(default=4, validator=positive)
+    action_chunk: int = attrs.field(default=16, validator=positive)
+    horizon: int = attrs.field(default=32, validator=positive)
+    frame_stride: int = attrs.field(default=4, validator=positive)
     frame_offset: int = 3
     pad_before: int = 1
     pad_after: int = 7
@@ -37,7 +33,7 @@ class DiffusionSpec:
     """The noise schedule shared by every diffusion head (training steps; sampling steps are the sampler's)."""
 
     schedule: Literal["cosine", "linear"] = "cosine"
-    train_steps: int = attrs.field(default=1000, validator=_positive)
+    train_steps: int = attrs.field(default=1000, validator=positive)
 
 
 @attrs.frozen
@@ -45,7 +41,7 @@ class ModeWeight:
     """One entry of the training mixture: a mode and its sampling weight."""
 
     mode: ComponentSpec = slot("mode")
-    weight: float = attrs.field(default=1.0, validator=_positive)
+    weight: float = attrs.field(default=1.0, validator=positive)
 
 
 DEFAULT_MODES = ("policy", "video", "forward_dynamics", "inverse_dynamics", "joint")

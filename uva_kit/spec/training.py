@@ -6,20 +6,7 @@ from typing import Literal
 
 import attrs
 
-
-def _positive(instance, attribute, value):
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
-
-
-def _non_negative(instance, attribute, value):
-    if value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value}")
-
-
-def _probability(instance, attribute, value):
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{attribute.name} must be in [0, 1], got {value}")
+from uva_kit.spec.validators import non_negative, positive, probability
 
 
 @attrs.frozen
@@ -33,26 +20,26 @@ class TrainingSpec:
     elsewhere (the original used fp16 with a grad scaler; ``fp16`` is available on CUDA).
     """
 
-    steps: int = attrs.field(default=100_000, validator=_positive)
-    batch_size: int = attrs.field(default=32, validator=_positive)
-    grad_accumulation: int = attrs.field(default=1, validator=_positive)
-    lr: float = attrs.field(default=1e-4, validator=_positive)
+    steps: int = attrs.field(default=100_000, validator=positive)
+    batch_size: int = attrs.field(default=32, validator=positive)
+    grad_accumulation: int = attrs.field(default=1, validator=positive)
+    lr: float = attrs.field(default=1e-4, validator=positive)
     betas: tuple[float, float] = (0.9, 0.95)
-    weight_decay: float = attrs.field(default=0.02, validator=_non_negative)
-    warmup_steps: int = attrs.field(default=1000, validator=_non_negative)
+    weight_decay: float = attrs.field(default=0.02, validator=non_negative)
+    warmup_steps: int = attrs.field(default=1000, validator=non_negative)
     lr_schedule: Literal["cosine", "constant"] = "cosine"
     grad_clip: float | None = None
-    ema_power: float = attrs.field(default=0.75, validator=_positive)
-    ema_max_decay: float = attrs.field(default=0.9999, validator=_probability)
+    ema_power: float = attrs.field(default=0.75, validator=positive)
+    ema_max_decay: float = attrs.field(default=0.9999, validator=probability)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     seed: int = 42
-    num_workers: int = attrs.field(default=0, validator=_non_negative)
-    val_ratio: float = attrs.field(default=0.02, validator=_probability)
-    val_every: int = attrs.field(default=1000, validator=_positive)
-    val_batches: int = attrs.field(default=4, validator=_positive)
-    log_every: int = attrs.field(default=10, validator=_positive)
-    checkpoint_every: int = attrs.field(default=5000, validator=_positive)
-    keep_last: int = attrs.field(default=2, validator=_positive)
+    num_workers: int = attrs.field(default=0, validator=non_negative)
+    val_ratio: float = attrs.field(default=0.02, validator=probability)
+    val_every: int = attrs.field(default=1000, validator=positive)
+    val_batches: int = attrs.field(default=4, validator=positive)
+    log_every: int = attrs.field(default=10, validator=positive)
+    checkpoint_every: int = attrs.field(default=5000, validator=positive)
+    keep_last: int = attrs.field(default=2, validator=positive)
     eval_every: int | None = None
-    keep_top_k: int = attrs.field(default=1, validator=_positive)
-    video_data_ratio: float = attrs.field(default=0.0, validator=_probability)
+    keep_top_k: int = attrs.field(default=1, validator=positive)
+    video_data_ratio: float = attrs.field(default=0.0, validator=probability)

@@ -107,13 +107,15 @@ def fit(
     device: str | None = None,
     progress: bool = True,
     run_info: dict | None = None,
+    time_limit_s: float | None = None,
 ) -> FitResult:
     """Train ``spec`` on ``dataset`` (sample dicts; ``dataset.stats`` gives the normalizer ranges).
 
     Writes ``out/train_config.json``, ``out/metrics.jsonl`` and ``out/checkpoints/``. With
     ``resume=True`` it continues from ``out/checkpoints/last`` exactly where that run stopped.
     ``evaluate(ema_model, step) -> score`` (higher is better) runs every ``training.eval_every`` steps
-    and the best ``training.keep_top_k`` checkpoints by score are kept.
+    and the best ``training.keep_top_k`` checkpoints by score are kept. ``time_limit_s`` stops the
+    run early (with a checkpoint) once that much wall-clock time has passed; ``resume`` continues it.
     """
     from uva_kit import build
     from uva_kit.pretrained import load_matching_weights
@@ -173,7 +175,7 @@ def fit(
     train_loss = val_loss = None
     saved: Path | None = checkpoint
     step = start
-    tick = time.perf_counter()
+    tick = started = time.perf_counter()
     for step in range(start + 1, training.steps + 1):
         model.train()
         step_losses = []
@@ -215,7 +217,8 @@ def fit(
                                        training.seed, state.device)
             log.write(step, "val", {"loss": val_loss})
         evaluating = evaluate is not None and training.eval_every is not None and step % training.eval_every == 0
-        if evaluating or step % training.checkpoint_every == 0 or step == training.steps:
+        out_of_time = time_limit_s is not None and state.mean(time.perf_counter() - started) >= time_limit_s
+        if evaluating or out_of_time or step % training.checkpoint_every == 0 or step == training.steps:
             if state.is_main:
                 saved = training_state.save_checkpoint(out, step, model, ema, optimizer, scheduler)
                 if evaluating:
@@ -224,6 +227,10 @@ def fit(
                     log.write(step, "eval", {"score": score})
                 training_state.prune(out, training.keep_last, training.keep_top_k)
             state.barrier()
+        if out_of_time:
+            if state.is_main:
+                print(f"time limit of {time_limit_s:.0f} s reached at step {step}; resume to continue")
+            break
     bar.close()
     log.close()
     distributed.teardown(state)

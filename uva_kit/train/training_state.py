@@ -10,7 +10,6 @@ atomically and ``last`` is replaced only after it is complete.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from uva_kit.atomic import atomic_directory
+from uva_kit.atomic import atomic_directory, atomic_write
 from uva_kit.errors import CheckpointError
 from uva_kit.pretrained import load_state_strict, save
 
@@ -105,9 +104,7 @@ def save_checkpoint(out: Path, step: int, model, ema, optimizer, scheduler) -> P
             "rng": rng_meta,
         }
         (state_dir / "state.json").write_text(json.dumps(meta))
-    pointer = root / f".{LAST}.tmp"
-    pointer.write_text(step_name(step) + "\n")
-    os.replace(pointer, root / LAST)
+    atomic_write(root / LAST, lambda temporary: Path(temporary).write_text(step_name(step) + "\n"))
     return target
 
 
@@ -160,7 +157,4 @@ def read_scores(out: Path) -> dict[str, float | None]:
 def record_score(out: Path, step: int, score: float) -> None:
     scores = read_scores(out)
     scores[step_name(step)] = float(score)
-    path = checkpoint_root(out) / SCORES
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(scores, indent=2))
-    os.replace(temporary, path)
+    atomic_write(checkpoint_root(out) / SCORES, lambda temporary: Path(temporary).write_text(json.dumps(scores, indent=2)))

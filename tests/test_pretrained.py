@@ -1,0 +1,106 @@
+"""uva_kit.save / uva_kit.load: self-describing, atomic, and refusing anything incomplete or mismatched."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import uva_kit
+from uva_kit.errors import CheckpointError
+from uva_kit.pretrained import CONFIG_FILE, NORMALIZATION_FILE, WEIGHTS_FILE
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    torch.manual_seed(0)
+    model = uva_kit.build("pusht-tiny")
+    model.action_normalizer.set_range([10.0, 20.0], [500.0, 480.0])
+    directory = uva_kit.save(model, tmp_path_factory.mktemp("models") / "tiny")
+    return model, directory
+
+
+def history():
+    return torch.rand(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+
+
+def test_round_trip_gives_the_same_predictions_and_statistics(saved):
+    model, directory = saved
+    loaded = uva_kit.load(directory)
+    assert set(p.name for p in directory.iterdir()) == {CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE}
+    torch.testing.assert_close(loaded.action_normalizer.high, torch.tensor([500.0, 480.0]))
+    expected = model.predict_actions(history(), generator=torch.Generator().manual_seed(5))
+    actual = loaded.predict_actions(history(), generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(actual, expected)
+    config = json.loads((directory / CONFIG_FILE).read_text())
+    assert config["spec"]["name"] == "pusht-tiny" and config["uva_kit_version"] == uva_kit.__version__
+
+
+def copy_of(directory, tmp_path):
+    import shutil
+
+    target = tmp_path / "copy"
+    shutil.copytree(directory, target)
+    return target
+
+
+def test_truncated_weights_are_named(saved, tmp_path):
+    broken = copy_of(saved[1], tmp_path)
+    data = (broken / WEIGHTS_FILE).read_bytes()
+    (broken / WEIGHTS_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"model.safetensors is truncated or corrupt"):
+        uva_kit.load(broken)
+
+
+def test_flipped_byte_is_detected(saved, tmp_path):
+    broken = copy_of(saved[1], tmp_path)
+    data = bytearray((broken / WEIGHTS_FILE).read_bytes())
+    data[-3] ^= 0xFF
+    (broken / WEIGHTS_FILE).write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum does not match"):
+        uva_kit.load(broken)
+
+
+@pytest.mark.parametrize("missing", [CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE])
+def test_missing_file_is_named(saved, tmp_path, missing):
+    broken = copy_of(saved[1], tmp_path)
+    (broken / missing).unlink()
+    with pytest.raises(CheckpointError, match=missing.replace(".", r"\.")):
+        uva_kit.load(broken)
+
+
+def test_spec_that_does_not_match_the_weights_lists_the_keys(saved, tmp_path):
+    broken = copy_of(saved[1], tmp_path)
+    config = json.loads((broken / CONFIG_FILE).read_text())
+    config["spec"]["backbone"]["width"] = 48
+    (broken / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="does not match the model built from its spec") as info:
+        uva_kit.load(broken)
+    assert "shape mismatch" in str(info.value) and "backbone" in str(info.value)
+
+
+def test_invalid_json_and_missing_plugin(saved, tmp_path):
+    broken = copy_of(saved[1], tmp_path)
+    config = json.loads((broken / CONFIG_FILE).read_text())
+    config["plugins"] = {"force": {"distribution": "uva-kit-force", "version": "0.1.0"}}
+    (broken / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"needs plugins that are not installed: force \(pip install uva-kit-force\)"):
+        uva_kit.load(broken)
+    (broken / CONFIG_FILE).write_text("{ not json")
+    with pytest.raises(CheckpointError, match="invalid JSON"):
+        uva_kit.load(broken)
+
+
+def test_failed_save_leaves_the_previous_model_intact(saved, tmp_path, monkeypatch):
+    directory = copy_of(saved[1], tmp_path)
+    before = (directory / WEIGHTS_FILE).read_bytes()
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("safetensors.torch.save_file", explode)
+    with pytest.raises(OSError, match="disk full"):
+        uva_kit.save(saved[0], directory)
+    assert (directory / WEIGHTS_FILE).read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["copy"]  # no temporary folder left behind

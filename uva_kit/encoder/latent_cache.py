@@ -1,0 +1,112 @@
+"""A disk cache of encoder latents: encode a dataset's frames once, reuse them every epoch.
+
+    cache = LatentCache("cache/latents", encoder)
+    latents = cache.latents_for("episode_000012", frames).draw()   # frames (T, 3, H, W) in [0, 1]
+
+The cache lives in a folder named by a fingerprint of the encoder (its class, spec and every weight),
+so a changed encoder never reads stale latents. Where the encoder samples its posterior, the posterior
+moments (mean, logvar) are stored and a fresh sample is drawn at each read; otherwise the latents
+themselves. One safetensors file per item (written atomically) plus an ``encoder.json`` that
+describes the encoder. ``item_id`` must identify the frames (e.g. dataset fingerprint + episode).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import attrs
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from uva_kit.atomic import atomic_write
+from uva_kit.encoder.vae_encoder import sample_latents
+from uva_kit.spec import to_dict
+
+
+def encoder_fingerprint(encoder: nn.Module) -> str:
+    """SHA-256 of the encoder's class, spec (without the checkpoint path) and state dict."""
+    digest = hashlib.sha256()
+    spec = {k: v for k, v in to_dict(encoder.spec).items() if k != "checkpoint"}
+    digest.update(json.dumps([type(encoder).__qualname__, spec], sort_keys=True).encode())
+    for name, tensor in encoder.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+@attrs.frozen
+class CachedLatents:
+    """An item's latents (T, C, h, w): the posterior ``mean`` and ``logvar``, or fixed latents (``logvar`` None)."""
+
+    mean: torch.Tensor
+    logvar: torch.Tensor | None = None
+
+    def draw(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Latents as the encoder would give them: a fresh posterior sample, or the stored latents."""
+        return self.mean if self.logvar is None else sample_latents(self.mean, self.logvar, generator)
+
+
+class LatentCache:
+    """Latents of frames, on disk under ``directory/<encoder fingerprint>/``."""
+
+    def __init__(self, directory: str | Path, encoder: nn.Module, batch_frames: int = 32):
+        self.encoder = encoder
+        self.batch_frames = batch_frames
+        self.fingerprint = encoder_fingerprint(encoder)
+        self.directory = Path(directory) / self.fingerprint[:24]
+        self.directory.mkdir(parents=True, exist_ok=True)
+        description = self.directory / "encoder.json"
+        if not description.exists():
+            info = {"fingerprint": self.fingerprint, "class": type(encoder).__qualname__, "spec": to_dict(encoder.spec)}
+            atomic_write(description, lambda path: Path(path).write_text(json.dumps(info, indent=2) + "\n"))
+
+    def path(self, item_id: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", item_id)[:80]
+        return self.directory / f"{safe}-{hashlib.sha1(item_id.encode()).hexdigest()[:10]}.safetensors"
+
+    def get(self, item_id: str) -> CachedLatents | None:
+        """The cached latents of ``item_id``, or None."""
+        path = self.path(item_id)
+        if not path.exists():
+            return None
+        tensors = load_file(path)
+        return CachedLatents(tensors["mean"], tensors.get("logvar"))
+
+    @torch.no_grad()
+    def encode(self, frames: torch.Tensor) -> CachedLatents:
+        """Latents of ``frames`` (T, 3, H, W) in [0, 1], encoded in chunks of ``batch_frames``."""
+        if frames.dim() != 4:
+            raise ValueError(f"frames must be (T, 3, H, W) in [0, 1], got shape {tuple(frames.shape)}")
+        chunks = [frames[i:i + self.batch_frames][None] for i in range(0, len(frames), self.batch_frames)]
+        if getattr(self.encoder, "sample_posterior", False):
+            moments = [self.encoder.posterior(chunk) for chunk in chunks]
+            return CachedLatents(torch.cat([m[0][0] for m in moments]), torch.cat([m[1][0] for m in moments]))
+        return CachedLatents(torch.cat([self.encoder.encode(chunk)[0] for chunk in chunks]))
+
+    def latents_for(self, item_id: str, frames: torch.Tensor | Callable[[], torch.Tensor]) -> CachedLatents:
+        """The latents of ``item_id``, encoding ``frames`` (or what the callable returns) on a miss."""
+        cached = self.get(item_id)
+        if cached is not None:
+            return cached
+        latents = self.encode(frames() if callable(frames) else frames)
+        tensors = {"mean": latents.mean.contiguous().cpu()}
+        if latents.logvar is not None:
+            tensors["logvar"] = latents.logvar.contiguous().cpu()
+        atomic_write(self.path(item_id), lambda path: save_file(tensors, path, metadata={"item_id": item_id}))
+        return latents
+
+    def build(self, items: Iterable[tuple[str, torch.Tensor | Callable[[], torch.Tensor]]], total: int | None = None) -> int:
+        """Encode every item not cached yet; returns how many were encoded."""
+        encoded = 0
+        for item_id, frames in tqdm(items, total=total, desc="caching latents", unit="item"):
+            if not self.path(item_id).exists():
+                self.latents_for(item_id, frames)
+                encoded += 1
+        return encoded
