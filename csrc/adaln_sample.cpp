@@ -12,19 +12,19 @@
 //   weights        input Linear (W, C), hidden Linears [W1_0, W2_0, W1_1, ...] (W, W), output Linear (2C, W).
 // Per iteration: h = W_in x + b; per block h += gate * W2 SiLU(W1 (LN(h) * mult + shift) + b1) + b2;
 // [eps, v] = W_out (LN(h) * mult_f + shift_f) + b_out; x0 = clamp(a x - b eps); x = c1 x0 + c2 x + std * scale * z.
+#include "adaln_sample.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <vector>
 
 namespace uva_kit {
 namespace {
-
-constexpr double kLayerNormEps = 1e-6;
-enum Column : int64_t { kSqrtRecip, kSqrtRecipM1, kX0Coef, kXCoef, kLogBeta, kLogVarianceLow, kFixedStd, kColumns };
 
 // out[r] = LN(h[r]) * mult[r] + shift[r], LN without affine, statistics in double.
 void modulate_rows(const float* h, const float* mod, int64_t mod_stride, float* out, int64_t rows, int64_t width) {
@@ -80,12 +80,6 @@ void denoise_update(float* x, const float* out, const float* coef, const float* 
   }
 }
 
-void check_float_cpu(const at::Tensor& t, const char* name) {
-  TORCH_CHECK(t.device().is_cpu() && t.scalar_type() == at::kFloat,
-              "uva_kit::adaln_sample (CPU): ", name, " must be a float32 CPU tensor, got ", t.scalar_type(), " on ",
-              t.device());
-}
-
 }  // namespace
 
 at::Tensor adaln_sample_cpu(const std::optional<at::Tensor>& noise_in, std::optional<at::Generator> generator,
@@ -94,42 +88,17 @@ at::Tensor adaln_sample_cpu(const std::optional<at::Tensor>& noise_in, std::opti
                             at::TensorList hidden_weights, at::TensorList hidden_biases, const at::Tensor& output_weight,
                             const at::Tensor& output_bias, bool clamp_x0, bool learned_variance, double noise_scale) {
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  const int64_t width = input_weight.size(0);
-  const int64_t channels = input_weight.size(1);
-  const int64_t depth = static_cast<int64_t>(hidden_weights.size()) / 2;
-  TORCH_CHECK(modulations_in.dim() == 4 && modulations_in.size(0) == depth + 1 && modulations_in.size(3) == 3 * width,
-              "uva_kit::adaln_sample: modulations must be (depth + 1, S, N, 3 * width) = (", depth + 1, ", S, N, ",
-              3 * width, "), got ", modulations_in.sizes());
-  const int64_t steps = modulations_in.size(1);
-  const int64_t rows = modulations_in.size(2);
-  TORCH_CHECK(coefficients_in.dim() == 2 && coefficients_in.size(0) == steps && coefficients_in.size(1) == kColumns,
-              "uva_kit::adaln_sample: coefficients must be (", steps, ", ", kColumns, "), got ", coefficients_in.sizes());
-  TORCH_CHECK(hidden_biases.size() == hidden_weights.size() && depth > 0,
-              "uva_kit::adaln_sample: need 2 * depth hidden weights and as many biases");
-  TORCH_CHECK(output_weight.size(0) == 2 * channels && output_weight.size(1) == width,
-              "uva_kit::adaln_sample: output weight must be (", 2 * channels, ", ", width, "), got ", output_weight.sizes());
-  for (const auto& t : {modulations_in, coefficients_in, input_weight, input_bias, output_weight, output_bias}) {
-    check_float_cpu(t, "every tensor");
-  }
+  TORCH_CHECK(modulations_in.device().is_cpu(), "uva_kit::adaln_sample (CPU): tensors must be on the CPU");
+  const auto [steps, rows, width, channels, depth] =
+      check_adaln_sample_inputs(noise_in, modulations_in, coefficients_in, input_weight, input_bias, hidden_weights,
+                                hidden_biases, output_weight, output_bias);
   const auto options = modulations_in.options();
-  at::Tensor noise;
-  if (noise_in.has_value()) {
-    noise = noise_in->contiguous();
-    check_float_cpu(noise, "noise");
-    TORCH_CHECK(noise.dim() == 3 && noise.size(0) == steps + 1 && noise.size(1) == rows && noise.size(2) == channels,
-                "uva_kit::adaln_sample: noise must be (S + 1, N, C) = (", steps + 1, ", ", rows, ", ", channels,
-                "), got ", noise.sizes());
-  } else {
-    noise = at::randn({steps + 1, rows, channels}, generator, options);
-  }
+  const at::Tensor noise =
+      noise_in.has_value() ? noise_in->contiguous() : at::randn({steps + 1, rows, channels}, generator, options);
   const auto modulations = modulations_in.contiguous();
   const auto coefficients = coefficients_in.contiguous();
   std::vector<at::Tensor> hidden_t;
-  for (const auto& w : hidden_weights) {
-    check_float_cpu(w, "hidden weights");
-    TORCH_CHECK(w.size(0) == width && w.size(1) == width, "uva_kit::adaln_sample: hidden weights must be (W, W)");
-    hidden_t.push_back(w.t());
-  }
+  for (const auto& w : hidden_weights) hidden_t.push_back(w.t());
   const auto input_t = input_weight.t();
   const auto output_t = output_weight.t();
 

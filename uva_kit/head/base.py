@@ -51,12 +51,13 @@ class DiffusionHead(nn.Module):
         weight = weight.reshape(-1).to(per_row.dtype)
         return (per_row * weight).sum() / weight.sum().clamp(min=1)
 
-    def sample(self, z: torch.Tensor, sampler, generator=None, steps: int | None = None) -> torch.Tensor:
-        """Rows (B, M, in_channels) drawn from noise given the joint latents z."""
+    def sample(self, z: torch.Tensor, sampler, generator=None, steps: int | None = None, noise=None) -> torch.Tensor:
+        """Rows (B, M, in_channels) drawn from noise given the joint latents z; ``noise`` (steps + 1, B * M,
+        in_channels) replaces the noise drawn from ``generator``."""
         conditions = self.conditions(z)
         rows = sampler.sample(
             self.net, conditions.reshape(-1, conditions.shape[-1]), self.in_channels,
-            clamp_x0=self.clamp_x0, generator=generator, steps=steps,
+            clamp_x0=self.clamp_x0, generator=generator, steps=steps, noise=noise,
         )
         return rows.reshape(*conditions.shape[:2], self.in_channels)
 
