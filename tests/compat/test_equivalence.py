@@ -72,6 +72,12 @@ def test_head_denoisers_match_the_original(small_state, small_model, modality, p
     torch.testing.assert_close(ours, oracle.mlp_adaln(small_state, prefix, x, t, c), rtol=1e-5, atol=1e-5)
 
 
+def padded(noise: torch.Tensor) -> torch.Tensor:
+    """The oracle's (S, ...) noise (initial x, then one draw per step but the last) in our (S + 1, ...) layout,
+    whose last entry (the final step's draw) is never used."""
+    return torch.cat([noise, torch.zeros_like(noise[:1])])
+
+
 def test_action_conditions_match_the_original(small_state, small_model):
     z = torch.randn(2, TOKENS, SIZES.width, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
@@ -85,7 +91,7 @@ def test_predict_actions_match_the_original_with_aligned_noise(small_state, smal
     history = latents(2, generator)
     noise = torch.randn(steps, 2 * SIZES.chunk, SIZES.action_dim, generator=generator)
     ours = small_model.predict_actions(history_latents=history, steps=steps,
-                                       action_noise=noise.reshape(steps, 2, SIZES.chunk, SIZES.action_dim))
+                                       action_noise=padded(noise.reshape(steps, 2, SIZES.chunk, SIZES.action_dim)))
     expected = oracle.predict_action(small_state, SIZES.heads, history, noise, steps=steps)
     low, high = small_model.action_normalizer.low, small_model.action_normalizer.high
     assert ((ours >= low - 1e-3) & (ours <= high + 1e-3)).all()  # environment units (x0 clamped to [-1, 1])
@@ -93,19 +99,18 @@ def test_predict_actions_match_the_original_with_aligned_noise(small_state, smal
 
 
 def test_the_generator_draws_the_documented_sequence(small_model):
-    """With a generator, the action noise is drawn as: initial x, then one draw per step but the last."""
+    """With a generator, the action noise is one draw of (steps + 1, rows, channels): initial x, then one per step."""
     history = latents(1, torch.Generator().manual_seed(5))
     steps, rows = 10, SIZES.chunk
-    drawing = torch.Generator().manual_seed(6)
-    noise = torch.stack([torch.randn(rows, SIZES.action_dim, generator=drawing) for _ in range(steps)])
-    explicit = small_model.predict_actions(history_latents=history, steps=steps, action_noise=noise.reshape(steps, 1, rows, -1))
+    noise = torch.randn((steps + 1, rows, SIZES.action_dim), generator=torch.Generator().manual_seed(6))
+    explicit = small_model.predict_actions(history_latents=history, steps=steps, action_noise=noise.reshape(steps + 1, 1, rows, -1))
     drawn = small_model.predict_actions(history_latents=history, steps=steps, generator=torch.Generator().manual_seed(6))
     torch.testing.assert_close(drawn, explicit, rtol=0, atol=0)
 
 
 def test_wrongly_shaped_noise_is_an_error(small_model):
     history = latents(1, torch.Generator().manual_seed(7))
-    with pytest.raises(ValueError, match=r"noise must be \(steps, rows, channels\)"):
+    with pytest.raises(ValueError, match=r"noise must be \(steps \+ 1, rows, channels\)"):
         small_model.predict_actions(history_latents=history, steps=10, action_noise=torch.zeros(9, 1, SIZES.chunk, 2))
 
 
@@ -160,7 +165,7 @@ def test_full_size_pusht_matches_the_original(full_size):
     noise = torch.randn(100, sizes.chunk, sizes.action_dim, generator=generator)
     captured = []
     hook = model.backbone.register_forward_hook(lambda module, args, output: captured.append(output))
-    actions = model.predict_actions(history_latents=history, action_noise=noise.reshape(100, 1, sizes.chunk, -1))
+    actions = model.predict_actions(history_latents=history, action_noise=padded(noise.reshape(100, 1, sizes.chunk, -1)))
     hook.remove()
     with torch.no_grad():
         expected = oracle.mar_latents(state, sizes.heads, history=history)
@@ -187,7 +192,7 @@ def test_posterior_noise_aligns_the_vae_sample(kl16_tiny_model):
     generator = torch.Generator().manual_seed(12)
     frames = torch.rand(1, 4, 3, 32, 32, generator=generator)
     posterior_noise = torch.randn(1, 4, 16, 2, 2, generator=generator)
-    action_noise = torch.randn(model.sampler.steps, 1, 16, 2, generator=generator)
+    action_noise = torch.randn(model.sampler.steps + 1, 1, 16, 2, generator=generator)
     with torch.no_grad():
         mean, logvar = model.encoder.autoencoder.moments(frames.flatten(0, 1) * 2 - 1)
     sampled = (0.2325 * (mean + torch.exp(0.5 * logvar) * posterior_noise.flatten(0, 1))).reshape(1, 4, 16, 2, 2)
@@ -201,7 +206,7 @@ def test_one_generator_draws_posterior_then_action_noise(kl16_tiny_model):
     frames = torch.rand(1, 4, 3, 32, 32, generator=torch.Generator().manual_seed(13))
     drawing = torch.Generator().manual_seed(14)
     posterior_noise = torch.randn(1, 4, 16, 2, 2, generator=drawing)
-    action_noise = torch.stack([torch.randn(16, 2, generator=drawing) for _ in range(model.sampler.steps)])
+    action_noise = torch.randn((model.sampler.steps + 1, 16, 2), generator=drawing)
     explicit = model.predict_actions(frames, posterior_noise=posterior_noise, action_noise=action_noise[:, None])
     drawn = model.predict_actions(frames, generator=torch.Generator().manual_seed(14))
     torch.testing.assert_close(drawn, explicit, rtol=0, atol=0)

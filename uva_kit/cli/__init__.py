@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "collect": "collect",
     "train-vae": "train_vae",
     "convert": "convert",
+    "bench": "bench",
 }
 
 

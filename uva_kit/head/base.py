@@ -56,7 +56,8 @@ class DiffusionHead(nn.Module):
     ) -> torch.Tensor:
         """Rows (B, M, in_channels) drawn from noise given the joint latents z.
 
-        ``noise`` (S, B, M, in_channels) replaces the generator's draws (see ``Sampler.sample``).
+        ``noise`` (steps + 1, B, M, in_channels) or (steps + 1, B * M, in_channels) replaces the
+        generator's draws (see ``Sampler.sample``).
         """
         conditions = self.conditions(z)
         if noise is not None:

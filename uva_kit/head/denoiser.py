@@ -6,8 +6,9 @@ condition c. The pieces a sampler can hoist out of its loop are separate methods
     y = denoiser.time_embedding(t) + denoiser.condition_embedding(c)   # once per step / once per call
     out = denoiser.forward_embedded(x, y)                               # per step
 
-``block_modulations(y)`` gives every block's (shift, scale, gate) in one matmul, so a fused
-sampler can precompute them per step; ``forward_embedded`` uses it too.
+Each block computes its own (shift, scale, gate) from y, as in the original;
+``folded_modulation_weights()`` stacks those linears with each block's LayerNorm affine folded
+in, so a sampler computes every step's modulations in one batched matmul before its loop.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class ResBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 3 * width))
 
-    def forward(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        shift, scale, gate = self.adaLN_modulation(y).chunk(3, dim=-1)
         # LN_affine(x) * (1 + scale) + shift == LN(x) * (1 + scale') + shift' with the affine folded in,
         # so the plain (fused) modulation op applies.
         scale_folded = self.in_ln.weight * (1 + scale)
@@ -106,19 +108,32 @@ class AdaLNDenoiser(nn.Module):
         """(N, cond_dim) -> (N, width); constant over a sampling call."""
         return self.cond_embed(condition)
 
-    def block_modulations(self, y: torch.Tensor) -> torch.Tensor:
-        """Every ResBlock's (shift, scale, gate) from y (N, width) in one matmul -> (depth, 3, N, width)."""
-        weight = torch.cat([block.adaLN_modulation[-1].weight for block in self.res_blocks])
-        bias = torch.cat([block.adaLN_modulation[-1].bias for block in self.res_blocks])
-        out = nn.functional.linear(nn.functional.silu(y), weight, bias)
-        return out.reshape(*y.shape[:-1], len(self.res_blocks), 3, self.width).movedim(-3, 0).movedim(-2, 1)
+    def folded_modulation_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weight (depth + 1, width, 3 * width) and bias (depth + 1, 1, 3 * width) for ``baddbmm(bias, silu(y), weight)``.
+
+        Entry j < depth gives block j's [multiplier, shift, gate] with its LayerNorm affine (gamma, beta)
+        folded in: LN_affine(h) * (1 + scale) + shift == LN(h) * multiplier + shift with
+        multiplier = gamma * (1 + scale) and shift' = beta * (1 + scale) + shift. The last entry is the
+        final layer's [1 + scale, shift, 0] (its LayerNorm has no affine).
+        """
+        weights, biases = [], []
+        for block in self.res_blocks:
+            linear = block.adaLN_modulation[-1]
+            (w_shift, w_scale, w_gate), (b_shift, b_scale, b_gate) = linear.weight.chunk(3), linear.bias.chunk(3)
+            gamma, beta = block.in_ln.weight, block.in_ln.bias
+            weights.append(torch.cat([gamma[:, None] * w_scale, beta[:, None] * w_scale + w_shift, w_gate]))
+            biases.append(torch.cat([gamma * (1 + b_scale), beta * (1 + b_scale) + b_shift, b_gate]))
+        linear = self.final_layer.adaLN_modulation[-1]
+        (w_shift, w_scale), (b_shift, b_scale) = linear.weight.chunk(2), linear.bias.chunk(2)
+        weights.append(torch.cat([w_scale, w_shift, torch.zeros_like(w_shift)]))
+        biases.append(torch.cat([1 + b_scale, b_shift, torch.zeros_like(b_shift)]))
+        return torch.stack(weights).transpose(1, 2).contiguous(), torch.stack(biases)[:, None]
 
     def forward_embedded(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Noisy rows x (N, in_channels) and the embedding y = time + condition (N, width) -> (N, 2 * in_channels)."""
         h = self.input_proj(x)
-        modulations = self.block_modulations(y)
-        for block, (shift, scale, gate) in zip(self.res_blocks, modulations):
-            h = block(h, shift, scale, gate)
+        for block in self.res_blocks:
+            h = block(h, y)
         return self.final_layer(h, y)
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:

@@ -10,11 +10,17 @@ episode's start the first observation fills the window. It predicts an action ch
 first ``n_action_steps`` (8) one call at a time, then replans. Encoder latents of frames already
 encoded are kept, so each replanning encodes only the frames it has not seen (2 of 4 with the
 defaults). Actions are in environment units.
+
+``policy.compile()`` switches to the fast path: on a GPU the frame encoding and the backbone +
+action head are captured as CUDA graphs at static shapes (bf16 encoder and backbone); on the CPU the
+action head runs the fused C++ sampling loop.
 """
 
 from __future__ import annotations
 
 import torch
+
+from uva_kit.errors import UvaKitError
 
 
 class Policy:
@@ -26,10 +32,31 @@ class Policy:
         self.n_action_steps = n_action_steps
         self.instruction = instruction
         self.generator = generator
+        self._graphed = None
         self.window = layout.frame_offset + layout.frame_stride * (layout.history_frames - 1) + 1
         self.history_offsets = [layout.frame_offset + layout.frame_stride * i - (self.window - 1)
                                 for i in range(layout.history_frames)]  # relative to now: -12, -8, -4, 0
         self.reset()
+
+    def compile(self, *, bf16: bool = True) -> Policy:
+        """Use the fast path from now on (see the module docstring); returns the policy."""
+        from uva_kit.sampler.fused import fused_unavailable_reason
+
+        device = self.model.device
+        if device.type == "cuda":
+            from uva_kit.model.cuda_graphs import GraphedPolicy
+
+            if self.instruction is not None:
+                raise UvaKitError("policy.compile() captures static shapes; instructions are tokenized on the host. "
+                                  "Run instructed policies uncompiled.")
+            self._graphed = GraphedPolicy(self.model, bf16=bf16)
+            return self
+        reason = fused_unavailable_reason(device, torch.float32)
+        if reason is not None:
+            raise UvaKitError(f"policy.compile() on {device.type} runs the fused C++ sampler, but {reason}. "
+                              "Build it with `pip install --no-build-isolation -e .`, or run the policy uncompiled.")
+        self.model.sampler.path = "fused"
+        return self
 
     def reset(self) -> None:
         """Start a new episode: forget the observations, cached latents and queued actions."""
@@ -68,7 +95,10 @@ class Policy:
         missing = sorted(set(steps) - set(self._latents))
         if missing:
             frames = torch.stack([self._frames[s] for s in missing], dim=1)
-            latents = self.model.encode_frames(frames, generator=self.generator)
+            if self._graphed is not None:
+                latents = self._graphed.encode(frames)
+            else:
+                latents = self.model.encode_frames(frames, generator=self.generator)
             for i, s in enumerate(missing):
                 self._latents[s] = latents[:, i]
         history = torch.stack([self._latents[s] for s in steps], dim=1)
@@ -76,5 +106,8 @@ class Policy:
         for store in (self._latents, self._frames):
             for old in [s for s in store if s < oldest_needed]:
                 del store[old]
-        chunk = self.model.predict_actions(history_latents=history, instruction=self.instruction, generator=self.generator)
+        if self._graphed is not None:
+            chunk = self._graphed.predict(history, self.generator)
+        else:
+            chunk = self.model.predict_actions(history_latents=history, instruction=self.instruction, generator=self.generator)
         self._queue = list(chunk[:, : self.n_action_steps].unbind(dim=1))

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uva_kit.attention.dispatch import AttentionDispatcher
 from uva_kit.errors import SpecError
 from uva_kit.modality.base import Modality, ModalityContext
 from uva_kit.modality.language import instruction_list
@@ -83,10 +84,12 @@ class UVAModel(nn.Module):
             raise SpecError("modalities", f"at most one prefix modality is supported, got {prefixes}.")
         self._prefix_name = prefixes[0] if prefixes else None
 
-        attention = registry.get("attention", spec.attention.type).build(spec.attention)
+        # Every block calls this dispatcher; it forwards to the spec's backend unless UVA_KIT_ATTN_BACKEND,
+        # set_attention_backend() or uva_kit.attention.dispatch.use() chose another.
+        self.attention = AttentionDispatcher(registry.get("attention", spec.attention.type).build(spec.attention))
         self.backbone = registry.get("backbone", spec.backbone.type).build(
             spec.backbone, streams=sum(len(m.streams) for m in self.stream_modalities), grid=self.grid,
-            attention=attention, prefix_tokens=self.prefix_modality.prefix_tokens if self.prefix_modality else 0,
+            attention=self.attention, prefix_tokens=self.prefix_modality.prefix_tokens if self.prefix_modality else 0,
         )
         self.masking = registry.get("masking", spec.masking.type).build(spec.masking)
         self.sampler = registry.get("sampler", spec.sampler.type).build(spec.sampler, diffusion=spec.diffusion)
@@ -111,6 +114,15 @@ class UVAModel(nn.Module):
                 raise SpecError(f"{path}.losses", f"mode '{mode.name}' trains '{name}', which has no head in this model; "
                                 f"modalities with a head: {with_heads}.")
         return mode
+
+    def set_attention_backend(self, name: str) -> None:
+        """Run the backbone's attention through backend ``name`` (``sdpa``, ``math``, ``flash``, ``xformers``, ...)."""
+        self.attention.set_backend(name)
+
+    @property
+    def attention_backend(self) -> str:
+        """The name of the attention backend in use now."""
+        return self.attention.active.name
 
     def mode(self, name: str) -> Mode:
         """The mode ``name``: as configured in the training mixture, else the registered defaults."""
@@ -312,6 +324,26 @@ class UVAModel(nn.Module):
         modality = self._action_modality(need_head=True)
         return modality.restore(modality.head.sample(z, self.sampler, generator, steps, noise))
 
+    def policy_latents(
+        self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
+        instruction=None, generator: torch.Generator | None = None, posterior_noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The backbone's joint latents z (B, L, width) in policy mode (the first half of ``predict_actions``)."""
+        if posterior_noise is not None and history_latents is not None:
+            raise ValueError("posterior_noise is for encoding history_frames; history_latents are already sampled")
+        with self._inference():
+            mode = self.mode("policy")
+            data, size = self._history_data(mode, history_frames, history_latents, generator, posterior_noise)
+            return self.joint_latents(mode, data, size, None, instruction, generator)
+
+    def sample_actions(
+        self, z: torch.Tensor, *, generator: torch.Generator | None = None, steps: int | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Actions (B, L, action_dim) from joint latents z by the action head (the second half of ``predict_actions``)."""
+        with self._inference():
+            return self._sample_actions(z, generator, steps, noise)
+
     def predict_actions(
         self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
         instruction=None, generator: torch.Generator | None = None, steps: int | None = None,
@@ -322,15 +354,12 @@ class UVAModel(nn.Module):
         ``history_latents`` (B, T, C, h, w) replaces ``history_frames`` when the caller cached them.
         Every random draw comes from ``generator``, or from given standard-normal tensors:
         ``posterior_noise`` (B, T, C, h, w) for the encoder's posterior sample of the history frames,
-        ``action_noise`` (S, B, L, action_dim) for the S sampling steps (see ``Sampler.sample``).
+        ``action_noise`` (S + 1, B, L, action_dim) for the S sampling steps (``[0]`` is the initial
+        noise; see ``Sampler.sample`` and ``model.sampler.draw_noise``).
         """
-        if posterior_noise is not None and history_latents is not None:
-            raise ValueError("posterior_noise is for encoding history_frames; history_latents are already sampled")
-        with self._inference():
-            mode = self.mode("policy")
-            data, size = self._history_data(mode, history_frames, history_latents, generator, posterior_noise)
-            z = self.joint_latents(mode, data, size, None, instruction, generator)
-            return self._sample_actions(z, generator, steps, action_noise)
+        z = self.policy_latents(history_frames, history_latents=history_latents, instruction=instruction,
+                                generator=generator, posterior_noise=posterior_noise)
+        return self.sample_actions(z, generator=generator, steps=steps, noise=action_noise)
 
     def inverse_dynamics(
         self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction=None,

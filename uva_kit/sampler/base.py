@@ -1,32 +1,78 @@
-"""What every sampler shares: the respaced schedule cache and the hoisted, per-call embeddings."""
+"""What every sampler shares: the respaced schedule cache, the noise, and the choice of sampling path.
+
+Paths, all computing the same math on the same noise (``uva_kit.sampler.update``):
+
+* ``fused``: the C++/CUDA op running the whole loop in one call (``uva_kit.sampler.fused``);
+* ``restructured``: pure PyTorch with everything x-independent hoisted out of the loop;
+* ``reference``: the original loop, naively (the oracle; also the path for denoisers that are not
+  an ``AdaLNDenoiser``).
+
+``sampler.path = "auto"`` (the default) picks the fastest that applies: fused where the extension
+is built for the device and dtype, else restructured. All noise is drawn up front in one
+``torch.randn((S + 1, N, C), generator=...)``, so every path gives the same samples (to float
+rounding) for the same generator state.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from uva_kit.diffusion.loss import learned_range_log_variance, predict_x0
 from uva_kit.diffusion.schedule import DiffusionSchedule
+from uva_kit.errors import UvaKitError
 from uva_kit.spec.model import DiffusionSpec
+
+PATHS = ("auto", "fused", "restructured", "reference")
 
 
 class Sampler:
-    """Base class: ``sample(denoiser, condition, channels, ...) -> (N, channels)``; subclasses define ``step``.
+    """Base class: ``sample(denoiser, condition, channels, ...) -> (N, channels)``.
 
-    ``adds_noise`` says whether ``step`` takes a fresh standard-normal draw (every step but the last).
+    Subclasses set ``learned_variance`` and ``noise_scale`` and define ``coefficients(tables)``
+    (see ``uva_kit.sampler.update``).
     """
 
-    adds_noise = True
+    learned_variance: bool
+    noise_scale: float
 
     def __init__(self, steps: int, diffusion: DiffusionSpec | None = None):
         self.steps = steps
         self.base_schedule = DiffusionSchedule.from_spec(diffusion or DiffusionSpec())
         self._respaced: dict[int, DiffusionSchedule] = {}
+        self.path = "auto"
 
     def schedule(self, steps: int | None = None) -> DiffusionSchedule:
         steps = self.steps if steps is None else steps
         if steps not in self._respaced:
             self._respaced[steps] = self.base_schedule.respaced(steps)
         return self._respaced[steps]
+
+    def coefficients(self, tables: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(S, 7) float64 update coefficients in schedule order from the schedule's float64 tables."""
+        raise NotImplementedError
+
+    def choose_path(self, denoiser, condition: torch.Tensor, path: str | None = None) -> str:
+        """The path ``sample`` takes: ``path`` (or ``self.path``) checked, "auto" resolved."""
+        from uva_kit.head.denoiser import AdaLNDenoiser
+        from uva_kit.sampler.fused import fused_unavailable_reason
+
+        path = path or self.path
+        if path not in PATHS:
+            raise UvaKitError(f"unknown sampling path '{path}'; choose one of {', '.join(PATHS)}")
+        structured = isinstance(denoiser, AdaLNDenoiser)
+        fused_reason = fused_unavailable_reason(condition.device, condition.dtype) if structured else (
+            f"the denoiser is a {type(denoiser).__name__}, not an AdaLNDenoiser")
+        if path == "auto":
+            return "fused" if fused_reason is None else "restructured" if structured else "reference"
+        if path == "fused" and fused_reason is not None:
+            raise UvaKitError(f"the fused sampling path cannot run: {fused_reason}. Use sampler.path = 'auto'.")
+        if path == "restructured" and not structured:
+            raise UvaKitError(f"the restructured path needs an AdaLNDenoiser, got {type(denoiser).__name__}")
+        return path
+
+    def draw_noise(self, rows: int, channels: int, steps: int | None = None, *, generator=None, device=None,
+                   dtype=torch.float32) -> torch.Tensor:
+        """(S + 1, rows, channels): [0] is x_T, [k + 1] the noise of loop iteration k."""
+        return torch.randn((self.schedule(steps).num_steps + 1, rows, channels), generator=generator, device=device, dtype=dtype)
 
     @torch.no_grad()
     def sample(
@@ -39,43 +85,24 @@ class Sampler:
         generator: torch.Generator | None = None,
         steps: int | None = None,
         noise: torch.Tensor | None = None,
+        path: str | None = None,
     ) -> torch.Tensor:
-        """Denoise N rows from N(0, I) given their conditions (N, cond_dim).
+        """Denoise N rows given their conditions (N, cond_dim), from ``noise`` (S + 1, N, channels) or
+        noise drawn from ``generator``."""
+        from uva_kit.sampler.fused import fused_sample
+        from uva_kit.sampler.reference import reference_sample
+        from uva_kit.sampler.restructured import prepare_sampling, restructured_sample
 
-        The standard-normal draws come from ``generator``, or all from ``noise`` (S, N, channels) with
-        S the number of sampling steps: ``noise[0]`` is the initial x, ``noise[k]`` the draw of the
-        k-th step (k = 1 .. S - 1; the last step adds none). The generator is then not used.
-        """
         schedule = self.schedule(steps)
-        rows, size = condition.shape[0], schedule.num_steps
-        if noise is not None and tuple(noise.shape) != (size, rows, channels):
-            raise ValueError(f"noise must be (steps, rows, channels) = {(size, rows, channels)}, got {tuple(noise.shape)}")
-        tables = schedule.tables(condition.device, condition.dtype)
-        condition_embedding = denoiser.condition_embedding(condition)
-        time_table = denoiser.time_embedding(tables["timestep_map"])  # (S, width), once per call
-        step_indices = torch.arange(size, device=condition.device)
-
-        def draw(k: int) -> torch.Tensor:
-            if noise is not None:
-                return noise[k].to(condition.device, condition.dtype)
-            return torch.randn(rows, channels, device=condition.device, dtype=condition.dtype, generator=generator)
-
-        x = draw(0)
-        for k, index in enumerate(reversed(range(size))):
-            out = denoiser.forward_embedded(x, condition_embedding + time_table[index])
-            eps, variance_logits = out.chunk(2, dim=-1)
-            step = step_indices[index].expand(x.shape[0])
-            x0 = predict_x0(tables, x, step, eps)
-            if clamp_x0:
-                x0 = x0.clamp(-1, 1)
-            step_noise = draw(k + 1) if index > 0 and self.adds_noise else None
-            x = self.step(tables, x, x0, eps, variance_logits, step, index, step_noise)
-        return x
-
-    def step(self, tables, x, x0, eps, variance_logits, step, index: int, noise: torch.Tensor | None) -> torch.Tensor:
-        """x at step ``index`` - 1; ``noise`` is this step's standard-normal draw (None at index 0)."""
-        raise NotImplementedError
-
-    @staticmethod
-    def log_variance(tables, variance_logits, step) -> torch.Tensor:
-        return learned_range_log_variance(tables, variance_logits, step)
+        expected = (schedule.num_steps + 1, condition.shape[0], channels)
+        if noise is None:
+            noise = self.draw_noise(condition.shape[0], channels, steps, generator=generator, device=condition.device,
+                                    dtype=condition.dtype)
+        elif tuple(noise.shape) != expected:
+            raise ValueError(f"noise must be (steps + 1, rows, channels) = {expected}, got {tuple(noise.shape)}")
+        chosen = self.choose_path(denoiser, condition, path)
+        if chosen == "reference":
+            return reference_sample(self, denoiser, condition, schedule, noise, clamp_x0)
+        prepared = prepare_sampling(self, denoiser, condition, schedule)
+        run = fused_sample if chosen == "fused" else restructured_sample
+        return run(prepared, noise, clamp_x0=clamp_x0, learned_variance=self.learned_variance, noise_scale=self.noise_scale)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 import torch
 
-from uva_kit.diffusion.loss import gather
 from uva_kit.sampler.base import Sampler
+from uva_kit.sampler.update import coefficient_table
 from uva_kit.spec import ComponentSpec
 from uva_kit.spec.model import DiffusionSpec
 from uva_kit.spec.validators import positive
@@ -21,18 +21,18 @@ class DdimSpec(ComponentSpec):
 
 
 class DdimSampler(Sampler):
+    learned_variance = False
+    noise_scale = 1.0
+
     def __init__(self, spec: DdimSpec, diffusion: DiffusionSpec | None = None):
         super().__init__(spec.steps, diffusion)
         self.eta = spec.eta
-        self.adds_noise = spec.eta > 0
 
-    def step(self, tables, x, x0, eps, variance_logits, step, index, noise) -> torch.Tensor:
-        # eps consistent with the (possibly clamped) x0
-        eps = (gather(tables["sqrt_recip_alphas_cumprod"], step, x) * x - x0) / gather(tables["sqrt_recipm1_alphas_cumprod"], step, x)
-        alpha_bar = gather(tables["alphas_cumprod"], step, x)
-        alpha_bar_prev = gather(tables["alphas_cumprod_prev"], step, x)
+    def coefficients(self, tables: dict[str, torch.Tensor]) -> torch.Tensor:
+        """DDIM's x0 * sqrt(abar_prev) + k * eps' with eps' = (a x - x0) / b, k = sqrt(1 - abar_prev - sigma^2),
+        rewritten as x0_coef * x0 + x_coef * x."""
+        alpha_bar, alpha_bar_prev = tables["alphas_cumprod"], tables["alphas_cumprod_prev"]
         sigma = self.eta * ((1 - alpha_bar_prev) / (1 - alpha_bar)).sqrt() * (1 - alpha_bar / alpha_bar_prev).sqrt()
-        mean = x0 * alpha_bar_prev.sqrt() + (1 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt() * eps
-        if noise is None:
-            return mean
-        return mean + sigma * noise
+        k = (1 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt()
+        a, b = tables["sqrt_recip_alphas_cumprod"], tables["sqrt_recipm1_alphas_cumprod"]
+        return coefficient_table(tables, alpha_bar_prev.sqrt() - k / b, k * a / b, sigma)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 import torch
 
-from uva_kit.diffusion.loss import posterior_mean
 from uva_kit.sampler.base import Sampler
+from uva_kit.sampler.update import coefficient_table
 from uva_kit.spec import ComponentSpec
 from uva_kit.spec.model import DiffusionSpec
 from uva_kit.spec.validators import positive
@@ -21,12 +21,12 @@ class DdpmSpec(ComponentSpec):
 
 
 class DdpmSampler(Sampler):
+    learned_variance = True
+
     def __init__(self, spec: DdpmSpec, diffusion: DiffusionSpec | None = None):
         super().__init__(spec.steps, diffusion)
-        self.temperature = spec.temperature
+        self.noise_scale = spec.temperature
 
-    def step(self, tables, x, x0, eps, variance_logits, step, index, noise) -> torch.Tensor:
-        mean = posterior_mean(tables, x0, x, step)
-        if noise is None:
-            return mean
-        return mean + torch.exp(0.5 * self.log_variance(tables, variance_logits, step)) * noise * self.temperature
+    def coefficients(self, tables: dict[str, torch.Tensor]) -> torch.Tensor:
+        """x <- posterior mean of q(x_{t-1} | x_t, x0) + exp(learned log variance / 2) * temperature * z."""
+        return coefficient_table(tables, tables["posterior_mean_coef1"], tables["posterior_mean_coef2"], 0.0)

@@ -1,0 +1,146 @@
+// The whole sampling loop of an AdaLN-MLP diffusion head (MAR's SimpleMLPAdaLN) in one call, on the CPU.
+//
+// Inputs come from uva_kit/sampler/restructured.py::prepare_sampling, which also runs the same loop in
+// PyTorch (the reference for this op):
+//   noise          (S + 1, N, C): noise[0] is x_T, noise[k + 1] is loop iteration k's noise (unused at the last);
+//                  when absent it is drawn here with at::randn from `generator` (same numbers as torch.randn).
+//   modulations    (depth + 1, S, N, 3 * W): per block and iteration [multiplier, shift, gate] with the LayerNorm
+//                  affine folded in (LN_affine(h) * (1 + scale) + shift == LN(h) * multiplier + shift); the last
+//                  entry is the final layer's [1 + scale, shift, unused].
+//   coefficients   (S, 7) in loop order: sqrt(1/abar), sqrt(1/abar - 1), x0 coef, x coef, log beta,
+//                  clipped log posterior variance, fixed std (used when learned_variance is false).
+//   weights        input Linear (W, C), hidden Linears [W1_0, W2_0, W1_1, ...] (W, W), output Linear (2C, W).
+// Per iteration: h = W_in x + b; per block h += gate * W2 SiLU(W1 (LN(h) * mult + shift) + b1) + b2;
+// [eps, v] = W_out (LN(h) * mult_f + shift_f) + b_out; x0 = clamp(a x - b eps); x = c1 x0 + c2 x + std * scale * z.
+#include "adaln_sample.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <vector>
+
+namespace uva_kit {
+namespace {
+
+// out[r] = LN(h[r]) * mult[r] + shift[r], LN without affine, statistics in double.
+void modulate_rows(const float* h, const float* mod, int64_t mod_stride, float* out, int64_t rows, int64_t width) {
+  at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* hr = h + r * width;
+      double mean = 0.0;
+      for (int64_t i = 0; i < width; ++i) mean += hr[i];
+      mean /= static_cast<double>(width);
+      double var = 0.0;
+      for (int64_t i = 0; i < width; ++i) {
+        const double d = hr[i] - mean;
+        var += d * d;
+      }
+      var /= static_cast<double>(width);
+      const float inv_std = static_cast<float>(1.0 / std::sqrt(var + kLayerNormEps));
+      const float meanf = static_cast<float>(mean);
+      const float* mult = mod + r * mod_stride;
+      const float* shift = mult + width;
+      float* o = out + r * width;
+      for (int64_t i = 0; i < width; ++i) o[i] = (hr[i] - meanf) * inv_std * mult[i] + shift[i];
+    }
+  });
+}
+
+// h[r] += gate[r] * update[r]
+void gated_residual(float* h, const float* gate, int64_t gate_stride, const float* update, int64_t rows, int64_t width) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* g = gate + r * gate_stride;
+    for (int64_t i = 0; i < width; ++i) h[r * width + i] += g[i] * update[r * width + i];
+  }
+}
+
+void denoise_update(float* x, const float* out, const float* coef, const float* noise, int64_t rows, int64_t channels,
+                    bool clamp_x0, bool learned_variance, float noise_scale) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const float xv = x[r * channels + c];
+      const float eps = out[r * 2 * channels + c];
+      float x0 = coef[kSqrtRecip] * xv - coef[kSqrtRecipM1] * eps;
+      if (clamp_x0) x0 = std::min(1.0f, std::max(-1.0f, x0));
+      float next = coef[kX0Coef] * x0 + coef[kXCoef] * xv;
+      if (noise != nullptr) {
+        float std_dev = coef[kFixedStd];
+        if (learned_variance) {
+          const float fraction = (out[r * 2 * channels + channels + c] + 1.0f) / 2.0f;
+          std_dev = std::exp(0.5f * (fraction * coef[kLogBeta] + (1.0f - fraction) * coef[kLogVarianceLow]));
+        }
+        next += std_dev * noise_scale * noise[r * channels + c];
+      }
+      x[r * channels + c] = next;
+    }
+  }
+}
+
+}  // namespace
+
+at::Tensor adaln_sample_cpu(const std::optional<at::Tensor>& noise_in, std::optional<at::Generator> generator,
+                            const at::Tensor& modulations_in, const at::Tensor& coefficients_in,
+                            const at::Tensor& input_weight, const at::Tensor& input_bias,
+                            at::TensorList hidden_weights, at::TensorList hidden_biases, const at::Tensor& output_weight,
+                            const at::Tensor& output_bias, bool clamp_x0, bool learned_variance, double noise_scale) {
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  TORCH_CHECK(modulations_in.device().is_cpu(), "uva_kit::adaln_sample (CPU): tensors must be on the CPU");
+  const auto [steps, rows, width, channels, depth] =
+      check_adaln_sample_inputs(noise_in, modulations_in, coefficients_in, input_weight, input_bias, hidden_weights,
+                                hidden_biases, output_weight, output_bias);
+  const auto options = modulations_in.options();
+  const at::Tensor noise =
+      noise_in.has_value() ? noise_in->contiguous() : at::randn({steps + 1, rows, channels}, generator, options);
+  const auto modulations = modulations_in.contiguous();
+  const auto coefficients = coefficients_in.contiguous();
+  std::vector<at::Tensor> hidden_t;
+  for (const auto& w : hidden_weights) hidden_t.push_back(w.t());
+  const auto input_t = input_weight.t();
+  const auto output_t = output_weight.t();
+
+  at::Tensor x = noise[0].clone();
+  at::Tensor h = at::empty({rows, width}, options);
+  at::Tensor modulated = at::empty({rows, width}, options);
+  at::Tensor hidden = at::empty({rows, width}, options);
+  at::Tensor out = at::empty({rows, 2 * channels}, options);
+  const float* mod_base = modulations.data_ptr<float>();
+  const float* coef_base = coefficients.data_ptr<float>();
+  const float* noise_base = noise.data_ptr<float>();
+  const int64_t mod_row = 3 * width;
+  const auto block_offset = [&](int64_t block, int64_t step) { return ((block * steps + step) * rows) * mod_row; };
+
+  for (int64_t step = 0; step < steps; ++step) {
+    at::addmm_out(h, input_bias, x, input_t);
+    for (int64_t block = 0; block < depth; ++block) {
+      const float* mod = mod_base + block_offset(block, step);
+      modulate_rows(h.data_ptr<float>(), mod, mod_row, modulated.data_ptr<float>(), rows, width);
+      at::addmm_out(hidden, hidden_biases[2 * block], modulated, hidden_t[2 * block]);
+      at::silu_(hidden);  // ATen's vectorized SiLU
+      at::addmm_out(modulated, hidden_biases[2 * block + 1], hidden, hidden_t[2 * block + 1]);
+      gated_residual(h.data_ptr<float>(), mod + 2 * width, mod_row, modulated.data_ptr<float>(), rows, width);
+    }
+    modulate_rows(h.data_ptr<float>(), mod_base + block_offset(depth, step), mod_row, modulated.data_ptr<float>(), rows,
+                  width);
+    at::addmm_out(out, output_bias, modulated, output_t);
+    const bool last = step == steps - 1;
+    denoise_update(x.data_ptr<float>(), out.data_ptr<float>(), coef_base + step * kColumns,
+                   last ? nullptr : noise_base + (step + 1) * rows * channels, rows, channels, clamp_x0, learned_variance,
+                   static_cast<float>(noise_scale));
+  }
+  return x;
+}
+
+}  // namespace uva_kit
+
+TORCH_LIBRARY_FRAGMENT(uva_kit, m) {
+  m.def(
+      "adaln_sample(Tensor? noise, Generator? generator, Tensor modulations, Tensor coefficients, Tensor input_weight, "
+      "Tensor input_bias, Tensor[] hidden_weights, Tensor[] hidden_biases, Tensor output_weight, Tensor output_bias, "
+      "bool clamp_x0, bool learned_variance, float noise_scale) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(uva_kit, CPU, m) { m.impl("adaln_sample", &uva_kit::adaln_sample_cpu); }

@@ -1,0 +1,65 @@
+// Shared by the CPU and CUDA implementations of uva_kit::adaln_sample: the input contract and its checks.
+// See csrc/adaln_sample.cpp for what each tensor holds.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+
+namespace uva_kit {
+
+constexpr double kLayerNormEps = 1e-6;
+enum Column : int64_t { kSqrtRecip, kSqrtRecipM1, kX0Coef, kXCoef, kLogBeta, kLogVarianceLow, kFixedStd, kColumns };
+
+struct SampleShape {
+  int64_t steps, rows, width, channels, depth;
+};
+
+inline SampleShape check_adaln_sample_inputs(const std::optional<at::Tensor>& noise, const at::Tensor& modulations,
+                                             const at::Tensor& coefficients, const at::Tensor& input_weight,
+                                             const at::Tensor& input_bias, at::TensorList hidden_weights,
+                                             at::TensorList hidden_biases, const at::Tensor& output_weight,
+                                             const at::Tensor& output_bias) {
+  const int64_t width = input_weight.size(0);
+  const int64_t channels = input_weight.size(1);
+  const int64_t depth = static_cast<int64_t>(hidden_weights.size()) / 2;
+  TORCH_CHECK(depth > 0 && hidden_weights.size() % 2 == 0 && hidden_biases.size() == hidden_weights.size(),
+              "uva_kit::adaln_sample: need 2 * depth hidden weights (W1_0, W2_0, ...) and as many biases");
+  TORCH_CHECK(modulations.dim() == 4 && modulations.size(0) == depth + 1 && modulations.size(3) == 3 * width,
+              "uva_kit::adaln_sample: modulations must be (depth + 1, S, N, 3 * width) = (", depth + 1, ", S, N, ",
+              3 * width, "), got ", modulations.sizes());
+  const int64_t steps = modulations.size(1);
+  const int64_t rows = modulations.size(2);
+  TORCH_CHECK(coefficients.dim() == 2 && coefficients.size(0) == steps && coefficients.size(1) == kColumns,
+              "uva_kit::adaln_sample: coefficients must be (", steps, ", ", kColumns, "), got ", coefficients.sizes());
+  TORCH_CHECK(output_weight.dim() == 2 && output_weight.size(0) == 2 * channels && output_weight.size(1) == width,
+              "uva_kit::adaln_sample: output weight must be (", 2 * channels, ", ", width, "), got ", output_weight.sizes());
+  TORCH_CHECK(input_bias.numel() == width && output_bias.numel() == 2 * channels,
+              "uva_kit::adaln_sample: bias sizes do not match the weights");
+  if (noise.has_value()) {
+    TORCH_CHECK(noise->dim() == 3 && noise->size(0) == steps + 1 && noise->size(1) == rows && noise->size(2) == channels,
+                "uva_kit::adaln_sample: noise must be (S + 1, N, C) = (", steps + 1, ", ", rows, ", ", channels,
+                "), got ", noise->sizes());
+  }
+  const auto device = modulations.device();
+  auto check = [&](const at::Tensor& t, const char* name) {
+    TORCH_CHECK(t.scalar_type() == at::kFloat && t.device() == device, "uva_kit::adaln_sample: ", name,
+                " must be float32 on ", device, ", got ", t.scalar_type(), " on ", t.device());
+  };
+  check(modulations, "modulations");
+  check(coefficients, "coefficients");
+  check(input_weight, "the input weight");
+  check(input_bias, "the input bias");
+  check(output_weight, "the output weight");
+  check(output_bias, "the output bias");
+  if (noise.has_value()) check(*noise, "noise");
+  for (size_t i = 0; i < hidden_weights.size(); ++i) {
+    check(hidden_weights[i], "hidden weights");
+    check(hidden_biases[i], "hidden biases");
+    TORCH_CHECK(hidden_weights[i].size(0) == width && hidden_weights[i].size(1) == width,
+                "uva_kit::adaln_sample: hidden weights must be (width, width)");
+  }
+  return {steps, rows, width, channels, depth};
+}
+
+}  // namespace uva_kit

@@ -1,0 +1,108 @@
+"""The model's fast inference: attention backends through the dispatcher, sampling paths, Policy.compile()."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import uva_kit
+from uva_kit.attention import dispatch
+from uva_kit.errors import UvaKitError
+from uva_kit.ops import extension_status
+from uva_kit.registry import default_registry
+
+FUSED = "adaln_sample" in extension_status().ops
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def available_backends(device: str) -> list[str]:
+    probe = torch.zeros(1, 2, 4, 16, device=device, dtype=torch.float16 if device == "cuda" else torch.float32)
+    registry = default_registry()
+    return [n for n in registry.list("attention") if registry.get("attention", n).build().unsupported_reason(probe) is None]
+
+
+def history(batch=2, seed=0):
+    return torch.rand(batch, 4, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_every_available_attention_backend_gives_the_same_actions(tiny_model, device):
+    model = tiny_model.to(device)
+    frames = history().to(device)
+    model.set_attention_backend("math")
+    z_reference = model.policy_latents(frames)
+    noise = model.sampler.draw_noise(2 * 16, 2, generator=torch.Generator().manual_seed(1)).to(device)
+    reference = model.sample_actions(z_reference, noise=noise)
+    backends = available_backends(device)
+    assert "sdpa" in backends and "math" in backends
+    for name in backends:
+        model.set_attention_backend(name)
+        assert model.attention_backend == name
+        autocast = torch.autocast("cuda", torch.float16) if device == "cuda" and name in ("flash", "xformers") else None
+        with autocast or torch.autocast("cpu", enabled=False):
+            z = model.policy_latents(frames)
+        tolerance = 2e-2 if autocast else 1e-4
+        torch.testing.assert_close(z.float(), z_reference, rtol=tolerance, atol=tolerance)
+        torch.testing.assert_close(model.sample_actions(z.float(), noise=noise), reference, rtol=tolerance, atol=tolerance)
+
+
+def test_attention_backend_precedence_in_the_model(monkeypatch):
+    monkeypatch.setenv(dispatch.ENV_VAR, "math")
+    torch.manual_seed(0)
+    model = uva_kit.build("pusht-tiny")
+    assert model.attention_backend == "math"  # the environment variable beats the spec's sdpa
+    model.set_attention_backend("sdpa")
+    assert model.attention_backend == "sdpa"
+    with dispatch.use("math"):
+        assert model.attention_backend == "math"
+    model.set_attention_backend("flash")
+    with pytest.raises(UvaKitError, match="attention backend 'flash' cannot run"):
+        model.predict_actions(history(1))
+
+
+def test_predict_actions_samples_the_same_on_every_path(tiny_model):
+    frames = history()
+    results = {}
+    for path in ("reference", "restructured") + (("fused",) if FUSED else ()):
+        tiny_model.sampler.path = path
+        results[path] = tiny_model.predict_actions(frames, generator=torch.Generator().manual_seed(5))
+    for path, actions in results.items():
+        torch.testing.assert_close(actions, results["reference"], rtol=1e-5, atol=1e-6, msg=path)
+    tiny_model.sampler.path = "auto"
+    noise = tiny_model.sampler.draw_noise(2 * 16, 2, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(tiny_model.predict_actions(frames, action_noise=noise), results["reference"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not FUSED, reason="the C++ extension with the fused sampler is not built")
+def test_compiled_policy_on_cpu_runs_the_fused_sampler_and_acts_like_the_eager_one(tiny_model, monkeypatch):
+    eager = uva_kit.Policy(tiny_model, generator=torch.Generator().manual_seed(2))
+    frames = [torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(i)) for i in range(10)]
+    tiny_model.sampler.path = "reference"
+    expected = torch.stack([eager.select_action({"image": f}) for f in frames])
+    compiled = uva_kit.Policy(tiny_model, generator=torch.Generator().manual_seed(2)).compile()
+    assert tiny_model.sampler.path == "fused"
+    calls = []
+    original = torch.ops.uva_kit.adaln_sample
+    monkeypatch.setattr(torch.ops.uva_kit, "adaln_sample", lambda *a: calls.append(1) or original(*a))
+    actions = torch.stack([compiled.select_action({"image": f}) for f in frames])
+    assert len(calls) == 2  # replans at steps 0 and 8
+    torch.testing.assert_close(actions, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_compile_without_the_extension_says_what_to_do(tiny_model, monkeypatch):
+    monkeypatch.setattr("uva_kit.sampler.fused.has_op", lambda name: False)
+    with pytest.raises(UvaKitError, match="fused C\\+\\+ sampler, but the C\\+\\+ extension .* not built"):
+        uva_kit.Policy(tiny_model).compile()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_compiled_policy_on_gpu_replays_cuda_graphs_close_to_eager(tiny_model):
+    model = tiny_model.to("cuda")
+    frames = [torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(i)).cuda() for i in range(10)]
+    eager = uva_kit.Policy(model, generator=torch.Generator("cuda").manual_seed(2))
+    expected = torch.stack([eager.select_action({"image": f}) for f in frames])
+    for bf16, tolerance in ((False, 1e-4), (True, 5e-2)):
+        compiled = uva_kit.Policy(model, generator=torch.Generator("cuda").manual_seed(2)).compile(bf16=bf16)
+        actions = torch.stack([compiled.select_action({"image": f}) for f in frames])
+        torch.testing.assert_close(actions, expected, rtol=tolerance, atol=tolerance)

@@ -1,0 +1,32 @@
+"""``uva-kit bench``: the per-stage table (reference vs fast path) and its JSON record."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from cli_support import run_cli
+
+
+def test_bench_prints_every_stage_for_both_paths_and_writes_json(tmp_path):
+    result = run_cli("bench", "--spec", "pusht-tiny", "--steps", "2", "5", "--repeats", "1", "--threads", "1",
+                     "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("uva-kit bench: spec pusht-tiny, batch 1, ") and "1 thread(s)" in lines[0]
+    stages = ["frame encoding", "backbone", "action head, 2 steps", "action head, 5 steps",
+              "predict_actions, 2 steps", "predict_actions, 5 steps"]
+    for stage in stages:
+        row = next(line for line in lines if line.startswith(stage))
+        reference, fast, speedup = row[len(stage):].split()
+        assert float(reference) > 0 and float(fast) > 0 and speedup.endswith("x")
+    record = json.loads((tmp_path / "bench.json").read_text())
+    assert list(record["seconds"]) == stages and set(record["seconds"]["backbone"]) == {"reference", "fast"}
+
+
+def test_bench_refuses_a_missing_gpu_cleanly():
+    result = run_cli("bench", "--spec", "pusht-tiny", "--device", "cuda:0", "--steps", "2")
+    if torch.cuda.is_available():
+        assert result.returncode == 0
+    else:
+        assert result.returncode == 2 and "no CUDA device is available here" in result.stderr

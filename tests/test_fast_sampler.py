@@ -1,0 +1,210 @@
+"""Sampling paths (reference loop, restructured PyTorch, fused C++ op) agree, hoist what they claim,
+and the fused op keeps its contract."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_ops import fused_available
+
+import uva_kit
+from uva_kit.errors import UvaKitError
+from uva_kit.head.denoiser import AdaLNDenoiser
+from uva_kit.ops import extension_status
+from uva_kit.ops.counting import OpCounter, per_step_ops
+from uva_kit.sampler.fused import fused_sample
+from uva_kit.sampler.restructured import prepare_sampling
+
+FUSED = fused_available() and "adaln_sample" in extension_status().ops
+needs_fused = pytest.mark.skipif(not FUSED, reason="the C++ extension with the fused sampler is not built")
+COND_DIM = 12
+
+
+def random_denoiser(channels=3, width=32, depth=2, seed=0) -> AdaLNDenoiser:
+    """Fresh random weights everywhere (the default init zeroes the modulations, which would hide bugs)."""
+    torch.manual_seed(seed)
+    denoiser = AdaLNDenoiser(channels, width, depth, COND_DIM).eval()
+    with torch.no_grad():
+        for name, parameter in denoiser.named_parameters():
+            parameter.copy_(torch.randn_like(parameter) * (0.3 if "ln" in name else 1.5 / parameter.shape[-1] ** 0.5))
+            if "in_ln.weight" in name:
+                parameter.add_(1.0)
+    return denoiser
+
+
+def make_sampler(kind: str, steps: int, **options):
+    component = uva_kit.registry.get("sampler", kind)
+    return component.build(component.spec_class(type=kind, steps=steps, **options))
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def fast_paths() -> list[str]:
+    return ["restructured", "fused"] if FUSED else ["restructured"]
+
+
+SAMPLERS = [("ddpm", {}), ("ddpm", {"temperature": 1.0}), ("ddim", {}), ("ddim", {"eta": 0.7})]
+
+
+@pytest.mark.parametrize("kind,options", SAMPLERS, ids=lambda v: str(v))
+@pytest.mark.parametrize("rows,steps,clamp", [(1, 3, True), (5, 7, False), (16, 16, True)])
+def test_fast_paths_match_the_reference_loop(kind, options, rows, steps, clamp):
+    sampler = make_sampler(kind, steps, **options)
+    for seed in range(2):
+        denoiser = random_denoiser(seed=seed)
+        condition = torch.randn(rows, COND_DIM, generator=torch.Generator().manual_seed(seed))
+        noise = sampler.draw_noise(rows, 3, generator=torch.Generator().manual_seed(10 + seed))
+        reference = sampler.sample(denoiser, condition, 3, clamp_x0=clamp, noise=noise, path="reference")
+        assert torch.isfinite(reference).all() and reference.abs().max() > 0.05
+        for path in fast_paths():
+            out = sampler.sample(denoiser, condition, 3, clamp_x0=clamp, noise=noise, path=path)
+            assert relative_error(out, reference) <= 1e-5, (path, relative_error(out, reference))
+
+
+def test_auto_path_is_the_fastest_available_and_same_generator_gives_same_samples(monkeypatch):
+    sampler = make_sampler("ddpm", 5)
+    denoiser, condition = random_denoiser(), torch.randn(4, COND_DIM)
+    expected = "fused" if FUSED else "restructured"
+    assert sampler.choose_path(denoiser, condition) == expected
+    samples = {path: sampler.sample(denoiser, condition, 3, generator=torch.Generator().manual_seed(3), path=path)
+               for path in ("auto", "restructured", "reference")}
+    for path in ("auto", "restructured"):
+        assert relative_error(samples[path], samples["reference"]) <= 1e-5
+    monkeypatch.setattr("uva_kit.sampler.fused.has_op", lambda name: False)
+    assert sampler.choose_path(denoiser, condition) == "restructured"
+    with pytest.raises(UvaKitError, match="fused sampling path cannot run: the C\\+\\+ extension"):
+        sampler.sample(denoiser, condition, 3, path="fused")
+
+
+def test_sampling_rejects_bad_noise_and_unknown_paths():
+    sampler = make_sampler("ddpm", 4)
+    denoiser, condition = random_denoiser(), torch.randn(2, COND_DIM)
+    with pytest.raises(ValueError, match=r"noise must be \(steps \+ 1, rows, channels\) = \(5, 2, 3\)"):
+        sampler.sample(denoiser, condition, 3, noise=torch.zeros(4, 2, 3))
+    with pytest.raises(UvaKitError, match="unknown sampling path 'fast'"):
+        sampler.sample(denoiser, condition, 3, path="fast")
+
+
+def test_restructured_loop_has_no_host_transfers_and_fewer_ops_than_the_reference():
+    sampler = make_sampler("ddpm", 8)
+    denoiser, condition = random_denoiser(depth=6), torch.randn(16, COND_DIM)
+
+    def run(path):
+        return lambda steps: sampler.sample(denoiser, condition, 3, steps=steps, path=path,
+                                            generator=torch.Generator().manual_seed(0))
+
+    reference_ops, reference_transfers = per_step_ops(run("reference"), (4, 8))
+    restructured_ops, restructured_transfers = per_step_ops(run("restructured"), (4, 8))
+    assert reference_transfers >= 8  # the counter sees the reference's per-step table uploads
+    assert restructured_transfers == 0
+    assert restructured_ops < 0.75 * reference_ops, (restructured_ops, reference_ops)
+
+
+@needs_fused
+def test_fused_path_issues_no_ops_per_step():
+    sampler = make_sampler("ddpm", 8)
+    denoiser, condition = random_denoiser(depth=6), torch.randn(16, COND_DIM)
+    ops, transfers = per_step_ops(lambda steps: sampler.sample(denoiser, condition, 3, steps=steps, path="fused"), (4, 16))
+    assert ops == 0 and transfers == 0
+    with OpCounter() as counter:
+        sampler.sample(denoiser, condition, 3, steps=16, path="fused")
+    assert counter.counts["adaln_sample"] == 1 and counter.total <= 40, counter.counts
+
+
+@needs_fused
+def test_fused_op_draws_its_noise_like_torch_randn():
+    sampler = make_sampler("ddpm", 6)
+    denoiser, condition = random_denoiser(), torch.randn(3, COND_DIM)
+    prepared = prepare_sampling(sampler, denoiser, condition, sampler.schedule())
+    options = dict(clamp_x0=True, learned_variance=True, noise_scale=0.95)
+    drawn = fused_sample(prepared, None, generator=torch.Generator().manual_seed(4), **options)
+    given = fused_sample(prepared, sampler.draw_noise(3, 3, generator=torch.Generator().manual_seed(4)), **options)
+    assert torch.equal(drawn, given)
+
+
+@needs_fused
+def test_fused_op_checks_its_inputs_and_has_a_fake_impl():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    sampler = make_sampler("ddpm", 4)
+    denoiser, condition = random_denoiser(), torch.randn(2, COND_DIM)
+    prepared = prepare_sampling(sampler, denoiser, condition, sampler.schedule())
+    options = dict(clamp_x0=True, learned_variance=True, noise_scale=1.0)
+    with pytest.raises(RuntimeError, match=r"noise must be \(S \+ 1, N, C\)"):
+        fused_sample(prepared, torch.zeros(4, 2, 3), **options)
+    with pytest.raises(RuntimeError, match="coefficients must be"):
+        fused_sample(prepared._replace(coefficients=prepared.coefficients[:3]), None, **options)
+    with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+        fake = prepared._replace(modulations=mode.from_tensor(prepared.modulations))
+        assert fused_sample(fake, None, **options).shape == (2, 3)
+
+
+def test_caches_follow_weight_updates():
+    sampler = make_sampler("ddpm", 4)
+    denoiser, condition = random_denoiser(), torch.randn(3, COND_DIM)
+    noise = sampler.draw_noise(3, 3, generator=torch.Generator().manual_seed(0))
+    before = sampler.sample(denoiser, condition, 3, noise=noise, path="restructured")
+    with torch.no_grad():
+        denoiser.time_embed.mlp[0].weight.mul_(3.0)  # in place, like an optimizer step
+        denoiser.res_blocks[0].in_ln.weight.add_(0.5)
+    after = sampler.sample(denoiser, condition, 3, noise=noise, path="restructured")
+    reference = sampler.sample(denoiser, condition, 3, noise=noise, path="reference")
+    assert relative_error(after, before) > 1e-3 and relative_error(after, reference) <= 1e-5
+
+
+def test_ddim_coefficients_are_the_ddim_update():
+    sampler = make_sampler("ddim", 10, eta=0.5)
+    tables = sampler.schedule().tables("cpu", torch.float64)
+    table = sampler.coefficients(tables)
+    x, x0 = torch.randn(10, 1, dtype=torch.float64), torch.randn(10, 1, dtype=torch.float64)
+    a, b = tables["sqrt_recip_alphas_cumprod"][:, None], tables["sqrt_recipm1_alphas_cumprod"][:, None]
+    alpha_bar, alpha_bar_prev = tables["alphas_cumprod"][:, None], tables["alphas_cumprod_prev"][:, None]
+    sigma = 0.5 * ((1 - alpha_bar_prev) / (1 - alpha_bar)).sqrt() * (1 - alpha_bar / alpha_bar_prev).sqrt()
+    eps = (a * x - x0) / b
+    expected = x0 * alpha_bar_prev.sqrt() + (1 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt() * eps
+    torch.testing.assert_close(table[:, 2:3] * x0 + table[:, 3:4] * x, expected)
+    torch.testing.assert_close(table[:, 6:7], sigma)
+
+
+def cuda_fused() -> bool:
+    return torch.cuda.is_available() and FUSED and torch._C._dispatch_has_kernel_for_dispatch_key(
+        "uva_kit::adaln_sample", "CUDA")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cuda_fused(), reason="needs a CUDA device and the extension built with CUDA")
+@pytest.mark.parametrize("kind,options", SAMPLERS, ids=lambda v: str(v))
+@pytest.mark.parametrize("rows,width,depth,steps", [(1, 64, 2, 5), (16, 1024, 6, 16), (7, 96, 3, 100)])
+def test_cuda_fused_op_matches_the_reference(kind, options, rows, width, depth, steps):
+    sampler = make_sampler(kind, steps, **options)
+    denoiser = random_denoiser(width=width, depth=depth).cuda()
+    condition = torch.randn(rows, COND_DIM, device="cuda")
+    noise = sampler.draw_noise(rows, 3, device="cuda", generator=torch.Generator("cuda").manual_seed(0))
+    reference = sampler.sample(denoiser.double(), condition.double(), 3, clamp_x0=True, noise=noise.double(),
+                               path="reference").float()  # fp64 oracle
+    denoiser.float()
+    torch.empty(64 << 20, device="cuda").fill_(float("nan"))  # poison the allocator's cache: unwritten outputs show
+    fused = sampler.sample(denoiser, condition, 3, clamp_x0=True, noise=noise, path="fused")
+    assert torch.isfinite(fused).all()
+    assert relative_error(fused, reference) <= 1e-5
+    restructured = sampler.sample(denoiser, condition, 3, clamp_x0=True, noise=noise, path="restructured")
+    assert relative_error(fused, restructured) <= 1e-5
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cuda_fused(), reason="needs a CUDA device and the extension built with CUDA")
+def test_cuda_fused_sampling_replays_in_a_cuda_graph():
+    sampler = make_sampler("ddpm", 16)
+    denoiser = random_denoiser(width=256, depth=6).cuda()
+    condition = torch.randn(16, COND_DIM, device="cuda")
+    noise = sampler.draw_noise(16, 3, device="cuda")
+    expected = sampler.sample(denoiser, condition, 3, clamp_x0=True, noise=noise, path="fused")
+    from uva_kit.model.cuda_graphs import CapturedCall
+
+    captured = CapturedCall(lambda c, z: sampler.sample(denoiser, c, 3, clamp_x0=True, noise=z, path="fused"))
+    torch.testing.assert_close(captured(condition, noise), expected, rtol=1e-6, atol=1e-6)
+    other = sampler.draw_noise(16, 3, device="cuda")
+    torch.testing.assert_close(captured(condition, other),
+                               sampler.sample(denoiser, condition, 3, clamp_x0=True, noise=other, path="fused"))

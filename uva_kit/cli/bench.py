@@ -1,0 +1,70 @@
+"""Time each stage of a policy call (reference path vs fast path) for a spec on a device.
+
+Stages: frame encoding, backbone, action head (per step count) and the full predict_actions, on a
+model built from the spec with random weights. The reference path is eager fp32 with the naive
+sampling loop; the fast path uses the fused sampler (and CUDA graphs + bf16 on a GPU). Prints a
+table of medians; --out DIR also writes DIR/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+from uva_kit.cli.spec_arguments import add_spec_arguments, spec_from_arguments
+from uva_kit.errors import UvaKitError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_spec_arguments(parser)
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[16, 100], help="sampling step counts (default: 16 100)")
+    parser.add_argument("--batch", type=int, default=1, help="batch size (default: 1)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repeats per stage; the median is shown (default: 7)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the results to OUT/bench.json")
+
+
+def device_name(device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} thread(s)"
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    import uva_kit
+    from uva_kit.benchmarking import stage_table
+    from uva_kit.ops import extension_status
+
+    if args.batch < 1 or args.repeats < 1 or any(s < 1 for s in args.steps):
+        raise UvaKitError("--batch, --repeats and --steps must be positive")
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UvaKitError(f"--device {args.device}: no CUDA device is available here (torch {torch.__version__})")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec = spec_from_arguments(args)
+    torch.manual_seed(0)
+    model = uva_kit.build(spec).to(device).eval()
+    table = stage_table(model, batch=args.batch, steps=tuple(args.steps), repeats=args.repeats)
+    fast_sampler = model.sampler.choose_path(model.modalities["action"].head.net, torch.zeros(1, 1, device=device))
+    print(f"uva-kit bench: spec {spec.name}, batch {args.batch}, {device_name(device)}, torch {torch.__version__}")
+    print(f"fast path: sampler '{fast_sampler}'" + (", CUDA graphs, bf16 encoder/backbone" if device.type == "cuda" else "")
+          + f"; extension: {extension_status().detail}")
+    print(f"{'stage':<28} {'reference ms':>13} {'fast ms':>10} {'speedup':>8}")
+    for stage, times in table.items():
+        reference, fast = times["reference"] * 1e3, times["fast"] * 1e3
+        print(f"{stage:<28} {reference:>13.2f} {fast:>10.2f} {reference / fast:>7.2f}x")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        record = {"spec": spec.name, "batch": args.batch, "device": device_name(device), "torch": torch.__version__,
+                  "fast_sampler": fast_sampler, "seconds": table}
+        (args.out / "bench.json").write_text(json.dumps(record, indent=2))
+        print(f"wrote {args.out / 'bench.json'}")
+    return 0

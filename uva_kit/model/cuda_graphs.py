@@ -1,0 +1,73 @@
+"""CUDA-graph capture of the policy's calls at static shapes (``Policy.compile()`` on a GPU).
+
+``CapturedCall(fn)`` captures ``fn(*tensors)`` once per input shapes/dtypes (after warm-up runs on a
+side stream) and afterwards copies new inputs into the captured buffers and replays the graph: one
+launch for the whole call, no Python or dispatcher cost per kernel. ``GraphedPolicy`` builds the two
+calls the policy makes: frame encoding, and backbone + action head (bf16 autocast for the encoder and
+backbone where ``bf16``; the action head's sampling loop stays in fp32, fused when the CUDA extension
+is built). Noise is drawn outside the graph from the policy's generator and passed in, so replays
+sample exactly as the eager model would from that noise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+class CapturedCall:
+    def __init__(self, fn, warmup: int = 2):
+        self.fn = fn
+        self.warmup = warmup
+        self._graphs: dict[tuple, tuple[torch.cuda.CUDAGraph, list[torch.Tensor], torch.Tensor]] = {}
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        key = tuple((tuple(t.shape), t.dtype, t.device) for t in inputs)
+        if key not in self._graphs:
+            self._graphs[key] = self._capture(inputs)
+        graph, static_inputs, static_output = self._graphs[key]
+        for buffer, value in zip(static_inputs, inputs):
+            buffer.copy_(value)
+        graph.replay()
+        return static_output.clone()
+
+    def _capture(self, inputs):
+        static_inputs = [t.clone() for t in inputs]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(self.warmup):  # fills caches (time tables, device coefficient tables) outside the graph
+                self.fn(*static_inputs)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_output = self.fn(*static_inputs)
+        return graph, static_inputs, static_output
+
+
+class GraphedPolicy:
+    """The policy's encode and predict calls of ``model`` as replayed CUDA graphs."""
+
+    def __init__(self, model, bf16: bool = True):
+        self.model = model
+        self.bf16 = bf16
+        self.encode = CapturedCall(lambda frames: self._autocast_fp32(model.encode_frames, frames))
+        self.actions = CapturedCall(self._predict)
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+
+    def _autocast_fp32(self, fn, *args):
+        with self._autocast():
+            return fn(*args).float()
+
+    def _predict(self, history_latents: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        z = self._autocast_fp32(lambda latents: self.model.policy_latents(history_latents=latents), history_latents)
+        return self.model.sample_actions(z, noise=noise)
+
+    def predict(self, history_latents: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        actions = self.model.modalities["action"]
+        rows = history_latents.shape[0] * actions.length
+        noise = self.model.sampler.draw_noise(rows, actions.dim, generator=generator, device=history_latents.device)
+        return self.actions(history_latents, noise)
