@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "spec": "spec",
     "train": "train",
     "collect": "collect",
+    "eval": "eval",
 }
 
 
