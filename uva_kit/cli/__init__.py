@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "train-vae": "train_vae",
     "convert": "convert",
     "bench": "bench",
+    "eval": "eval",
 }
 
 

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
+import pygame
+import pymunk.pygame_util
 from gym_pusht.envs import PushTEnv as GymPushTEnv
+from gym_pusht.envs.pymunk_override import DrawOptions
 
 from uva_kit.envs.contact import ContactImpulseMeter
+from uva_kit.errors import UvaKitError, choices_hint
 
 FIXED_GOAL = (256.0, 256.0, np.pi / 4)
 RANDOM_GOAL_XY_RANGE = (156.0, 356.0)  # PushT-M, as UVA's fix_goal=False
+
+# Visual disturbances of the paper's Table III (images only; physics, reward and success are unchanged).
+VISUAL_VARIANTS = ("normal", "bg-color", "bg-object", "goal-color")
+DISTURBED_BACKGROUND = "LightSkyBlue"  # "bg-color": instead of white
+DISTURBED_GOAL = "Plum"  # "goal-color": instead of LightGreen
+DISTRACTOR_COLORS = ("Orange", "MediumPurple", "Turquoise")  # "bg-object": one flat disc or square each
+DISTRACTOR_SIZE_RANGE = (20.0, 40.0)  # px, radius or half side
 
 
 def legacy_initial_state(seed: int) -> np.ndarray:
@@ -37,9 +48,15 @@ class PushTEnv(GymPushTEnv):
     * ``legacy_seeding=True``: ``reset(seed=s)`` starts from :func:`legacy_initial_state` (s), the start
       states of the original evaluation (test seeds 100000-100049). Resets without a seed use gymnasium's RNG.
     * ``info["contact_impulse"]``: the impulse the agent applied to the block during the step (2,), float32.
+    * ``visual``: a visual disturbance of the paper's Table III, seen in the images only: "bg-color" (light
+      blue background), "bg-object" (three flat distractor shapes at random places, drawn under everything
+      else, redrawn at each reset from the env's RNG after the start state), "goal-color" (plum goal T).
     """
 
-    def __init__(self, random_goal: bool = False, legacy_seeding: bool = False, observation_size: int = 96):
+    def __init__(self, random_goal: bool = False, legacy_seeding: bool = False, observation_size: int = 96,
+                 visual: str = "normal"):
+        if visual not in VISUAL_VARIANTS:
+            raise UvaKitError(f"unknown visual variant '{visual}'.{choices_hint(visual, VISUAL_VARIANTS)}")
         super().__init__(
             obs_type="pixels_agent_pos",
             render_mode="rgb_array",
@@ -48,6 +65,8 @@ class PushTEnv(GymPushTEnv):
         )
         self.random_goal = random_goal
         self.legacy_seeding = legacy_seeding
+        self.visual = visual
+        self.distractors: list[tuple[str, str, np.ndarray, float]] = []  # (shape, colour, centre, size)
 
     def _setup(self):
         super()._setup()
@@ -67,6 +86,13 @@ class PushTEnv(GymPushTEnv):
         if self.legacy_seeding and seed is not None and not wants_state:
             options = {**(options or {}), "reset_to_state": legacy_initial_state(seed)}
         observation, info = super().reset(seed=seed, options=options)
+        if self.visual == "bg-object":  # drawn after the start state, so every variant starts alike
+            self.distractors = [
+                (str(self.np_random.choice(["disc", "square"])), color, self.np_random.uniform(40, 472, size=2),
+                 float(self.np_random.uniform(*DISTRACTOR_SIZE_RANGE)))
+                for color in DISTRACTOR_COLORS
+            ]
+            observation = self.get_obs()
         self.contact_meter.take()  # the settling substep of the reset is not an action's effect
         info["contact_impulse"] = np.zeros(2, dtype=np.float32)
         return observation, info
@@ -75,6 +101,25 @@ class PushTEnv(GymPushTEnv):
         observation, reward, terminated, truncated, info = super().step(action)
         info["contact_impulse"] = self.contact_meter.take()
         return observation, reward, terminated, truncated, info
+
+    def _draw(self):
+        if self.visual == "normal":
+            return super()._draw()
+        screen = pygame.Surface((512, 512))
+        screen.fill(pygame.Color(DISTURBED_BACKGROUND if self.visual == "bg-color" else "White"))
+        for shape, color, (x, y), size in self.distractors:
+            if shape == "disc":
+                pygame.draw.circle(screen, pygame.Color(color), (x, y), size)
+            else:
+                pygame.draw.rect(screen, pygame.Color(color), pygame.Rect(x - size, y - size, 2 * size, 2 * size))
+        draw_options = DrawOptions(screen)
+        goal_body = self.get_goal_pose_body(self.goal_pose)
+        goal_color = pygame.Color(DISTURBED_GOAL if self.visual == "goal-color" else "LightGreen")
+        for shape in self.block.shapes:
+            points = [pymunk.pygame_util.to_pygame(goal_body.local_to_world(v), screen) for v in shape.get_vertices()]
+            pygame.draw.polygon(screen, goal_color, points + [points[0]])
+        self.space.debug_draw(draw_options)
+        return screen
 
     def state_vector(self) -> np.ndarray:
         """[agent_x, agent_y, block_x, block_y, block_angle], as Diffusion Policy's replay buffers store it."""

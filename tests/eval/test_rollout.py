@@ -1,0 +1,40 @@
+"""Vectorized rollouts: seeds, step limits, recorded frames and the baseline agents."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gym_pusht")
+
+import uva_kit.envs as envs  # noqa: E402
+from uva_kit.eval.agents import StillAgent, baseline  # noqa: E402
+from uva_kit.eval.rollout import run_episodes  # noqa: E402
+
+
+def test_random_agent_results_do_not_depend_on_batching():
+    seeds = [100000, 100001, 100002]
+    together, _ = run_episodes("pusht", baseline("random"), seeds, batch_envs=3, max_steps=15, progress=False)
+    apart, _ = run_episodes("pusht", baseline("random"), seeds, batch_envs=1, max_steps=15, progress=False)
+    assert together == apart
+    assert [r.seed for r in together] == seeds and all(r.steps == 15 for r in together)
+
+
+def test_recorded_frames_start_at_the_legacy_reset_and_follow_every_step():
+    results, frames = run_episodes("pusht", StillAgent(), [100000, 100001], batch_envs=2, max_steps=6, record=1,
+                                   progress=False)
+    assert set(frames) == {100000}
+    assert frames[100000].shape == (results[0].steps + 1, 96, 96, 3)
+    reference, _ = envs.make("pusht", legacy_seeding=True).reset(seed=100000)
+    np.testing.assert_array_equal(frames[100000][0], reference["pixels"])
+
+
+def test_still_agent_commands_its_own_position():
+    obs = {"agent_pos": np.array([[10.0, 20.0], [30.0, 40.0]])}
+    np.testing.assert_array_equal(StillAgent().act(obs), obs["agent_pos"])
+
+
+def test_still_agent_scores_the_start_state_reward():
+    # staying put never moves the T, so the best reward is the reward of the first step
+    results, _ = run_episodes("pusht", StillAgent(), [100004], batch_envs=1, max_steps=5, progress=False)
+    assert results[0].score == pytest.approx(results[0].final_reward)

@@ -1,0 +1,80 @@
+"""Video and inverse-dynamics evaluation on held-out windows of the shipped PushT set."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from cli_support import run_cli
+
+from uva_kit.data import UVADataset, default_pusht_dataset
+from uva_kit.eval.inverse_eval import action_errors, evaluate_inverse
+from uva_kit.eval.video_eval import evaluate_video
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+def held_out(model):
+    training = model.spec.training
+    return UVADataset(default_pusht_dataset(), model.spec.layout, split="val", val_ratio=training.val_ratio,
+                      split_seed=training.seed)
+
+
+def test_action_errors_are_euclidean_per_action():
+    predicted = torch.tensor([[[3.0, 4.0], [1.0, 1.0]]])
+    recorded = torch.tensor([[[0.0, 0.0], [1.0, 1.0]]])
+    assert action_errors(predicted, recorded).tolist() == [[5.0, 0.0]]
+
+
+def test_inverse_error_is_in_environment_units(tiny_model, tmp_path, monkeypatch):
+    """A model whose prediction is the recorded chunk shifted by (3, 4) px has an error of exactly 5 env units."""
+    dataset = held_out(tiny_model)
+    truth = torch.stack([dataset[i]["actions"] for i in (0, len(dataset) - 1)])  # the two windows samples=2 picks
+
+    def shifted_truth(history, future, generator=None):
+        return truth + torch.tensor([3.0, 4.0])
+
+    monkeypatch.setattr(tiny_model, "inverse_dynamics", shifted_truth)
+    info = evaluate_inverse(tiny_model, dataset, tmp_path, samples=2, batch_size=2, progress=False)
+    assert info["l2_env_units"]["mean"] == pytest.approx(5.0)
+    assert info["l2_env_units_per_step"] == pytest.approx([5.0] * 16)
+    scale = 2.0 / (tiny_model.action_normalizer.high - tiny_model.action_normalizer.low)
+    assert info["l2_normalized"]["mean"] == pytest.approx(float(torch.tensor([3.0, 4.0]).mul(scale).norm()), rel=1e-5)
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "trajectories.png").is_file()
+
+
+def test_evaluate_video_scores_both_modes_and_draws_them(tiny_model, tmp_path):
+    features = torch.nn.Sequential(torch.nn.AdaptiveAvgPool3d(2), torch.nn.Flatten(), torch.nn.Linear(24, 8))
+    info = evaluate_video(tiny_model, held_out(tiny_model), tmp_path, samples=3, num_iters=(1, 2), i3d=features,
+                          pictures=2, progress=False)
+    assert [(r["mode"], r["num_iter"]) for r in info["results"]] == [
+        ("video", 1), ("video", 2), ("forward_dynamics", 1), ("forward_dynamics", 2)]
+    for r in info["results"]:
+        assert r["clips"] == 3 and len(r["psnr_per_future_frame"]) == 4
+        assert r["fvd"] > 0  # an untrained model's frames are noise, far from the real ones
+        assert r["psnr"] < 20
+        for key in ("grid_png", "side_by_side_mp4", "side_by_side_gif"):
+            assert (tmp_path / r[key]).is_file()
+
+
+@pytest.mark.slow
+def test_eval_video_and_inverse_cli(tiny_checkpoint, tmp_path):
+    out = tmp_path / "video"
+    result = run_cli("eval", "video", "--checkpoint", str(tiny_checkpoint), "--samples", "2", "--no-fvd",
+                     "--out", str(out), "--no-progress", env_extra=ONE_THREAD)
+    assert result.returncode == 0, result.stderr
+    results = json.loads((out / "eval_info.json").read_text())["results"]
+    assert {r["mode"] for r in results} == {"video", "forward_dynamics"} and all(r["fvd"] is None for r in results)
+    assert (out / "report.html").is_file()
+
+    result = run_cli("eval", "video", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "fvd"),
+                     env_extra={**ONE_THREAD, "UVA_KIT_I3D_WEIGHTS": ""})
+    assert result.returncode == 2 and "i3d_convert" in result.stderr and not (tmp_path / "fvd").exists()
+
+    out = tmp_path / "inverse"
+    result = run_cli("eval", "inverse", "--checkpoint", str(tiny_checkpoint), "--samples", "4", "--out", str(out),
+                     "--no-progress", env_extra=ONE_THREAD)
+    assert result.returncode == 0, result.stderr
+    info = json.loads((out / "eval_info.json").read_text())
+    assert info["windows"] == 4 and info["l2_env_units"]["mean"] > 0

@@ -1,0 +1,211 @@
+"""Evaluate a model: policy rollouts, video quality, inverse dynamics, forward-dynamics planning.
+
+Every subcommand writes eval_info.json, plots, videos and a self-contained report.html to --out.
+Examples:
+  uva-kit eval policy --checkpoint runs/tiny/checkpoints/last/pretrained_model --env pusht --episodes 50
+  uva-kit eval policy --agent random still --env pusht --episodes 50          # baselines on the same seeds
+  uva-kit eval policy --checkpoint C --visual normal bg-color bg-object goal-color   # paper Table III
+  uva-kit eval policy --checkpoint H2 H4 H8 --env pusht-m --history-sweep             # paper Fig. 6
+  uva-kit eval video --checkpoint C --data default --num-iter 1 8 --i3d i3d_kinetics400.safetensors
+  uva-kit eval inverse --checkpoint C --data default
+  uva-kit eval planning --checkpoint C --episodes 10 --candidates 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from uva_kit.envs import ENVIRONMENTS
+from uva_kit.errors import UvaKitError
+
+BASELINE_NAMES = ("random", "still")
+VISUALS = ("normal", "bg-color", "bg-object", "goal-color")  # uva_kit.envs.pusht.VISUAL_VARIANTS (no pygame import here)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for name, adder, summary in (
+        ("policy", _policy_arguments, "closed-loop episodes: score (mean best reward) and success rate"),
+        ("video", _video_arguments, "PSNR, SSIM and FVD of generate_video and forward_dynamics on held-out windows"),
+        ("inverse", _inverse_arguments, "L2 error of inverse_dynamics actions on held-out windows"),
+        ("planning", _planning_arguments, "two-block: choose among base-policy samples with forward_dynamics"),
+    ):
+        sub = kinds.add_parser(name, help=summary, description=summary)
+        adder(sub)
+        sub.add_argument("--out", help="results folder (default: eval/<kind>-<date-time>)")
+        sub.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+        sub.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+        sub.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _policy_arguments(parser) -> None:
+    parser.add_argument("--checkpoint", nargs="+", default=[], help="model folder(s) (OUT/checkpoints/<step>/pretrained_model)")
+    parser.add_argument("--agent", nargs="+", default=[], choices=BASELINE_NAMES, help="baseline agent(s) on the same seeds")
+    parser.add_argument("--env", default="pusht", choices=sorted(ENVIRONMENTS), help="environment (default pusht)")
+    parser.add_argument("--episodes", type=int, default=50, help="episodes per run (default 50, as the paper)")
+    parser.add_argument("--seed", type=int, default=100000, help="seed of the first episode (default 100000, the test seeds)")
+    parser.add_argument("--max-steps", type=int, default=300, help="step limit per episode (default 300)")
+    parser.add_argument("--batch-envs", type=int, default=10, help="environments run side by side (default 10)")
+    parser.add_argument("--n-action-steps", type=int, default=8, help="actions executed per predicted chunk (default 8)")
+    parser.add_argument("--visual", nargs="+", default=["normal"], choices=VISUALS, help="visual variant(s), paper Table III")
+    parser.add_argument("--videos", type=int, default=2, help="MP4s of the first N episodes of each run (default 2)")
+    parser.add_argument("--history-sweep", action="store_true",
+                        help="plot score against each checkpoint's history length (paper Fig. 6; give 2+ checkpoints)")
+    parser.add_argument("--async-envs", action="store_true", help="one process per environment")
+
+
+def _data_arguments(parser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="model folder")
+    parser.add_argument("--data", default="default", help="dataset folder or zarr; 'default' = the shipped PushT set")
+    parser.add_argument("--split", default="val", choices=["val", "all"],
+                        help="'val': the episodes the checkpoint's training held out (training.val_ratio/seed)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+
+
+def _video_arguments(parser) -> None:
+    _data_arguments(parser)
+    parser.add_argument("--samples", type=int, default=32, help="held-out windows, spread evenly (default 32)")
+    parser.add_argument("--num-iter", type=int, nargs="+", default=[1], help="MAR passes; the paper compares 1 and 8")
+    parser.add_argument("--modes", nargs="+", default=["video", "forward_dynamics"], choices=["video", "forward_dynamics"])
+    parser.add_argument("--i3d", help="converted I3D weights (safetensors; default $UVA_KIT_I3D_WEIGHTS); see docs/evaluation.md")
+    parser.add_argument("--no-fvd", action="store_true", help="skip FVD (PSNR and SSIM only)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--pictures", type=int, default=4, help="windows shown in the grids and videos (default 4)")
+
+
+def _inverse_arguments(parser) -> None:
+    _data_arguments(parser)
+    parser.add_argument("--samples", type=int, default=256, help="held-out windows, spread evenly (default 256)")
+    parser.add_argument("--batch-size", type=int, default=16)
+
+
+def _planning_arguments(parser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="the UVA model used as forward-dynamics model")
+    parser.add_argument("--base-policy", help="model folder sampling the candidates (default: --checkpoint's policy)")
+    parser.add_argument("--episodes", type=int, default=10, help="episodes per selector (default 10)")
+    parser.add_argument("--seed", type=int, default=100000)
+    parser.add_argument("--candidates", type=int, default=100, help="action chunks sampled per replanning (default 100)")
+    parser.add_argument("--execute-steps", type=int, default=6, help="actions executed before replanning (default 6)")
+    parser.add_argument("--max-steps", type=int, default=300)
+    parser.add_argument("--batch-envs", type=int, default=4)
+    parser.add_argument("--num-iter", type=int, default=1, help="MAR passes of forward_dynamics (default 1)")
+    parser.add_argument("--selectors", nargs="+", default=["base", "uva", "simulator"], choices=["base", "uva", "simulator"])
+    parser.add_argument("--videos", type=int, default=1, help="MP4s of the first N episodes per selector")
+
+
+def _positive(args, *names: str) -> None:
+    for name in names:
+        if getattr(args, name) < 1:
+            raise UvaKitError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from uva_kit.data.atomic import atomic_directory
+
+    out = Path(args.out or f"eval/{args.kind}-{time.strftime('%Y%m%d-%H%M%S')}")
+    runner = {"policy": _run_policy, "video": _run_video, "inverse": _run_inverse, "planning": _run_planning}[args.kind]
+    prepared = runner(args)  # loads and checks everything before the output folder is created
+    with atomic_directory(out, overwrite=args.overwrite) as folder:
+        summary = prepared(folder)
+    print(summary)
+    print(f"results in {out}/ (report: {out / 'report.html'}, data: {out / 'eval_info.json'})")
+    return 0
+
+
+def _run_policy(args):
+    from uva_kit.eval.agents import PolicyAgent, baseline
+    from uva_kit.eval.loading import load_model
+    from uva_kit.eval.policy_eval import run_policy_suite
+
+    _positive(args, "episodes", "max_steps", "batch_envs", "n_action_steps")
+    if not args.checkpoint and not args.agent:
+        raise UvaKitError("give --checkpoint C [C ...] and/or --agent random|still")
+    if args.history_sweep and len(args.checkpoint) < 2:
+        raise UvaKitError("--history-sweep compares checkpoints trained with different history lengths; give 2 or more")
+    if args.env == "two-block" and args.visual != ["normal"]:
+        raise UvaKitError("--visual variants exist for pusht and pusht-m only")
+    agents = []
+    for i, path in enumerate(args.checkpoint):
+        model = load_model(path, args.device)
+        name = f"uva-{i + 1}" if len(args.checkpoint) > 1 else "uva"
+        agents.append((PolicyAgent(model, name=name, n_action_steps=args.n_action_steps), str(path)))
+    agents += [(baseline(name), None) for name in args.agent]
+
+    def evaluate(folder: Path) -> str:
+        info = run_policy_suite(agents, args.env, folder, episodes=args.episodes, seed=args.seed,
+                                batch_envs=min(args.batch_envs, args.episodes), max_steps=args.max_steps,
+                                visuals=args.visual, videos=args.videos, asynchronous=args.async_envs,
+                                progress=not args.no_progress, history_sweep=args.history_sweep)
+        return "\n".join(f"{r['label']}: score {r['score']:.3f}, success {r['success_rate']:.0%} "
+                         f"({r['episodes']} episodes)" for r in info["runs"])
+
+    return evaluate
+
+
+def _held_out(args, model):
+    from uva_kit.cli.train import resolve_data
+    from uva_kit.data import UVADataset
+
+    training = model.spec.training
+    return UVADataset(resolve_data(args.data), model.spec.layout, split=args.split, val_ratio=training.val_ratio,
+                      split_seed=training.seed)
+
+
+def _run_video(args):
+    from uva_kit.eval.i3d import load_i3d
+    from uva_kit.eval.loading import load_model
+    from uva_kit.eval.video_eval import evaluate_video
+
+    _positive(args, "samples", "batch_size")
+    model = load_model(args.checkpoint, args.device)
+    i3d = None if args.no_fvd else load_i3d(args.i3d).to(model.device)
+    dataset = _held_out(args, model)
+
+    def evaluate(folder: Path) -> str:
+        info = evaluate_video(model, dataset, folder, samples=args.samples, num_iters=args.num_iter, modes=args.modes,
+                              i3d=i3d, batch_size=args.batch_size, pictures=args.pictures, seed=args.seed,
+                              progress=not args.no_progress)
+        return "\n".join(f"{r['mode']} num_iter {r['num_iter']}: PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.3f}"
+                         + ("" if r["fvd"] is None else f", FVD {r['fvd']:.1f}") for r in info["results"])
+
+    return evaluate
+
+
+def _run_inverse(args):
+    from uva_kit.eval.inverse_eval import evaluate_inverse
+    from uva_kit.eval.loading import load_model
+
+    _positive(args, "samples", "batch_size")
+    model = load_model(args.checkpoint, args.device)
+    dataset = _held_out(args, model)
+
+    def evaluate(folder: Path) -> str:
+        info = evaluate_inverse(model, dataset, folder, samples=args.samples, batch_size=args.batch_size, seed=args.seed,
+                                progress=not args.no_progress)
+        error = info["l2_env_units"]
+        return f"inverse dynamics: L2 error mean {error['mean']:.2f}, median {error['median']:.2f} (env units)"
+
+    return evaluate
+
+
+def _run_planning(args):
+    from uva_kit.eval.loading import load_model
+    from uva_kit.eval.planning import evaluate_planning
+
+    _positive(args, "episodes", "candidates", "execute_steps", "max_steps", "batch_envs", "num_iter")
+    forward_model = load_model(args.checkpoint, args.device)
+    base_model = load_model(args.base_policy, args.device) if args.base_policy else forward_model
+    if base_model.spec.layout != forward_model.spec.layout:
+        raise UvaKitError("--base-policy and --checkpoint must share the time layout (history frames, stride, chunk)")
+
+    def evaluate(folder: Path) -> str:
+        info = evaluate_planning(base_model, forward_model, folder, episodes=args.episodes, seed=args.seed,
+                                 selectors=args.selectors, candidates=args.candidates, execute_steps=args.execute_steps,
+                                 max_steps=args.max_steps, batch_envs=args.batch_envs, num_iter=args.num_iter,
+                                 videos=args.videos, progress=not args.no_progress)
+        return "\n".join(f"{r['selector']}: success {r['success_rate']:.0%}, score {r['score']:.3f}" for r in info["runs"])
+
+    return evaluate

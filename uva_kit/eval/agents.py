@@ -1,0 +1,80 @@
+"""What acts in an evaluation rollout: a UVA checkpoint through ``uva_kit.Policy``, or a baseline.
+
+An agent sees a batch of vector-env observations ({"pixels": (N, H, W, 3) uint8, "agent_pos": (N, 2)})
+and returns absolute actions (N, 2) in environment units. ``reset(seeds)`` starts one episode per seed.
+
+Baselines, to compare with on the same seeds: ``random`` (uniform targets in the 512 x 512 workspace,
+one RNG per episode seed) and ``still`` (the agent's own position: it stays where it is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from uva_kit.errors import UvaKitError, choices_hint
+
+WORKSPACE = 512.0
+
+
+class RandomAgent:
+    name = "random"
+
+    def reset(self, seeds: Sequence[int]) -> None:
+        self.rngs = [np.random.default_rng(seed) for seed in seeds]
+
+    def act(self, obs: dict) -> np.ndarray:
+        return np.stack([rng.uniform(0.0, WORKSPACE, size=2) for rng in self.rngs])
+
+
+class StillAgent:
+    name = "still"
+
+    def reset(self, seeds: Sequence[int]) -> None:
+        pass
+
+    def act(self, obs: dict) -> np.ndarray:
+        return np.asarray(obs["agent_pos"], dtype=np.float64).copy()
+
+
+BASELINES = {"random": RandomAgent, "still": StillAgent}
+
+
+def baseline(name: str):
+    """A fresh baseline agent by name."""
+    if name not in BASELINES:
+        raise UvaKitError(f"unknown baseline agent '{name}'.{choices_hint(name, BASELINES)}")
+    return BASELINES[name]()
+
+
+class PolicyAgent:
+    """A UVA model as a closed-loop policy: the checkpoint's observation window, ``n_action_steps`` of each chunk.
+
+    ``seed`` seeds the sampling noise (one generator for the batch), so a run is reproducible.
+    """
+
+    def __init__(self, model, name: str = "uva", n_action_steps: int = 8, seed: int = 0):
+        import torch
+
+        from uva_kit.model.policy import Policy
+
+        self.name = name
+        self.model = model.eval()
+        self.seed = seed
+        self.generator = torch.Generator(device=model.device)
+        self.policy = Policy(model, n_action_steps=n_action_steps, generator=self.generator)
+
+    @property
+    def history_frames(self) -> int:
+        return self.model.spec.layout.history_frames
+
+    def reset(self, seeds: Sequence[int]) -> None:
+        self.generator.manual_seed(self.seed + int(seeds[0]))
+        self.policy.reset()
+
+    def act(self, obs: dict) -> np.ndarray:
+        import torch
+
+        pixels = torch.from_numpy(np.asarray(obs["pixels"])).permute(0, 3, 1, 2).float() / 255.0
+        return self.policy.select_action({"image": pixels}).detach().cpu().double().numpy()

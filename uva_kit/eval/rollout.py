@@ -1,0 +1,90 @@
+"""Closed-loop episodes in vectorized environments, one seed per episode, batched ``batch_envs`` at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from uva_kit.eval.scoring import EpisodeResult, episode_result, summarize
+
+LEGACY_SEEDED_ENVS = ("pusht", "pusht-m")  # start states as the original evaluation (seeds 100000..)
+
+
+def default_env_options(env: str) -> dict:
+    """The options an evaluation uses unless told otherwise: legacy seeding where the env has it."""
+    return {"legacy_seeding": True} if env in LEGACY_SEEDED_ENVS else {}
+
+
+def run_episodes(
+    env: str,
+    agent,
+    seeds: Sequence[int],
+    *,
+    batch_envs: int = 8,
+    max_steps: int = 300,
+    env_options: dict | None = None,
+    record: int = 0,
+    asynchronous: bool = False,
+    progress: bool = True,
+    description: str | None = None,
+) -> tuple[list[EpisodeResult], dict[int, np.ndarray]]:
+    """Run one episode per seed with ``agent``; return the results (in seed order) and recorded frames.
+
+    The frames (T, H, W, 3) uint8 the agent saw, from the reset to the last step, are kept for the first
+    ``record`` seeds. An episode ends when the env terminates (success) or after ``max_steps`` steps.
+    """
+    from uva_kit.envs import make_vector
+
+    if batch_envs < 1 or max_steps < 1:
+        raise ValueError(f"batch_envs and max_steps must be at least 1, got {batch_envs} and {max_steps}")
+    options = {**default_env_options(env), **(env_options or {}), "max_episode_steps": max_steps}
+    recorded_seeds = set(list(seeds)[:record])
+    results: list[EpisodeResult] = []
+    recordings: dict[int, np.ndarray] = {}
+    vectors: dict[int, object] = {}
+    bar = tqdm(total=len(seeds), desc=description or f"{env} {agent.name}", unit="episode", disable=not progress)
+    try:
+        for start in range(0, len(seeds), batch_envs):
+            batch = [int(s) for s in seeds[start:start + batch_envs]]
+            if len(batch) not in vectors:
+                vectors[len(batch)] = make_vector(env, len(batch), asynchronous=asynchronous, **options)
+            finished = _run_batch(vectors[len(batch)], agent, batch, recorded_seeds, recordings, bar)
+            results.extend(finished)
+            bar.set_postfix(summary_postfix(results))
+    finally:
+        bar.close()
+        for vector in vectors.values():
+            vector.close()
+    return results, recordings
+
+
+def summary_postfix(results: Sequence[EpisodeResult]) -> dict:
+    summary = summarize(results)
+    return {"score": f"{summary['score']:.3f}", "success": f"{summary['success_rate']:.0%}"}
+
+
+def _run_batch(vector, agent, seeds: list[int], recorded_seeds: set, recordings: dict, bar) -> list[EpisodeResult]:
+    count = len(seeds)
+    obs, _ = vector.reset(seed=seeds)
+    agent.reset(seeds)
+    rewards: list[list[float]] = [[] for _ in range(count)]
+    successes: list[list[bool]] = [[] for _ in range(count)]
+    frames = {i: [obs["pixels"][i]] for i, s in enumerate(seeds) if s in recorded_seeds}
+    done = np.zeros(count, dtype=bool)
+    while not done.all():
+        actions = agent.act(obs).astype(np.float32)
+        obs, reward, terminated, truncated, info = vector.step(actions)
+        success = info.get("is_success", np.zeros(count, dtype=bool))
+        for i in np.flatnonzero(~done):
+            rewards[i].append(float(reward[i]))
+            successes[i].append(bool(success[i]))
+            if i in frames:
+                frames[i].append(obs["pixels"][i])
+        newly_done = ~done & (terminated | truncated)
+        done |= newly_done
+        bar.update(int(newly_done.sum()))
+    for i, episode_frames in frames.items():
+        recordings[seeds[i]] = np.stack(episode_frames)
+    return [episode_result(seed, rewards[i], successes[i]) for i, seed in enumerate(seeds)]

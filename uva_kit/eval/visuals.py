@@ -1,0 +1,111 @@
+"""Pictures of an evaluation: MP4s and GIFs of rollouts, side-by-side predicted-vs-real clips, PNG grids, plots.
+
+Frames are uint8 (T, H, W, 3) arrays. Small frames (96x96) are enlarged ``scale`` times (nearest
+neighbour) so they are visible in a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+SEPARATOR = 2  # px of white between panels
+
+
+def to_uint8(frames) -> np.ndarray:
+    """Float frames in [0, 1] (..., 3, H, W) (a torch tensor or array) -> uint8 (..., H, W, 3)."""
+    array = frames.detach().cpu().float().numpy() if hasattr(frames, "detach") else np.asarray(frames, dtype=np.float32)
+    return (np.clip(np.moveaxis(array, -3, -1), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def enlarge(frames: np.ndarray, scale: int) -> np.ndarray:
+    return frames.repeat(scale, axis=-3).repeat(scale, axis=-2) if scale > 1 else frames
+
+
+def side_by_side(*clips: np.ndarray) -> np.ndarray:
+    """Clips (T, H, W, 3) of equal shape joined left to right with a white separator."""
+    if len({clip.shape for clip in clips}) != 1:
+        raise ValueError(f"clips must have the same shape, got {[clip.shape for clip in clips]}")
+    gap = np.full((*clips[0].shape[:2], SEPARATOR, 3), 255, dtype=np.uint8)
+    parts = [part for clip in clips for part in (clip, gap)][:-1]
+    return np.concatenate(parts, axis=2)
+
+
+def grid(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Rows of frames, each (T, H, W, 3) with equal T and frame size, as one image (rows x T panels)."""
+    lines = [np.concatenate([np.pad(f, ((0, SEPARATOR), (0, SEPARATOR), (0, 0)), constant_values=255) for f in row], axis=1)
+             for row in rows]
+    return np.concatenate(lines, axis=0)
+
+
+def write_png(image: np.ndarray, path: str | Path) -> Path:
+    from PIL import Image
+
+    Image.fromarray(image).save(path)
+    return Path(path)
+
+
+def write_mp4(frames: np.ndarray, path: str | Path, fps: int = 10) -> Path:
+    """H.264 MP4 (sides rounded up to even sizes, as yuv420p needs)."""
+    from uva_kit.data.video import VideoWriter
+
+    height, width = frames.shape[1:3]
+    frames = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    writer = VideoWriter(path, fps=fps)
+    try:
+        writer.write(frames)
+    finally:
+        writer.close()
+    return Path(path)
+
+
+def write_gif(frames: np.ndarray, path: str | Path, fps: int = 10) -> Path:
+    from PIL import Image
+
+    images = [Image.fromarray(frame) for frame in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    return Path(path)
+
+
+def bar_plot(labels: Sequence[str], values: Sequence[float], path: str | Path, *, ylabel: str, title: str,
+             ylim: tuple[float, float] | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(max(4.0, 0.5 * len(labels) + 2), 3.2))
+    axes.bar(range(len(values)), values, color="#4C72B0")
+    axes.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    if ylim is not None:
+        axes.set_ylim(*ylim)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)
+
+
+def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *, xlabel: str,
+              ylabel: str, title: str) -> Path:
+    """One line per name: ``series[name] = (xs, ys)``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5, 3.2))
+    for name, (xs, ys) in series.items():
+        axes.plot(xs, ys, marker="o", label=name)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    if len(series) > 1:
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)
