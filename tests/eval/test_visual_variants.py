@@ -41,3 +41,9 @@ def test_distractors_are_reproducible_per_seed_and_differ_across_seeds():
 def test_unknown_variant_names_the_choices():
     with pytest.raises(UvaKitError, match="Did you mean 'bg-color'"):
         envs.make("pusht", visual="bg-colour")
+
+
+def test_the_cli_offers_exactly_the_env_variants():
+    from uva_kit.cli.eval import VISUALS
+
+    assert VISUALS == VISUAL_VARIANTS
