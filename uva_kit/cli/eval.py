@@ -103,7 +103,7 @@ def _positive(args, *names: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uva_kit.data.atomic import atomic_directory
+    from uva_kit.atomic import atomic_directory
 
     out = Path(args.out or f"eval/{args.kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     runner = {"policy": _run_policy, "video": _run_video, "inverse": _run_inverse, "planning": _run_planning}[args.kind]
