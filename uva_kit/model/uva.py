@@ -299,6 +299,17 @@ class UVAModel(nn.Module):
         modality = self._action_modality(need_head=True)
         return modality.restore(modality.head.sample(z, self.sampler, generator, steps))
 
+    def _given_inputs(self, inputs: dict | None) -> dict[str, torch.Tensor]:
+        """Batch values of stream modalities by modality name -> prepared stream data."""
+        prepared = {}
+        for name, value in (inputs or {}).items():
+            modality = self.modalities[name] if name in self.modalities else None
+            if modality is None or not modality.streams or name == VIDEO:
+                streams = sorted(m.name for m in self.stream_modalities[1:])
+                raise ValueError(f"inputs: '{name}' is not a stream modality of this model; choose from {streams}")
+            prepared[name] = modality.prepare(value.to(self.device, torch.float32))
+        return prepared
+
     def predict_actions(
         self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
         instruction=None, generator: torch.Generator | None = None, steps: int | None = None,
@@ -312,6 +323,38 @@ class UVAModel(nn.Module):
             data, size = self._history_data(mode, history_frames, history_latents, generator)
             z = self.joint_latents(mode, data, size, None, instruction, generator)
             return self._sample_actions(z, generator, steps)
+
+    def predict_modality(
+        self, name: str, history_frames: torch.Tensor | None = None, *, mode: str = "policy",
+        inputs: dict[str, torch.Tensor] | None = None, future_frames: torch.Tensor | None = None,
+        instruction=None, generator: torch.Generator | None = None, steps: int | None = None,
+    ) -> torch.Tensor:
+        """Sample modality ``name``'s head after one backbone pass under ``mode``, in batch units.
+
+        For a plugin modality, e.g. a force chunk from the policy (a ``policy`` mode with
+        ``losses = ["action", "force"]``). ``inputs`` maps the mode's given stream modalities to their
+        batch values (``{"action": actions}``); ``future_frames`` is needed when the mode gives the
+        future video. Modes that mask the future video are generated with ``plan``/``generate_video``.
+        """
+        with self._inference():
+            chosen = self.mode(mode)
+            modality = self.modalities[name] if name in self.modalities else None
+            if modality is None or modality.head is None:
+                with_heads = sorted(n for n, m in self.modalities.items() if m.head is not None and n != VIDEO)
+                raise SpecError("modalities", f"this model has no head for '{name}'; modalities with a head: {with_heads}.")
+            if chosen.stream_state(VIDEO) == "masked":
+                raise ValueError(f"mode '{mode}' masks the future video; predict_modality runs modes with the future "
+                                 "video absent or given (policy, inverse_dynamics)")
+            if history_frames is None and chosen.stream_state(HISTORY) == "absent":
+                history_frames = future_frames  # only its batch size is read
+            data, size = self._history_data(chosen, history_frames, None, generator)
+            data.update(self._given_inputs(inputs))
+            if chosen.stream_state(VIDEO) == "given":
+                if future_frames is None:
+                    raise ValueError(f"mode '{mode}' gives the future video: pass future_frames=")
+                data[VIDEO] = self._frame_tokens(future_frames, "future_frames", generator)
+            z = self.joint_latents(chosen, data, size, None, instruction, generator)
+            return modality.restore(modality.head.sample(z, self.sampler, generator, steps))
 
     def inverse_dynamics(
         self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction=None,
@@ -336,12 +379,16 @@ class UVAModel(nn.Module):
 
     def forward_dynamics(
         self, history_frames: torch.Tensor, actions: torch.Tensor, num_iter: int = 1, *, instruction=None,
-        generator: torch.Generator | None = None, steps: int | None = None,
+        inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
-        """Future frames (B, T, 3, image_size, image_size) given the history and actions (B, L, action_dim)."""
+        """Future frames (B, T, 3, image_size, image_size) given the history and actions (B, L, action_dim).
+
+        ``inputs`` gives further stream modalities by name when the mode takes them, e.g.
+        ``{"force": impulses}`` for a forward-dynamics mode with ``given = ["action", "force"]``.
+        """
         with self._inference():
             modality = self._action_modality()
-            given = {modality.name: modality.prepare(actions.to(self.device, torch.float32))}
+            given = {modality.name: modality.prepare(actions.to(self.device, torch.float32)), **self._given_inputs(inputs)}
             frames, _ = self._generate("forward_dynamics", history_frames, given, num_iter, instruction, generator, steps, False)
             return frames
 
