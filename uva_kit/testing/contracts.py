@@ -84,6 +84,16 @@ class ModalityContract(ComponentContract):
     train_steps = 30
     batch_size = 4
 
+    @pytest.fixture(autouse=True)
+    def _one_thread(self):
+        """Tiny models train fastest (and steadiest on a busy machine) on one thread."""
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        yield
+        torch.set_num_threads(previous)
+
     def modality_data(self, batch: dict, generator) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must implement modality_data(batch, generator)")
 
