@@ -312,15 +312,18 @@ class UVAModel(nn.Module):
 
     def predict_actions(
         self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
-        instruction=None, generator: torch.Generator | None = None, steps: int | None = None,
+        instruction=None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
+        steps: int | None = None,
     ) -> torch.Tensor:
         """Policy: actions (B, L, action_dim) from one backbone pass and the action head (never the video head).
 
         ``history_latents`` (B, T, C, h, w) replaces ``history_frames`` when the caller cached them.
+        ``inputs`` gives the stream modalities the policy mode takes, by name (e.g. a plugin's).
         """
         with self._inference():
             mode = self.mode("policy")
             data, size = self._history_data(mode, history_frames, history_latents, generator)
+            data.update(self._given_inputs(inputs))
             z = self.joint_latents(mode, data, size, None, instruction, generator)
             return self._sample_actions(z, generator, steps)
 
@@ -358,23 +361,25 @@ class UVAModel(nn.Module):
 
     def inverse_dynamics(
         self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction=None,
-        generator: torch.Generator | None = None, steps: int | None = None,
+        inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
         """Actions (B, L, action_dim) that lead from the history to ``future_frames`` (B, T, 3, H, W)."""
         with self._inference():
             mode = self.mode("inverse_dynamics")
             data, size = self._history_data(mode, history_frames, None, generator)
+            data.update(self._given_inputs(inputs))
             data[VIDEO] = self._frame_tokens(future_frames, "future_frames", generator)
             z = self.joint_latents(mode, data, size, None, instruction, generator)
             return self._sample_actions(z, generator, steps)
 
     def generate_video(
         self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
-        generator: torch.Generator | None = None, steps: int | None = None,
+        inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
         """Video model: future frames (B, T, 3, image_size, image_size) in [0, 1], MAR-style in ``num_iter`` steps."""
         with self._inference():
-            frames, _ = self._generate("video", history_frames, {}, num_iter, instruction, generator, steps, False)
+            given = self._given_inputs(inputs)
+            frames, _ = self._generate("video", history_frames, given, num_iter, instruction, generator, steps, False)
             return frames
 
     def forward_dynamics(
@@ -394,11 +399,12 @@ class UVAModel(nn.Module):
 
     def plan(
         self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
-        generator: torch.Generator | None = None, steps: int | None = None,
+        inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> Plan:
         """Policy + planner: actions (B, L, action_dim) and the future frames they lead to."""
         with self._inference():
-            frames, actions = self._generate("joint", history_frames, {}, num_iter, instruction, generator, steps, True)
+            given = self._given_inputs(inputs)
+            frames, actions = self._generate("joint", history_frames, given, num_iter, instruction, generator, steps, True)
             return Plan(actions, frames)
 
     def _generate(self, mode_name, history_frames, given, num_iter, instruction, generator, steps, with_actions):
