@@ -2,7 +2,9 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: install quickstart test
+.PHONY: install quickstart test test-plugins
+
+PLUGINS := plugins/uva-kit-force plugins/uva-kit-sound
 
 install:
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PIP) install torch==2.13.0
@@ -14,3 +16,9 @@ quickstart: install
 
 test: install
 	$(PYTHON) -m pytest
+
+# The plugin distributions in plugins/ installed (editable), then the core suite and theirs in one run.
+# CI runs `make test` (core, no plugins installed) first, then this.
+test-plugins: install
+	$(PIP) install --no-build-isolation --no-deps $(addprefix -e ,$(PLUGINS))
+	$(PYTHON) -m pytest tests $(addsuffix /tests,$(PLUGINS))

@@ -145,3 +145,19 @@ def test_policy_executes_the_first_actions_of_the_chunk(tiny_model):
     got = torch.stack([policy.select_action({"image": image}) for _ in range(4)])
     expected = tiny_model.predict_actions(image[None, None].expand(1, 4, 3, 16, 16), generator=seeded(1))[0, :4]
     assert torch.allclose(got, expected)
+
+
+def test_predict_modality_samples_any_head_under_a_mode(tiny_model, tiny_batch):
+    history, future = tiny_batch["history_frames"], tiny_batch["future_frames"]
+    assert torch.equal(tiny_model.predict_modality("action", history, generator=seeded(), steps=3),
+                       tiny_model.predict_actions(history, generator=seeded(), steps=3))
+    assert torch.equal(
+        tiny_model.predict_modality("action", mode="inverse_dynamics", future_frames=future, generator=seeded(), steps=3),
+        tiny_model.inverse_dynamics(history, future, generator=seeded(), steps=3),
+    )
+    with pytest.raises(SpecError, match="no head for 'force'"):
+        tiny_model.predict_modality("force", history)
+    with pytest.raises(ValueError, match="masks the future video"):
+        tiny_model.predict_modality("action", history, mode="joint")
+    with pytest.raises(ValueError, match="'force' is not a stream modality of this model"):
+        tiny_model.predict_actions(history, inputs={"force": torch.zeros(2, 16, 2)})

@@ -326,7 +326,8 @@ class UVAModel(nn.Module):
 
     def policy_latents(
         self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
-        instruction=None, generator: torch.Generator | None = None, posterior_noise: torch.Tensor | None = None,
+        instruction=None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
+        posterior_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The backbone's joint latents z (B, L, width) in policy mode (the first half of ``predict_actions``)."""
         if posterior_noise is not None and history_latents is not None:
@@ -334,6 +335,7 @@ class UVAModel(nn.Module):
         with self._inference():
             mode = self.mode("policy")
             data, size = self._history_data(mode, history_frames, history_latents, generator, posterior_noise)
+            data.update(self._given_inputs(inputs))
             return self.joint_latents(mode, data, size, None, instruction, generator)
 
     def sample_actions(
@@ -344,62 +346,113 @@ class UVAModel(nn.Module):
         with self._inference():
             return self._sample_actions(z, generator, steps, noise)
 
+    def _given_inputs(self, inputs: dict | None) -> dict[str, torch.Tensor]:
+        """Batch values of stream modalities by modality name -> prepared stream data."""
+        prepared = {}
+        for name, value in (inputs or {}).items():
+            modality = self.modalities[name] if name in self.modalities else None
+            if modality is None or not modality.streams or name == VIDEO:
+                streams = sorted(m.name for m in self.stream_modalities[1:])
+                raise ValueError(f"inputs: '{name}' is not a stream modality of this model; choose from {streams}")
+            prepared[name] = modality.prepare(value.to(self.device, torch.float32))
+        return prepared
+
     def predict_actions(
         self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
-        instruction=None, generator: torch.Generator | None = None, steps: int | None = None,
-        posterior_noise: torch.Tensor | None = None, action_noise: torch.Tensor | None = None,
+        instruction=None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
+        steps: int | None = None, posterior_noise: torch.Tensor | None = None, action_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Policy: actions (B, L, action_dim) from one backbone pass and the action head (never the video head).
 
         ``history_latents`` (B, T, C, h, w) replaces ``history_frames`` when the caller cached them.
+        ``inputs`` gives the stream modalities the policy mode takes, by name (e.g. a plugin's).
         Every random draw comes from ``generator``, or from given standard-normal tensors:
         ``posterior_noise`` (B, T, C, h, w) for the encoder's posterior sample of the history frames,
         ``action_noise`` (S + 1, B, L, action_dim) for the S sampling steps (``[0]`` is the initial
         noise; see ``Sampler.sample`` and ``model.sampler.draw_noise``).
         """
-        z = self.policy_latents(history_frames, history_latents=history_latents, instruction=instruction,
+        z = self.policy_latents(history_frames, history_latents=history_latents, instruction=instruction, inputs=inputs,
                                 generator=generator, posterior_noise=posterior_noise)
         return self.sample_actions(z, generator=generator, steps=steps, noise=action_noise)
 
+    def predict_modality(
+        self, name: str, history_frames: torch.Tensor | None = None, *, mode: str = "policy",
+        inputs: dict[str, torch.Tensor] | None = None, future_frames: torch.Tensor | None = None,
+        instruction=None, generator: torch.Generator | None = None, steps: int | None = None,
+    ) -> torch.Tensor:
+        """Sample modality ``name``'s head after one backbone pass under ``mode``, in batch units.
+
+        For a plugin modality, e.g. a force chunk from the policy (a ``policy`` mode with
+        ``losses = ["action", "force"]``). ``inputs`` maps the mode's given stream modalities to their
+        batch values (``{"action": actions}``); ``future_frames`` is needed when the mode gives the
+        future video. Modes that mask the future video are generated with ``plan``/``generate_video``.
+        """
+        with self._inference():
+            chosen = self.mode(mode)
+            modality = self.modalities[name] if name in self.modalities else None
+            if modality is None or modality.head is None:
+                with_heads = sorted(n for n, m in self.modalities.items() if m.head is not None and n != VIDEO)
+                raise SpecError("modalities", f"this model has no head for '{name}'; modalities with a head: {with_heads}.")
+            if chosen.stream_state(VIDEO) == "masked":
+                raise ValueError(f"mode '{mode}' masks the future video; predict_modality runs modes with the future "
+                                 "video absent or given (policy, inverse_dynamics)")
+            if history_frames is None and chosen.stream_state(HISTORY) == "absent":
+                history_frames = future_frames  # only its batch size is read
+            data, size = self._history_data(chosen, history_frames, None, generator)
+            data.update(self._given_inputs(inputs))
+            if chosen.stream_state(VIDEO) == "given":
+                if future_frames is None:
+                    raise ValueError(f"mode '{mode}' gives the future video: pass future_frames=")
+                data[VIDEO] = self._frame_tokens(future_frames, "future_frames", generator)
+            z = self.joint_latents(chosen, data, size, None, instruction, generator)
+            return modality.restore(modality.head.sample(z, self.sampler, generator, steps))
+
     def inverse_dynamics(
         self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction=None,
-        generator: torch.Generator | None = None, steps: int | None = None,
+        inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
         """Actions (B, L, action_dim) that lead from the history to ``future_frames`` (B, T, 3, H, W)."""
         with self._inference():
             mode = self.mode("inverse_dynamics")
             data, size = self._history_data(mode, history_frames, None, generator)
+            data.update(self._given_inputs(inputs))
             data[VIDEO] = self._frame_tokens(future_frames, "future_frames", generator)
             z = self.joint_latents(mode, data, size, None, instruction, generator)
             return self._sample_actions(z, generator, steps)
 
     def generate_video(
         self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
-        generator: torch.Generator | None = None, steps: int | None = None,
+        inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
         """Video model: future frames (B, T, 3, image_size, image_size) in [0, 1], MAR-style in ``num_iter`` steps."""
         with self._inference():
-            frames, _ = self._generate("video", history_frames, {}, num_iter, instruction, generator, steps, False)
+            given = self._given_inputs(inputs)
+            frames, _ = self._generate("video", history_frames, given, num_iter, instruction, generator, steps, False)
             return frames
 
     def forward_dynamics(
         self, history_frames: torch.Tensor, actions: torch.Tensor, num_iter: int = 1, *, instruction=None,
-        generator: torch.Generator | None = None, steps: int | None = None,
+        inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
-        """Future frames (B, T, 3, image_size, image_size) given the history and actions (B, L, action_dim)."""
+        """Future frames (B, T, 3, image_size, image_size) given the history and actions (B, L, action_dim).
+
+        ``inputs`` gives further stream modalities by name when the mode takes them, e.g.
+        ``{"force": impulses}`` for a forward-dynamics mode with ``given = ["action", "force"]``.
+        """
         with self._inference():
             modality = self._action_modality()
-            given = {modality.name: modality.prepare(actions.to(self.device, torch.float32))}
+            given = {modality.name: modality.prepare(actions.to(self.device, torch.float32)), **self._given_inputs(inputs)}
             frames, _ = self._generate("forward_dynamics", history_frames, given, num_iter, instruction, generator, steps, False)
             return frames
 
     def plan(
         self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
-        generator: torch.Generator | None = None, steps: int | None = None,
+        inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> Plan:
         """Policy + planner: actions (B, L, action_dim) and the future frames they lead to."""
         with self._inference():
-            frames, actions = self._generate("joint", history_frames, {}, num_iter, instruction, generator, steps, True)
+            given = self._given_inputs(inputs)
+            frames, actions = self._generate("joint", history_frames, given, num_iter, instruction, generator, steps, True)
             return Plan(actions, frames)
 
     def _generate(self, mode_name, history_frames, given, num_iter, instruction, generator, steps, with_actions):
