@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "convert": "convert",
     "bench": "bench",
     "eval": "eval",
+    "quickstart": "quickstart",
 }
 
 

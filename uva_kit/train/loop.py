@@ -171,7 +171,8 @@ def fit(
         _drop_records_after(log, start)
 
     micro_batches = zip(plan.iterate(start, training.steps), loader)
-    bar = tqdm(total=training.steps, initial=start, desc="train", disable=not (progress and state.is_main), dynamic_ncols=True)
+    bar = tqdm(total=None if time_limit_s else training.steps, initial=start, desc="train", unit="step",
+               disable=not (progress and state.is_main), dynamic_ncols=True)
     train_loss = val_loss = None
     saved: Path | None = checkpoint
     step = start

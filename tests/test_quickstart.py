@@ -1,0 +1,37 @@
+"""The main job end to end at a tiny budget: train, evaluate beside baselines, report; rerun safely."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from uva_kit.quickstart import QuickstartOptions, _verdict, run_quickstart
+
+
+def test_verdict_needs_a_clear_margin_over_every_baseline():
+    runs = [{"label": "uva", "score": 0.30}, {"label": "random", "score": 0.10}, {"label": "still", "score": 0.08}]
+    assert _verdict(runs)[0] is True
+    runs[1]["score"] = 0.28
+    beats, text = _verdict(runs)
+    assert beats is False and "does NOT clearly beat" in text and "random 0.280" in text
+
+
+@pytest.mark.slow
+def test_quickstart_writes_a_report_and_reruns_safely(tmp_path):
+    options = QuickstartOptions(tmp_path / "qs", minutes=0.05, episodes=2, spec="pusht-tiny", max_steps=20, videos=1)
+    summary = run_quickstart(options)
+    out = options.out
+    assert [run["label"] for run in summary["runs"]] == ["uva", "random", "still"]
+    assert all(run["episodes"] == 2 for run in summary["runs"])
+    assert "both baselines on the same seeds" in summary["verdict"]
+    for name in ("report.html", "loss.png", "summary.json", "eval/eval_info.json", "train/metrics.jsonl"):
+        assert (out / name).exists(), name
+    html = (out / "report.html").read_text()
+    assert summary["verdict"] in html and "Predicted vs real future frames" in html and "data:image/png;base64" in html
+    state = json.loads((out / "quickstart.json").read_text())
+    assert state["trained"] and state["evaluated"]
+
+    eval_info = (out / "eval" / "eval_info.json").stat().st_mtime
+    again = run_quickstart(options)  # a rerun skips finished stages
+    assert again["runs"] == summary["runs"] and (out / "eval" / "eval_info.json").stat().st_mtime == eval_info

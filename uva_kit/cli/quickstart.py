@@ -1,0 +1,29 @@
+"""The main job: train a CPU-sized UVA on PushT demonstrations, evaluate it beside baselines, write a report.
+
+Rerun the same command after an interruption: finished stages are skipped and training resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="runs/quickstart", help="output folder (default: runs/quickstart)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training time budget (default: 30)")
+    parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per agent (default: 50)")
+    parser.add_argument("--spec", default="pusht-small", help="the model preset or spec file (default: pusht-small)")
+    parser.add_argument("--data", default="default",
+                        help="demonstrations: 'default' (shipped with uva_kit) or a dataset folder from `uva-kit collect`")
+    parser.add_argument("--max-steps", type=int, default=300, help="steps per evaluation episode (default: 300)")
+    parser.add_argument("--fresh", action="store_true", help="delete OUT and start over")
+
+
+def run(args: argparse.Namespace) -> int:
+    from uva_kit.quickstart import QuickstartOptions, run_quickstart
+
+    options = QuickstartOptions(Path(args.out), args.minutes, args.episodes, args.spec, args.data,
+                                max_steps=args.max_steps)
+    run_quickstart(options, fresh=args.fresh)
+    return 0

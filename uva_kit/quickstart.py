@@ -1,0 +1,179 @@
+"""The main job: PushT demonstrations -> a CPU-sized UVA trained for a time budget -> 50 evaluated
+episodes beside two baselines -> one report.
+
+    uva-kit quickstart --out runs/quickstart --minutes 30
+
+Every stage writes into ``OUT`` and records its completion in ``OUT/quickstart.json``, so an
+interrupted run is rerun with the same command: training resumes from its last checkpoint (for up
+to ``--minutes`` more), finished stages are skipped, and ``--fresh`` starts over.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import attrs
+
+from uva_kit.errors import UvaKitError
+
+STATE_FILE = "quickstart.json"
+REPORT_FILE = "report.html"
+BASELINES = ("random", "still")
+CLEAR_MARGIN = 0.05  # "clearly beats": at least this much higher score than each baseline
+
+# Quickstart training settings on top of the preset: a constant LR after a short warm-up (the run
+# stops on a time budget, not at a step count) and frequent checkpoints (an interrupt loses little).
+TRAINING_OVERRIDES = (
+    "training.steps=1000000",
+    "training.lr_schedule='constant'",
+    "training.warmup_steps=100",
+    "training.lr=1e-3",
+    "training.checkpoint_every=100",
+    "training.val_every=200",
+    "training.log_every=10",
+)
+
+
+@attrs.frozen
+class QuickstartOptions:
+    out: Path
+    minutes: float = 30.0
+    episodes: int = 50
+    spec: str = "pusht-small"
+    data: str = "default"
+    batch_envs: int = 8
+    max_steps: int = 300
+    videos: int = 2
+
+
+def _read_state(out: Path) -> dict:
+    path = out / STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_state(out: Path, state: dict) -> None:
+    from uva_kit.atomic import atomic_write
+
+    atomic_write(out / STATE_FILE, lambda temporary: Path(temporary).write_text(json.dumps(state, indent=2)))
+
+
+def _train(options: QuickstartOptions, state: dict) -> Path:
+    from uva_kit.cli.train import resolve_data
+    from uva_kit.data import UVADataset
+    from uva_kit.spec import load_spec
+    from uva_kit.train import fit
+    from uva_kit.train.training_state import last_checkpoint
+
+    train_dir = options.out / "train"
+    if state.get("trained"):
+        return last_checkpoint(train_dir) / "pretrained_model"
+    spec = load_spec(options.spec, list(TRAINING_OVERRIDES))
+    training = spec.training
+    data = resolve_data(options.data)
+    resume = (train_dir / "train_config.json").exists()
+    print(f"[1/3] training {spec.name} on {data} for up to {options.minutes:g} min"
+          + (" (resuming)" if resume else "") + f" -> {train_dir}")
+    result = fit(
+        spec, UVADataset(data, spec.layout, split="train", val_ratio=training.val_ratio, split_seed=training.seed),
+        train_dir, val_dataset=UVADataset(data, spec.layout, split="val", val_ratio=training.val_ratio,
+                                          split_seed=training.seed),
+        resume=resume, time_limit_s=options.minutes * 60, progress=True, run_info={"data": str(data)},
+    )
+    _write_state(options.out, {**state, "trained": True, "steps": result.step})
+    return result.checkpoint / "pretrained_model"
+
+
+def _evaluate(options: QuickstartOptions, state: dict, checkpoint: Path) -> dict:
+    import uva_kit
+    from uva_kit.eval.agents import PolicyAgent, baseline
+    from uva_kit.eval.policy_eval import run_policy_suite
+
+    eval_dir = options.out / "eval"
+    if state.get("evaluated") and (eval_dir / "eval_info.json").exists():
+        return json.loads((eval_dir / "eval_info.json").read_text())
+    print(f"[2/3] evaluating the policy and the {' and '.join(BASELINES)} baselines on {options.episodes} PushT "
+          f"episodes (seeds 100000..) -> {eval_dir}")
+    shutil.rmtree(eval_dir, ignore_errors=True)
+    eval_dir.mkdir(parents=True)
+    agents = [(PolicyAgent(uva_kit.load(checkpoint)), str(checkpoint))] + [(baseline(name), None) for name in BASELINES]
+    info = run_policy_suite(agents, "pusht", eval_dir, episodes=options.episodes, batch_envs=options.batch_envs,
+                            max_steps=options.max_steps, videos=options.videos)
+    _write_state(options.out, {**_read_state(options.out), "evaluated": True})
+    return info
+
+
+def _verdict(runs: list[dict]) -> tuple[bool, str]:
+    policy, baselines = runs[0], runs[1:]
+    beats = all(policy["score"] >= b["score"] + CLEAR_MARGIN for b in baselines)
+    others = ", ".join(f"{b['label']} {b['score']:.3f}" for b in baselines)
+    word = "clearly beats" if beats else f"does NOT clearly beat (by {CLEAR_MARGIN} or more)"
+    return beats, f"The trained policy scores {policy['score']:.3f} and {word} both baselines on the same seeds ({others})."
+
+
+def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> tuple[Path, bool, str]:
+    import uva_kit
+    from uva_kit.data import UVADataset
+    from uva_kit.eval.report import Report
+    from uva_kit.eval.video_eval import evaluate_video
+    from uva_kit.eval.visuals import line_plot
+    from uva_kit.train.metrics import read_metrics
+
+    print(f"[3/3] writing the report -> {options.out / REPORT_FILE}")
+    train_dir, out = options.out / "train", options.out
+    train, val = read_metrics(train_dir, "train"), read_metrics(train_dir, "val")
+    series = {"train": ([r["step"] for r in train], [r["loss"] for r in train])}
+    if val:
+        series["validation (EMA)"] = ([r["step"] for r in val], [r["loss"] for r in val])
+    line_plot(series, out / "loss.png", xlabel="step", ylabel="loss", title="training loss")
+
+    model = uva_kit.load(checkpoint)
+    video_dir = out / "video"
+    video_dir.mkdir(exist_ok=True)
+    held_out = UVADataset(json.loads((train_dir / "train_config.json").read_text())["data"], model.spec.layout,
+                          split="val", val_ratio=model.spec.training.val_ratio, split_seed=model.spec.training.seed)
+    video = evaluate_video(model, held_out, video_dir, samples=4, modes=("video",), pictures=4, progress=False)
+
+    beats, verdict = _verdict(info["runs"])
+    report = Report("uva_kit quickstart: PushT on a CPU")
+    report.paragraph(verdict)
+    report.table(["agent", "score (mean best reward)", "success rate", "episodes"],
+                 [[run["label"], run["score"], run["success_rate"], run["episodes"]] for run in info["runs"]])
+    report.paragraph(f"Model: {model.spec.name} trained for {_read_state(out).get('steps', '?')} steps "
+                     f"(budget {options.minutes:g} min); checkpoint {checkpoint}. Deviations from the paper: "
+                     + "; ".join(model.spec.deviations) + ".")
+    report.heading("Training")
+    report.image(out / "loss.png")
+    report.heading("Rollouts (first episodes; click for the MP4)")
+    for run in info["runs"]:
+        gif = run.get("gif") or next((v for v in run["videos"] if v.endswith(".gif")), None)
+        if gif:
+            report.image(out / "eval" / gif, caption=run["label"], link=Path("eval") / run["videos"][0])
+    report.heading("Predicted vs real future frames (held-out windows; rows: real, predicted)")
+    for result in video["results"]:
+        report.image(video_dir / result["grid_png"], caption=f"PSNR {result['psnr']:.1f} dB, SSIM {result['ssim']:.3f}")
+    path = report.write(out / REPORT_FILE)
+    summary = {"verdict": verdict, "beats_baselines": beats,
+               "runs": [{k: run[k] for k in ("label", "score", "success_rate", "episodes")} for run in info["runs"]],
+               "video": [{k: r[k] for k in ("mode", "psnr", "ssim")} for r in video["results"]],
+               "checkpoint": str(checkpoint), "minutes": options.minutes}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return path, beats, verdict
+
+
+def run_quickstart(options: QuickstartOptions, fresh: bool = False) -> dict:
+    """Run (or continue) the quickstart in ``options.out``; returns the summary."""
+    if options.episodes < 1 or options.minutes <= 0:
+        raise UvaKitError("--episodes must be at least 1 and --minutes positive")
+    if fresh:
+        shutil.rmtree(options.out, ignore_errors=True)
+    options.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    state = _read_state(options.out)
+    checkpoint = _train(options, state)
+    info = _evaluate(options, _read_state(options.out), checkpoint)
+    path, beats, verdict = _write_report(options, info, checkpoint)
+    print(f"\n{verdict}\nReport: {path}  ({(time.perf_counter() - started) / 60:.1f} min)")
+    return json.loads((options.out / "summary.json").read_text())
