@@ -1,4 +1,5 @@
 # The two commands of the README. Both install what they need first (CPU torch if none is installed).
+# `make quickstart ARGS="--minutes 5"` passes options to `uva-kit quickstart`.
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
@@ -12,7 +13,7 @@ install:
 	$(PIP) install --no-build-isolation -e ".[test]"
 
 quickstart: install
-	$(PYTHON) -m uva_kit info
+	$(PYTHON) -m uva_kit quickstart $(ARGS)
 
 test: install
 	$(PYTHON) -m pytest
