@@ -26,7 +26,6 @@ def synthetic_batch(spec, batch: int) -> dict:
 
 @pytest.mark.parametrize("preset", ["pusht-tiny", "pusht-small"])
 def test_training_step_throughput(benchmark, preset):
-    torch.set_num_threads(1)  # steady figures on a shared machine; the figure is per core
     torch.manual_seed(0)
     spec = uva_kit.load_spec(preset)
     model = uva_kit.build(spec).train()

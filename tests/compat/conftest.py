@@ -11,15 +11,6 @@ from uva_kit.compat import convert_state_dict
 SMALL_HEADS = OriginalSizes.small().heads
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run fastest (and steadiest on a busy machine) on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def small_state():
     """An original PushT-layout policy state dict at reduced size (EMA weights)."""
