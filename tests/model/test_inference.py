@@ -161,3 +161,19 @@ def test_predict_modality_samples_any_head_under_a_mode(tiny_model, tiny_batch):
         tiny_model.predict_modality("action", history, mode="joint")
     with pytest.raises(ValueError, match="'force' is not a stream modality of this model"):
         tiny_model.predict_actions(history, inputs={"force": torch.zeros(2, 16, 2)})
+
+
+def test_policy_replanning_every_step_encodes_one_new_frame_per_step(tiny_model):
+    """Once a frame is encoded its latent is kept, so each control step encodes only the newest frame."""
+    policy = uva_kit.Policy(tiny_model, n_action_steps=1, generator=seeded())
+    encoded = []
+    encode = tiny_model.encode_frames
+
+    def spy_encode(frames, generator=None):
+        encoded.append(frames.shape[1])
+        return encode(frames, generator=generator)
+
+    tiny_model.encode_frames = spy_encode
+    for _ in range(20):  # past the 16-step window: the history is full from step 15 on
+        policy.select_action({"image": torch.rand(3, 16, 16)})
+    assert encoded == [1] * 20
