@@ -16,6 +16,7 @@ class SyntheticWindows(torch.utils.data.Dataset):
         level = self.history.mean(dim=(1, 2, 3, 4))
         self.actions = 100 + 300 * level[:, None, None] * torch.linspace(0, 1, actions)[None, :, None].repeat(1, 1, action_dim)
         self.with_actions = with_actions
+        self.cache_key = {"synthetic": size, "seed": seed, "image_size": image_size}
         self.stats = {"actions": {"min": self.actions.amin(dim=(0, 1)).tolist(), "max": self.actions.amax(dim=(0, 1)).tolist()}}
 
     def __len__(self) -> int:

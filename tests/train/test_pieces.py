@@ -124,3 +124,23 @@ def test_time_limit_stops_with_a_checkpoint_and_resume_continues(tmp_path):
     assert stopped.step == 1 and stopped.checkpoint.name == "00000001"
     finished = fit(spec, SyntheticWindows(4), tmp_path, resume=True, time_limit_s=None, progress=False)
     assert finished.step == 50
+
+
+def test_training_reads_the_latent_cache_and_a_changed_encoder_invalidates_it(tmp_path, monkeypatch):
+    from uva_kit.encoder.patch import PatchEncoder
+
+    calls = []
+    original = PatchEncoder.encode
+    monkeypatch.setattr(PatchEncoder, "encode", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    cache = tmp_path / "cache"
+    base = ["training.steps=3", "training.batch_size=4", "training.checkpoint_every=100"]
+    first = fit(load_spec("pusht-tiny", base), SyntheticWindows(4), tmp_path / "a", latent_cache=cache, progress=False)
+    assert len(calls) == 4  # each of the 4 windows encoded once, then read from the cache for 3 steps
+    calls.clear()
+    second = fit(load_spec("pusht-tiny", base), SyntheticWindows(4), tmp_path / "b", latent_cache=cache, progress=False)
+    assert calls == [] and math.isclose(first.train_loss, second.train_loss, rel_tol=1e-6)
+    other_patch = 8 if load_spec("pusht-tiny").encoder.patch_size != 8 else 4
+    fit(load_spec("pusht-tiny", [*base, f"encoder.patch_size={other_patch}"]), SyntheticWindows(4),
+        tmp_path / "c", latent_cache=cache, progress=False)
+    assert len(calls) == 4  # another encoder: another fingerprint folder, encoded afresh
+    assert len([p for p in cache.iterdir() if p.is_dir()]) == 2

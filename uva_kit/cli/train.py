@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video-data", help="an action-free video dataset mixed in at training.video_data_ratio")
     parser.add_argument("--init-from", help="a model folder to initialise from where names and shapes match "
                                             "(stage 2 from stage 1: OUT/checkpoints/<step>/pretrained_model)")
+    parser.add_argument("--latent-cache", metavar="DIR", help="encode each training window once into DIR and train on "
+                                                               "the cached latents (no augmentation)")
     parser.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         config = read_run_config(Path(args.resume))
         spec = spec_from_dict(config["spec"])
         data, video, init_from, out = config["data"], config.get("video_data"), config.get("init_from"), Path(args.resume)
+        latent_cache = config.get("latent_cache")
     else:
         if not (args.spec and args.data and args.out):
             raise UvaKitError("uva-kit train needs --spec, --data and --out (or --resume OUT).")
@@ -54,20 +57,22 @@ def run(args: argparse.Namespace) -> int:
 
         spec = load_spec(args.spec, args.overrides)
         data, video, init_from, out = args.data, args.video_data, args.init_from, Path(args.out)
+        latent_cache = args.latent_cache
 
     from uva_kit.data import UVADataset
 
     training = spec.training
 
     def dataset(path: str, split: str):
-        return UVADataset(resolve_data(path), spec.layout, split=split, val_ratio=training.val_ratio, split_seed=training.seed)
+        return UVADataset(resolve_data(path), spec.layout, split=split, val_ratio=training.val_ratio, split_seed=training.seed,
+                          augment=False if latent_cache else None)
 
     result = fit(
         spec, dataset(data, "train"), out,
         val_dataset=dataset(data, "val") if training.val_ratio > 0 else None,
         video_dataset=UVADataset(resolve_data(video), spec.layout, split="all") if video else None,
         resume=bool(args.resume), init_from=init_from, device=args.device, progress=not args.no_progress,
-        run_info={"data": data, "video_data": video, "init_from": init_from},
+        latent_cache=latent_cache, run_info={"data": data, "video_data": video, "init_from": init_from, "latent_cache": latent_cache},
     )
     if result.checkpoint is not None:
         print(f"done at step {result.step}: model in {result.checkpoint / 'pretrained_model'}")

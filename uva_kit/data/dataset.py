@@ -65,6 +65,14 @@ class UVADataset(torch.utils.data.Dataset):
         self.image_size = image_size
 
     @property
+    def cache_key(self) -> dict:
+        """What identifies this dataset's windows (for a latent cache): source, layout, split, size."""
+        from uva_kit.spec import to_dict
+
+        return {"source": str(self.episodes.source), "layout": to_dict(self.layout), "image_size": self.image_size,
+                "episodes": [int(i) for i in self.episode_indices]}
+
+    @property
     def stats(self) -> dict[str, dict[str, np.ndarray]]:
         """Normalization statistics ({"min", "max", "mean", "std", "count"}) of actions, agent_pos and extras."""
         return self.episodes.stats

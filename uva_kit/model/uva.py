@@ -6,6 +6,7 @@ Batch keys read by ``compute_loss`` (shapes with the spec's layout; T = layout.f
 |-------------------|-------------------------|-----------------------------------------------------------|
 | "history_frames"  | (B, T, 3, H, W) in [0,1] | resized to layout.image_size when H, W differ             |
 | "future_frames"   | (B, T, 3, H, W) in [0,1] | the frames after the history (same count)                 |
+| "*_latents"       | (B, T, C, h, w)         | instead of "*_frames": encoder latents from a latent cache |
 | "actions"         | (B, L, action_dim)      | optional (action-free video); environment units, mapped to [-1, 1] by ``action_normalizer`` |
 | "instruction"     | str or list of B str    | required when the spec has the language modality          |
 | plugin keys       | per plugin modality     | its ``data_key``                                           |
@@ -168,14 +169,8 @@ class UVAModel(nn.Module):
 
     # ----------------------------------------------------------------------------------- frames
 
-    def encode_frames(
-        self, frames: torch.Tensor, generator: torch.Generator | None = None, noise: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Frames (B, T, 3, H, W) in [0, 1] -> encoder latents (B, T, C, h, w), resized to layout.image_size first.
-
-        ``noise`` (B, T, C, h, w), standard normal, replaces the generator's draw of a sampling
-        encoder's posterior: latents = mean + std * noise.
-        """
+    def resize_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames (B, T, 3, H, W) in [0, 1] on the model's device, resized to layout.image_size (bilinear)."""
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}")
         batch, time = frames.shape[:2]
@@ -185,6 +180,17 @@ class UVAModel(nn.Module):
             flat = F.interpolate(frames.reshape(batch * time, 3, *frames.shape[-2:]), size=(size, size), mode="bilinear",
                                  align_corners=False)
             frames = flat.reshape(batch, time, 3, size, size)
+        return frames
+
+    def encode_frames(
+        self, frames: torch.Tensor, generator: torch.Generator | None = None, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Frames (B, T, 3, H, W) in [0, 1] -> encoder latents (B, T, C, h, w), resized to layout.image_size first.
+
+        ``noise`` (B, T, C, h, w), standard normal, replaces the generator's draw of a sampling
+        encoder's posterior: latents = mean + std * noise.
+        """
+        frames = self.resize_frames(frames)
         with torch.no_grad():
             if noise is None:
                 return self.encoder.encode(frames, generator=generator)
@@ -253,6 +259,13 @@ class UVAModel(nn.Module):
             prefix = self.prefix_modality.prefix(instruction_list(instruction, batch), generator=generator)
         return self.backbone(streams, prefix)
 
+    def _batch_tokens(self, batch: dict, which: str, generator) -> torch.Tensor:
+        """Tokens of the batch's ``{which}_latents`` (from a latent cache) or else of its ``{which}_frames``."""
+        latents = batch.get(f"{which}_latents")
+        if latents is not None:
+            return self._latent_tokens(latents.to(self.device, torch.float32), f"{which}_latents")
+        return self._frame_tokens(batch[f"{which}_frames"], f"{which}_frames", generator)
+
     def compute_loss(
         self, batch: dict, *, mode: str | None = None, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, dict]:
@@ -262,11 +275,11 @@ class UVAModel(nn.Module):
         without "actions" trains only the modes that need no actions), or forced with ``mode=``.
         Returns (loss, metrics): metrics has "loss", "loss/<modality>" (floats) and "mode" (its name).
         """
-        for key in ("history_frames", "future_frames"):
-            if key not in batch:
-                raise KeyError(f"the batch has no '{key}'; expected keys: history_frames, future_frames, actions (optional)")
-        data = {HISTORY: self._frame_tokens(batch["history_frames"], "history_frames", generator),
-                VIDEO: self._frame_tokens(batch["future_frames"], "future_frames", generator)}
+        for which in ("history", "future"):
+            if f"{which}_frames" not in batch and f"{which}_latents" not in batch:
+                raise KeyError(f"the batch has no '{which}_frames' (or cached '{which}_latents'); expected keys: "
+                               "history_frames, future_frames, actions (optional)")
+        data = {HISTORY: self._batch_tokens(batch, "history", generator), VIDEO: self._batch_tokens(batch, "future", generator)}
         size = data[VIDEO].shape[0]
         for modality in self.stream_modalities[1:]:
             if batch.get(modality.data_key) is not None:

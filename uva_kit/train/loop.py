@@ -108,6 +108,7 @@ def fit(
     progress: bool = True,
     run_info: dict | None = None,
     time_limit_s: float | None = None,
+    latent_cache: str | Path | None = None,
 ) -> FitResult:
     """Train ``spec`` on ``dataset`` (sample dicts; ``dataset.stats`` gives the normalizer ranges).
 
@@ -116,6 +117,7 @@ def fit(
     ``evaluate(ema_model, step) -> score`` (higher is better) runs every ``training.eval_every`` steps
     and the best ``training.keep_top_k`` checkpoints by score are kept. ``time_limit_s`` stops the
     run early (with a checkpoint) once that much wall-clock time has passed; ``resume`` continues it.
+    ``latent_cache`` (a folder) trains on encoder latents cached there (see ``latent_windows``).
     """
     from uva_kit import build
     from uva_kit.pretrained import load_matching_weights
@@ -131,6 +133,11 @@ def fit(
     seed_everything(training.seed)
     model = build(spec).to(state.device)
     fit_normalizers(model, dataset.stats)
+    if latent_cache is not None:
+        from uva_kit.train.latent_windows import CachedLatentWindows
+
+        dataset = CachedLatentWindows(dataset, model, latent_cache)
+        val_dataset = CachedLatentWindows(val_dataset, model, latent_cache) if val_dataset is not None else None
     if init_from is not None and checkpoint is None:
         loaded, kept = load_matching_weights(model, init_from)
         if state.is_main:
