@@ -83,9 +83,10 @@ def test_spec_that_does_not_match_the_weights_lists_the_keys(saved, tmp_path):
 def test_invalid_json_and_missing_plugin(saved, tmp_path):
     broken = copy_of(saved[1], tmp_path)
     config = json.loads((broken / CONFIG_FILE).read_text())
-    config["plugins"] = {"force": {"distribution": "uva-kit-force", "version": "0.1.0"}}
+    config["plugins"] = {"not_installed": {"distribution": "uva-kit-not-installed", "version": "0.1.0"}}
     (broken / CONFIG_FILE).write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match=r"needs plugins that are not installed: force \(pip install uva-kit-force\)"):
+    with pytest.raises(CheckpointError,
+                       match=r"needs plugins that are not installed: not_installed \(pip install uva-kit-not-installed\)"):
         uva_kit.load(broken)
     (broken / CONFIG_FILE).write_text("{ not json")
     with pytest.raises(CheckpointError, match="invalid JSON"):
