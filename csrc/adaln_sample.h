@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <optional>
+#include <vector>
 
 namespace uva_kit {
 
@@ -60,6 +61,29 @@ inline SampleShape check_adaln_sample_inputs(const std::optional<at::Tensor>& no
                 "uva_kit::adaln_sample: hidden weights must be (width, width)");
   }
   return {steps, rows, width, channels, depth};
+}
+
+// What every implementation starts from: contiguous inputs, the noise (given, or drawn from `generator`
+// with the same numbers as torch.randn) and the weights transposed for addmm.
+struct PreparedSample {
+  at::Tensor noise, modulations, coefficients, input_t, output_t;
+  std::vector<at::Tensor> hidden_t;
+};
+
+inline PreparedSample prepare_adaln_sample(const SampleShape& shape, const std::optional<at::Tensor>& noise,
+                                           std::optional<at::Generator> generator, const at::Tensor& modulations,
+                                           const at::Tensor& coefficients, const at::Tensor& input_weight,
+                                           at::TensorList hidden_weights, const at::Tensor& output_weight) {
+  PreparedSample prepared;
+  prepared.noise = noise.has_value()
+                       ? noise->contiguous()
+                       : at::randn({shape.steps + 1, shape.rows, shape.channels}, generator, modulations.options());
+  prepared.modulations = modulations.contiguous();
+  prepared.coefficients = coefficients.contiguous();
+  prepared.input_t = input_weight.t();
+  prepared.output_t = output_weight.t();
+  for (const auto& w : hidden_weights) prepared.hidden_t.push_back(w.t());
+  return prepared;
 }
 
 }  // namespace uva_kit

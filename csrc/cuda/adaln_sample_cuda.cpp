@@ -30,14 +30,15 @@ at::Tensor adaln_sample_cuda(const std::optional<at::Tensor>& noise_in, std::opt
   const c10::cuda::CUDAGuard guard(modulations_in.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const auto options = modulations_in.options();
-  const at::Tensor noise =
-      noise_in.has_value() ? noise_in->contiguous() : at::randn({steps + 1, rows, channels}, generator, options);
-  const auto modulations = modulations_in.contiguous();
-  const auto coefficients = coefficients_in.contiguous();
-  std::vector<at::Tensor> hidden_t;
-  for (const auto& w : hidden_weights) hidden_t.push_back(w.t());
-  const auto input_t = input_weight.t();
-  const auto output_t = output_weight.t();
+  const PreparedSample prepared = prepare_adaln_sample({steps, rows, width, channels, depth}, noise_in, generator,
+                                                       modulations_in, coefficients_in, input_weight, hidden_weights,
+                                                       output_weight);
+  const at::Tensor& noise = prepared.noise;
+  const at::Tensor& modulations = prepared.modulations;
+  const at::Tensor& coefficients = prepared.coefficients;
+  const at::Tensor& input_t = prepared.input_t;
+  const at::Tensor& output_t = prepared.output_t;
+  const std::vector<at::Tensor>& hidden_t = prepared.hidden_t;
 
   at::Tensor x = noise[0].clone();
   at::Tensor h = at::empty({rows, width}, options);
