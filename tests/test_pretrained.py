@@ -91,6 +91,9 @@ def test_invalid_json_and_missing_plugin(saved, tmp_path):
     (broken / CONFIG_FILE).write_text("{ not json")
     with pytest.raises(CheckpointError, match="invalid JSON"):
         uva_kit.load(broken)
+    (broken / CONFIG_FILE).write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="is not a uva_kit model config"):
+        uva_kit.load(broken)
 
 
 def test_failed_save_leaves_the_previous_model_intact(saved, tmp_path, monkeypatch):

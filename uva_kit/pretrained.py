@@ -115,7 +115,8 @@ def read_config(directory: str | Path) -> dict:
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{config_path} is corrupt (invalid JSON: {exc}).") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise CheckpointError(f"{config_path} is not a uva_kit model config (format {config.get('format')!r}).")
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise CheckpointError(f"{config_path} is not a uva_kit model config (format {found!r}).")
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(
             f"{directory} was written by a newer uva_kit (format {config['format_version']}); upgrade uva_kit to load it."
