@@ -61,8 +61,7 @@ def _write_state(out: Path, state: dict) -> None:
 
 
 def _train(options: QuickstartOptions, state: dict) -> Path:
-    from uva_kit.cli.train import resolve_data
-    from uva_kit.data import UVADataset
+    from uva_kit.cli.train import resolve_data, split_dataset
     from uva_kit.spec import load_spec
     from uva_kit.train import fit
     from uva_kit.train.training_state import last_checkpoint
@@ -71,15 +70,12 @@ def _train(options: QuickstartOptions, state: dict) -> Path:
     if state.get("trained"):
         return last_checkpoint(train_dir) / "pretrained_model"
     spec = load_spec(options.spec, list(TRAINING_OVERRIDES))
-    training = spec.training
     data = resolve_data(options.data)
     resume = (train_dir / "train_config.json").exists()
     print(f"[1/3] training {spec.name} on {data} for up to {options.minutes:g} min"
           + (" (resuming)" if resume else "") + f" -> {train_dir}")
     result = fit(
-        spec, UVADataset(data, spec.layout, split="train", val_ratio=training.val_ratio, split_seed=training.seed),
-        train_dir, val_dataset=UVADataset(data, spec.layout, split="val", val_ratio=training.val_ratio,
-                                          split_seed=training.seed),
+        spec, split_dataset(spec, str(data), "train"), train_dir, val_dataset=split_dataset(spec, str(data), "val"),
         resume=resume, time_limit_s=options.minutes * 60, progress=True, run_info={"data": str(data)},
     )
     _write_state(options.out, {**state, "trained": True, "steps": result.step})
@@ -115,7 +111,7 @@ def _verdict(runs: list[dict]) -> tuple[bool, str]:
 
 def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> tuple[Path, bool, str]:
     import uva_kit
-    from uva_kit.data import UVADataset
+    from uva_kit.cli.train import split_dataset
     from uva_kit.eval.report import Report
     from uva_kit.eval.video_eval import evaluate_video
     from uva_kit.eval.visuals import line_plot
@@ -132,8 +128,7 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     model = uva_kit.load(checkpoint)
     video_dir = out / "video"
     video_dir.mkdir(exist_ok=True)
-    held_out = UVADataset(json.loads((train_dir / "train_config.json").read_text())["data"], model.spec.layout,
-                          split="val", val_ratio=model.spec.training.val_ratio, split_seed=model.spec.training.seed)
+    held_out = split_dataset(model.spec, json.loads((train_dir / "train_config.json").read_text())["data"], "val")
     video = evaluate_video(model, held_out, video_dir, samples=4, modes=("video",), pictures=4, progress=False)
 
     beats, verdict = _verdict(info["runs"])

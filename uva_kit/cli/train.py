@@ -32,6 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
 
+def split_dataset(spec, path: str, split: str, augment: bool | None = None):
+    """The ``split`` ("train"/"val") of dataset ``path`` with the spec's layout, validation ratio and seed."""
+    from uva_kit.data import UVADataset
+
+    training = spec.training
+    return UVADataset(resolve_data(path), spec.layout, split=split, val_ratio=training.val_ratio,
+                      split_seed=training.seed, augment=augment)
+
+
 def resolve_data(path: str) -> Path:
     from uva_kit.data import default_pusht_dataset
 
@@ -64,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
     training = spec.training
 
     def dataset(path: str, split: str):
-        return UVADataset(resolve_data(path), spec.layout, split=split, val_ratio=training.val_ratio, split_seed=training.seed,
-                          augment=False if latent_cache else None)
+        return split_dataset(spec, path, split, augment=False if latent_cache else None)
 
     result = fit(
         spec, dataset(data, "train"), out,
