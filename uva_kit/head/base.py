@@ -10,6 +10,8 @@ Context a head factory receives (``registry.get("head", name).build(spec, **cont
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -20,11 +22,21 @@ from uva_kit.model.grid import TokenGrid
 from uva_kit.spec.model import DiffusionSpec
 
 
+class NarrowHeadWarning(UserWarning):
+    """A diffusion head narrower than the rows it denoises."""
+
+
 class DiffusionHead(nn.Module):
     def __init__(
         self, *, in_channels: int, cond_dim: int, width: int, depth: int, clamp_x0: bool, diffusion: DiffusionSpec | None
     ):
         super().__init__()
+        if width < in_channels:
+            warnings.warn(
+                f"{type(self).__name__}: width {width} is below the {in_channels} channels it denoises; its output "
+                f"has rank at most {width}, so it cannot predict the noise of every channel. Set the head's width "
+                f"to at least {in_channels}.", NarrowHeadWarning, stacklevel=2,
+            )
         self.in_channels = in_channels
         self.clamp_x0 = clamp_x0
         self.net = AdaLNDenoiser(in_channels, width, depth, cond_dim)

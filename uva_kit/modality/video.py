@@ -13,16 +13,23 @@ import torch
 from torch import nn
 
 from uva_kit.modality.base import Modality, ModalityContext, absent_vector
+from uva_kit.modality.latent_standardizer import LatentStandardizer
 from uva_kit.mode.base import HISTORY, VIDEO
 from uva_kit.spec import ComponentSpec, slot
 
 
 @attrs.frozen
 class VideoModalitySpec(ComponentSpec):
-    """``head`` decodes future latent tokens; ``predict = false`` builds no head (the UVA-action ablation)."""
+    """``head`` decodes future latent tokens; ``predict = false`` builds no head (the UVA-action ablation).
+
+    ``standardize = true`` maps frame tokens to (token - training mean at its position) / channel std
+    before the model sees them (see :mod:`uva_kit.modality.latent_standardizer`); the original feeds
+    scaled VAE latents as they are.
+    """
 
     head: ComponentSpec = slot("head", "token")
     predict: bool = True
+    standardize: bool = False
 
 
 class VideoModality(Modality):
@@ -35,6 +42,7 @@ class VideoModality(Modality):
         self.z_proj = nn.Linear(channels, width)
         self.z_proj_cond = nn.Linear(channels, width)
         self.fake_latent_x = absent_vector(width)
+        self.standardizer = LatentStandardizer(context.grid.tokens_per_frame, channels) if spec.standardize else None
         for layer in (self.z_proj, self.z_proj_cond):
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)

@@ -206,15 +206,25 @@ class UVAModel(nn.Module):
         with torch.no_grad():
             return self.encoder.decode(latents)
 
+    @property
+    def latent_standardizer(self) -> nn.Module | None:
+        """The video modality's ``LatentStandardizer`` when its spec sets ``standardize``, else None."""
+        return getattr(self.modalities[VIDEO], "standardizer", None)
+
     def _latent_tokens(self, latents: torch.Tensor, what: str) -> torch.Tensor:
         grid = self.grid
         expected = (grid.frames, grid.channels, grid.height, grid.width)
         if tuple(latents.shape[1:]) != expected:
             raise ValueError(f"{what} latents must be (B, {', '.join(map(str, expected))}), got {tuple(latents.shape)}")
-        return latents.permute(0, 1, 3, 4, 2).reshape(latents.shape[0], grid.length, grid.channels)
+        tokens = latents.permute(0, 1, 3, 4, 2).reshape(latents.shape[0], grid.length, grid.channels)
+        standardizer = self.latent_standardizer
+        return tokens if standardizer is None else standardizer.standardize(tokens)
 
     def _tokens_to_latents(self, tokens: torch.Tensor) -> torch.Tensor:
         grid = self.grid
+        standardizer = self.latent_standardizer
+        if standardizer is not None:
+            tokens = standardizer.unstandardize(tokens)
         return tokens.reshape(-1, grid.frames, grid.height, grid.width, grid.channels).permute(0, 1, 4, 2, 3)
 
     def _frame_tokens(self, frames: torch.Tensor, what: str, generator=None, noise=None) -> torch.Tensor:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -54,6 +55,19 @@ def fit_normalizers(model: torch.nn.Module, stats: dict) -> None:
         if key not in stats:
             raise UvaKitError(f"the dataset statistics have no '{key}' (needed by the '{modality.name}' normalizer).")
         normalizer.set_range(stats[key]["min"], stats[key]["max"])
+
+
+def fit_latent_standardizer(model: torch.nn.Module, dataset: Any, samples: int = 256) -> None:
+    """Measure the model's frame-token standardization (when its spec asks for one) on the history
+    frames of ``samples`` evenly spaced training windows; the global RNG state is left untouched."""
+    standardizer = getattr(model, "latent_standardizer", None)
+    if standardizer is None:
+        return
+    indices = np.linspace(0, len(dataset) - 1, min(samples, len(dataset))).round().astype(int)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        frames = torch.stack([dataset[int(i)]["history_frames"] for i in indices])
+        latents = model.encode_frames(frames)
+    standardizer.fit(latents.permute(0, 1, 3, 4, 2).reshape(len(indices), -1, latents.shape[2]))
 
 
 def _to_device(batch: Any, device: str) -> Any:
@@ -133,6 +147,7 @@ def fit(
     seed_everything(training.seed)
     model = build(spec).to(state.device)
     fit_normalizers(model, dataset.stats)
+    fit_latent_standardizer(model, dataset)
     if latent_cache is not None:
         from uva_kit.train.latent_windows import CachedLatentWindows
 
