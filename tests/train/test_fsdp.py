@@ -51,6 +51,8 @@ def test_fsdp_on_two_ranks_matches_one_process_with_accumulation(tmp_path, fsdp_
     for name in ("model", "ema", "optimizer"):
         assert max_difference(weights(single, 4, name), weights(fsdp_run, 4, name)) <= 1e-5, name
     assert max_difference(weights(single, 4, "model"), weights(single, 2, "model")) > 1e-4  # training moved the weights
+    [single_val], [fsdp_val] = read_metrics(single, "val"), read_metrics(fsdp_run, "val")  # on rank 0's whole EMA copy
+    assert abs(single_val["loss"] - fsdp_val["loss"]) <= 1e-5
     assert layout(checkpoint(fsdp_run, 4)) == layout(checkpoint(single, 4))
     fsdp_state, single_state = (json.loads((checkpoint(run, 4) / "training_state" / "state.json").read_text())
                                 for run in (fsdp_run, single))
