@@ -20,7 +20,7 @@ class TrainingSpec:
     elsewhere (the original used fp16 with a grad scaler; ``fp16`` is available on CUDA).
     ``parallelism`` says how ``torchrun`` processes share the model: ``"ddp"`` replicates it on
     every rank, ``"fsdp"`` shards weights, gradients, optimizer state and EMA over the ranks
-    (FSDP2, for models too large to replicate). It has no effect on one process.
+    (FSDP2; see docs/training.md). It has no effect on one process.
     """
 
     steps: int = attrs.field(default=100_000, validator=positive)

@@ -160,6 +160,9 @@ class Sharded:
         used = torch.tensor([name in self.received for name, _ in trainable], dtype=torch.int32,
                             device=self.state.device)
         torch.distributed.all_reduce(used, op=torch.distributed.ReduceOp.MAX)
+        if not used.any():  # the backbone runs in every step: its gradients must have been seen
+            raise UvaKitError(f"training.parallelism='fsdp': no gradient reached the watched parameters; torch "
+                              f"{torch.__version__} gathers FSDP parameters differently. Use training.parallelism='ddp'.")
         for (_, parameter), was_used in zip(trainable, used.tolist()):
             if not was_used:
                 parameter.grad = None
