@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from runs import assert_bitwise_equal, finish, max_difference, run_fit, run_torchrun, weights
 from synthetic import SyntheticWindows
 
 import uva_kit
@@ -20,40 +16,6 @@ from uva_kit import load_spec
 from uva_kit.errors import UvaKitError
 from uva_kit.train import fit
 from uva_kit.train.metrics import read_metrics
-
-HERE = Path(__file__).parent
-REPO = HERE.parents[1]
-
-
-TRAIN_ARGS = ["--spec", "pusht-tiny", "--data", "default", "--no-progress",
-              "--set", "training.batch_size=8", "--set", "training.warmup_steps=2", "--set", "training.lr=1e-3",
-              "--set", "training.log_every=1", "--set", "training.checkpoint_every=2", "--set", "training.keep_last=10"]
-
-
-def cli_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-
-
-def run_fit(out: Path, steps: int, *extra: str, resume: bool = False) -> subprocess.Popen:
-    """``uva-kit train`` on the shipped PushT data in its own process (or ``--resume``)."""
-    arguments = ["--resume", str(out)] if resume else [*TRAIN_ARGS, "--out", str(out), "--set", f"training.steps={steps}", *extra]
-    return subprocess.Popen([sys.executable, "-m", "uva_kit", "train", *arguments], env=cli_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def finish(process: subprocess.Popen) -> None:
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output
-
-
-def weights(out: Path, step: int, name: str) -> dict[str, torch.Tensor]:
-    return load_file(str(out / "checkpoints" / f"{step:08d}" / "training_state" / f"{name}.safetensors"))
-
-
-def assert_bitwise_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
-    assert a.keys() == b.keys()
-    different = [k for k in a if not torch.equal(a[k], b[k])]
-    assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
 
 
 def fixed_noise_loss(model, dataset) -> float:
@@ -123,13 +85,7 @@ def test_torchrun_two_processes_match_one_process_with_accumulation(tmp_path):
     gradient all-reduce differs).
     """
     finish(run_fit(tmp_path / "single", 4, "--set", "training.grad_accumulation=2"))
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
-               "-m", "uva_kit", "train", *TRAIN_ARGS, "--out", str(tmp_path / "ddp"), "--set", "training.steps=4"]
-    result = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_torchrun(tmp_path / "ddp", 4)
     single, ddp = weights(tmp_path / "single", 4, "model"), weights(tmp_path / "ddp", 4, "model")
-    assert single.keys() == ddp.keys()
-    worst = max(float((single[k] - ddp[k]).abs().max()) for k in single)
-    assert worst <= 1e-5, worst
-    moved = max(float((single[k] - weights(tmp_path / "single", 2, "model")[k]).abs().max()) for k in single)
-    assert moved > 1e-4  # the comparison is not vacuous: training changed the weights
+    assert max_difference(single, ddp) <= 1e-5
+    assert max_difference(single, weights(tmp_path / "single", 2, "model")) > 1e-4  # training changed the weights

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from runs import assert_bitwise_equal, weights
 from synthetic import SyntheticWindows
 
 from uva_kit import load_spec
@@ -144,3 +145,13 @@ def test_training_reads_the_latent_cache_and_a_changed_encoder_invalidates_it(tm
         tmp_path / "c", latent_cache=cache, progress=False)
     assert len(calls) == 4  # another encoder: another fingerprint folder, encoded afresh
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 2
+
+
+def test_fsdp_on_one_process_trains_exactly_as_ddp_and_says_it_has_no_effect(tmp_path, capsys):
+    base = ["training.steps=2", "training.batch_size=4", "training.checkpoint_every=2"]
+    fit(load_spec("pusht-tiny", base), SyntheticWindows(4), tmp_path / "ddp", progress=False)
+    assert "no effect on one process" not in capsys.readouterr().out
+    fit(load_spec("pusht-tiny", [*base, "training.parallelism='fsdp'"]), SyntheticWindows(4), tmp_path / "fsdp", progress=False)
+    assert "training.parallelism='fsdp' has no effect on one process" in capsys.readouterr().out
+    for name in ("model", "ema", "optimizer"):
+        assert_bitwise_equal(weights(tmp_path / "ddp", 2, name), weights(tmp_path / "fsdp", 2, name))

@@ -4,6 +4,7 @@ Examples:
   uva-kit train --spec pusht-tiny --data default --out runs/tiny --set training.steps=200
   uva-kit train --resume runs/tiny
   torchrun --nproc-per-node 8 -m uva_kit train --spec uva-b-pusht --data DIR --out runs/b
+  torchrun --nproc-per-node 8 -m uva_kit train --spec uva-b-pusht --data DIR --out runs/b --set training.parallelism='fsdp'
 """
 
 from __future__ import annotations

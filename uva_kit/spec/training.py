@@ -18,6 +18,9 @@ class TrainingSpec:
     same result on one process with accumulation as on several processes (up to float
     summation order). ``precision="auto"`` is bf16 autocast on GPUs that support it and fp32
     elsewhere (the original used fp16 with a grad scaler; ``fp16`` is available on CUDA).
+    ``parallelism`` says how ``torchrun`` processes share the model: ``"ddp"`` replicates it on
+    every rank, ``"fsdp"`` shards weights, gradients, optimizer state and EMA over the ranks
+    (FSDP2; see docs/training.md). It has no effect on one process.
     """
 
     steps: int = attrs.field(default=100_000, validator=positive)
@@ -43,3 +46,4 @@ class TrainingSpec:
     eval_every: int | None = None
     keep_top_k: int = attrs.field(default=1, validator=positive)
     video_data_ratio: float = attrs.field(default=0.0, validator=probability)
+    parallelism: Literal["ddp", "fsdp"] = "ddp"

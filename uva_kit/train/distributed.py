@@ -1,7 +1,13 @@
-"""torchrun support: one process per device, NCCL on GPUs and gloo on CPU; rank 0 logs and saves."""
+"""torchrun support: one process per device, NCCL on GPUs and gloo on CPU; rank 0 logs and saves.
+
+``Replicated`` is the default ``training.parallelism = "ddp"`` (and the only choice on one
+process): every rank holds the whole model and DistributedDataParallel averages the gradients.
+``uva_kit.train.sharding.Sharded`` is the FSDP alternative with the same interface.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import attrs
@@ -34,6 +40,34 @@ class Distributed:
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()
+
+
+class Replicated:
+    """The whole model on every rank; ``module`` (DDP-wrapped under torchrun) is what the loop calls."""
+
+    def __init__(self, state: Distributed, model: torch.nn.Module, ema):
+        self.state = state
+        self.model = model
+        self.ema = ema
+        self.module = model
+        if state.enabled:
+            device_ids = [torch.device(state.device).index] if state.device.startswith("cuda") else None
+            # a rank may skip a head in a step (each micro-batch draws its own mode)
+            self.module = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
+                                                                    find_unused_parameters=True)
+
+    def micro_batch(self, last: bool) -> contextlib.AbstractContextManager:
+        """All-reduce the gradients only after the last micro-batch of a step."""
+        return contextlib.nullcontext() if last or not self.state.enabled else self.module.no_sync()
+
+    def drop_unused_gradients(self) -> None:
+        """Nothing to do: DDP leaves the gradient of a parameter no rank used at None."""
+
+    def full_model_state(self) -> dict[str, torch.Tensor]:
+        return self.model.state_dict()
+
+    def full_ema_model(self) -> torch.nn.Module:
+        return self.ema.model
 
 
 def setup(device: str | None = None) -> Distributed:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from uva_kit.train.batches import BatchPlan, PlanSampler, SeededSamples, derive_
 from uva_kit.train.ema import EMA
 from uva_kit.train.metrics import MetricsLog
 from uva_kit.train.optim import build_optimizer, build_scheduler
+from uva_kit.train.sharding import full_optimizer_state, load_optimizer_state
 
 RUN_CONFIG = "train_config.json"
 Evaluate = Callable[[torch.nn.Module, int], float]
@@ -157,12 +159,15 @@ def fit(
         loaded, kept = load_matching_weights(model, init_from)
         if state.is_main:
             print(f"initialised {len(loaded)} tensors from {init_from}; {len(kept)} keep their fresh values")
+    ema = EMA(model, training.ema_power, training.ema_max_decay)
+    if checkpoint is not None:
+        training_state.load_weights(checkpoint, model, ema)
+    parallel = _parallelism(training.parallelism, state, model, ema)
     optimizer = build_optimizer(model, training)
     scheduler = build_scheduler(optimizer, training)
-    ema = EMA(model, training.ema_power, training.ema_max_decay)
     start = 0
     if checkpoint is not None:
-        start = training_state.load_checkpoint(checkpoint, model, ema, optimizer, scheduler)
+        start = training_state.load_progress(checkpoint, ema, scheduler, partial(load_optimizer_state, optimizer))
     if state.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if checkpoint is None:
@@ -171,11 +176,8 @@ def fit(
 
         print(f"uva-kit train: {'resuming at step ' + str(start) if checkpoint else 'starting'} -> {out}")
         print(yaml.safe_dump({"spec": to_dict(spec), "world_size": state.world_size, "device": state.device}, sort_keys=False))
-
-    wrapped: torch.nn.Module = model
-    if state.enabled:
-        device_ids = [torch.device(state.device).index] if state.device.startswith("cuda") else None
-        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=True)
+        if training.parallelism == "fsdp" and not state.enabled:
+            print("training.parallelism='fsdp' has no effect on one process (launch with torchrun for sharding)")
 
     sources = {"main": dataset} | ({"video": video_dataset} if video_dataset is not None else {})
     plan = BatchPlan(
@@ -205,14 +207,14 @@ def fit(
         for accumulation in range(training.grad_accumulation):
             micro, batch = next(micro_batches)
             last_micro = accumulation == training.grad_accumulation - 1
-            sync = contextlib.nullcontext() if (last_micro or not state.enabled) else wrapped.no_sync()
             autocast = torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
-            with sync, seeded(micro.seed):
+            with parallel.micro_batch(last_micro), seeded(micro.seed):
                 with autocast:
-                    loss, _ = wrapped(_to_device(batch, state.device))
+                    loss, _ = parallel.module(_to_device(batch, state.device))
                 scaled = loss / training.grad_accumulation
                 (scaler.scale(scaled) if scaler else scaled).backward()
             step_losses.append(float(loss.detach()))
+        parallel.drop_unused_gradients()
         if scaler:
             scaler.unscale_(optimizer)
         if training.grad_clip is not None:
@@ -235,17 +237,23 @@ def fit(
         bar.set_postfix(loss=f"{train_loss:.4f}", lr=f"{lr:.2e}", samples_s=f"{samples_per_second:.1f}")
         if step % training.log_every == 0 or step == training.steps:
             log.write(step, "train", {"loss": train_loss, "lr": lr, "samples_per_s": samples_per_second})
-        if val_dataset is not None and (step % training.val_every == 0 or step == training.steps) and state.is_main:
-            val_loss = validation_loss(ema.model, val_dataset, plan.micro_batch_size, training.val_batches,
-                                       training.seed, state.device)
-            log.write(step, "val", {"loss": val_loss})
+        validating = val_dataset is not None and (step % training.val_every == 0 or step == training.steps)
         evaluating = evaluate is not None and training.eval_every is not None and step % training.eval_every == 0
         out_of_time = time_limit_s is not None and state.mean(time.perf_counter() - started) >= time_limit_s
-        if evaluating or out_of_time or step % training.checkpoint_every == 0 or step == training.steps:
+        saving = evaluating or out_of_time or step % training.checkpoint_every == 0 or step == training.steps
+        # gathering sharded states is a collective: every rank takes part, rank 0 uses the result
+        ema_model = parallel.full_ema_model() if validating or saving else None
+        if validating and state.is_main:
+            val_loss = validation_loss(ema_model, val_dataset, plan.micro_batch_size, training.val_batches,
+                                       training.seed, state.device)
+            log.write(step, "val", {"loss": val_loss})
+        if saving:
+            model_state, optimizer_state = parallel.full_model_state(), full_optimizer_state(optimizer, state.is_main)
             if state.is_main:
-                saved = training_state.save_checkpoint(out, step, model, ema, optimizer, scheduler)
+                saved = training_state.save_checkpoint(out, step, ema_model, ema.updates, model_state, optimizer_state,
+                                                       scheduler)
                 if evaluating:
-                    score = float(evaluate(ema.model, step))
+                    score = float(evaluate(ema_model, step))
                     training_state.record_score(out, step, score)
                     log.write(step, "eval", {"score": score})
                 training_state.prune(out, training.keep_last, training.keep_top_k)
@@ -258,6 +266,15 @@ def fit(
     log.close()
     distributed.teardown(state)
     return FitResult(out, step, saved, train_loss, val_loss)
+
+
+def _parallelism(name: str, state: distributed.Distributed, model: torch.nn.Module, ema: EMA):
+    """How the ranks share the model: sharded under torchrun with ``fsdp``, else replicated (DDP)."""
+    if name == "fsdp" and state.enabled:
+        from uva_kit.train.sharding import Sharded
+
+        return Sharded(state, model, ema)
+    return distributed.Replicated(state, model, ema)
 
 
 def _drop_records_after(log: MetricsLog, step: int) -> None:

@@ -9,9 +9,11 @@ atomically and ``last`` is replaced only after it is complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,23 +84,28 @@ def _restore_rng(tensors: dict[str, torch.Tensor], meta: dict) -> None:
     random.setstate((version, tuple(state), python_gauss))
 
 
-def save_checkpoint(out: Path, step: int, model, ema, optimizer, scheduler) -> Path:
-    """Write checkpoint ``step`` atomically and point ``last`` at it."""
+def save_checkpoint(out: Path, step: int, ema_model, ema_updates: int, model_state: dict, optimizer_state: dict,
+                    scheduler) -> Path:
+    """Write checkpoint ``step`` atomically and point ``last`` at it.
+
+    ``ema_model`` is the whole EMA model; ``model_state`` and ``optimizer_state`` are the whole
+    training weights and optimizer state (``state_dict()`` layouts; see ``uva_kit.train.sharding``).
+    """
     root = checkpoint_root(out)
     target = root / step_name(step)
     with atomic_directory(target) as staging:
-        save(ema.model, staging / MODEL_DIR, extra={"step": step})
+        save(ema_model, staging / MODEL_DIR, extra={"step": step})
         state_dir = staging / STATE_DIR
         state_dir.mkdir()
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(state_dir / "model.safetensors"))
-        save_file({k: v.detach().cpu().contiguous() for k, v in ema.model.state_dict().items()}, str(state_dir / "ema.safetensors"))
-        optimizer_tensors, optimizer_meta = _flatten_optimizer(optimizer.state_dict())
+        save_file({k: v.detach().cpu().contiguous() for k, v in model_state.items()}, str(state_dir / "model.safetensors"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in ema_model.state_dict().items()}, str(state_dir / "ema.safetensors"))
+        optimizer_tensors, optimizer_meta = _flatten_optimizer(optimizer_state)
         save_file(optimizer_tensors, str(state_dir / "optimizer.safetensors"))
         rng_tensors, rng_meta = _rng_state()
         save_file(rng_tensors, str(state_dir / "rng.safetensors"))
         meta = {
             "step": step,
-            "ema_updates": ema.updates,
+            "ema_updates": ema_updates,
             "scheduler": scheduler.state_dict(),
             "optimizer": optimizer_meta,
             "rng": rng_meta,
@@ -119,19 +126,34 @@ def last_checkpoint(out: Path) -> Path | None:
     return target
 
 
-def load_checkpoint(checkpoint: Path, model, ema, optimizer, scheduler) -> int:
-    """Restore everything ``save_checkpoint`` wrote; returns the step to continue from."""
-    state_dir = Path(checkpoint) / STATE_DIR
+@contextlib.contextmanager
+def _reading(checkpoint: Path):
     try:
-        meta = json.loads((state_dir / "state.json").read_text())
-        load_state_strict(model, load_file(str(state_dir / "model.safetensors")), str(state_dir / "model.safetensors"))
-        load_state_strict(ema.model, load_file(str(state_dir / "ema.safetensors")), str(state_dir / "ema.safetensors"))
-        optimizer.load_state_dict(_unflatten_optimizer(load_file(str(state_dir / "optimizer.safetensors")), meta["optimizer"]))
-        _restore_rng(load_file(str(state_dir / "rng.safetensors")), meta["rng"])
+        yield
+    except CheckpointError:
+        raise
     except (OSError, json.JSONDecodeError, KeyError, ValueError) as exc:
-        if isinstance(exc, CheckpointError):
-            raise
         raise CheckpointError(f"cannot resume from {checkpoint}: {type(exc).__name__}: {exc}") from None
+
+
+def load_weights(checkpoint: Path, model, ema) -> None:
+    """Restore the whole training and EMA weights (before the model is wrapped or sharded)."""
+    state_dir = Path(checkpoint) / STATE_DIR
+    with _reading(checkpoint):
+        for module, name in ((model, "model.safetensors"), (ema.model, "ema.safetensors")):
+            load_state_strict(module, load_file(str(state_dir / name)), str(state_dir / name))
+
+
+def load_progress(checkpoint: Path, ema, scheduler, load_optimizer: Callable[[dict], None]) -> int:
+    """Restore the optimizer (through ``load_optimizer(whole state)``), LR schedule, EMA count and RNG states.
+
+    Returns the step to continue from. Runs after ``load_weights`` and after the optimizer exists.
+    """
+    state_dir = Path(checkpoint) / STATE_DIR
+    with _reading(checkpoint):
+        meta = json.loads((state_dir / "state.json").read_text())
+        load_optimizer(_unflatten_optimizer(load_file(str(state_dir / "optimizer.safetensors")), meta["optimizer"]))
+        _restore_rng(load_file(str(state_dir / "rng.safetensors")), meta["rng"])
     scheduler.load_state_dict(meta["scheduler"])
     ema.updates = meta["ema_updates"]
     return int(meta["step"])

@@ -1,0 +1,65 @@
+"""Run ``uva-kit train`` in subprocesses (one process or torchrun) and read their checkpoints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+REPO = Path(__file__).parents[2]
+
+TRAIN_ARGS = ["--spec", "pusht-tiny", "--data", "default", "--no-progress",
+              "--set", "training.batch_size=8", "--set", "training.warmup_steps=2", "--set", "training.lr=1e-3",
+              "--set", "training.log_every=1", "--set", "training.checkpoint_every=2", "--set", "training.keep_last=10"]
+
+
+def cli_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+def train_arguments(out: Path, steps: int, *extra: str, resume: bool = False) -> list[str]:
+    if resume:
+        return ["train", "--resume", str(out)]
+    return ["train", *TRAIN_ARGS, "--out", str(out), "--set", f"training.steps={steps}", *extra]
+
+
+def run_fit(out: Path, steps: int, *extra: str, resume: bool = False) -> subprocess.Popen:
+    """``uva-kit train`` on the shipped PushT data in its own process (or ``--resume``)."""
+    return subprocess.Popen([sys.executable, "-m", "uva_kit", *train_arguments(out, steps, *extra, resume=resume)],
+                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def run_torchrun(out: Path, steps: int, *extra: str, resume: bool = False) -> None:
+    """The same command under ``torchrun --nproc-per-node 2`` (gloo on the CPU); waits for it."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "uva_kit", *train_arguments(out, steps, *extra, resume=resume)]
+    result = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def finish(process: subprocess.Popen) -> None:
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+
+
+def checkpoint(out: Path, step: int) -> Path:
+    return out / "checkpoints" / f"{step:08d}"
+
+
+def weights(out: Path, step: int, name: str) -> dict[str, torch.Tensor]:
+    return load_file(str(checkpoint(out, step) / "training_state" / f"{name}.safetensors"))
+
+
+def assert_bitwise_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
+
+
+def max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    assert a.keys() == b.keys()
+    return max(float((a[k] - b[k]).abs().max()) for k in a)
