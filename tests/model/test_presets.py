@@ -7,6 +7,7 @@ import warnings
 import pytest
 
 import uva_kit
+from uva_kit.head.base import NarrowHeadWarning
 
 PAPER_TRAINABLE_PARAMETERS = 261.08e6  # uva-method-facts section 5 (PushT), the frozen VAE excluded
 
@@ -47,6 +48,18 @@ def test_uva_b_libero_conditions_on_language_through_clip():
     assert spec.text_encoder.type == "clip"
 
 
-def test_pusht_small_builds():
-    model = uva_kit.build("pusht-small")
-    assert 1e6 < trainable(model) < 5e6
+@pytest.mark.parametrize("name", ["pusht-tiny", "pusht-small"])
+def test_cpu_presets_build_with_heads_at_least_as_wide_as_their_rows(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NarrowHeadWarning)
+        model = uva_kit.build(name)
+    assert model.modalities["video"].head.net.width >= model.grid.channels
+    if name == "pusht-small":
+        assert 1e6 < trainable(model) < 5e6
+        assert model.latent_standardizer is not None  # raw patch tokens are standardized at quickstart scale
+
+
+def test_a_head_narrower_than_its_rows_warns():
+    spec = uva_kit.load_spec("pusht-tiny", ["modalities.0.head.width=32"])  # 48-channel patch tokens
+    with pytest.warns(NarrowHeadWarning, match="width 32 is below the 48 channels"):
+        uva_kit.build(spec)
