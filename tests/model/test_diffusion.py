@@ -81,3 +81,23 @@ def test_loss_is_small_for_an_exact_denoiser_and_trains_the_variance_only_throug
     assert loss.mean().item() < 0.05  # MSE is 0; only the VB of the variance branch remains
     loss.mean().backward()
     assert variance.grad is not None and variance.grad.abs() > 0
+
+
+def test_loss_repeats_average_more_timestep_and_noise_draws_per_action():
+    """``loss_repeats`` keeps the expected action loss and shrinks its spread over draws (~1/sqrt(repeats))."""
+
+    def spread(repeats: int) -> tuple[float, float]:
+        torch.manual_seed(0)
+        spec = uva_kit.load_spec("pusht-tiny", [f"modalities.1.head.loss_repeats={repeats}"])
+        model = uva_kit.build(spec).eval()
+        z = torch.randn(2, model.grid.length, 32, generator=torch.Generator().manual_seed(1))
+        target = torch.rand(2, 16, 2, generator=torch.Generator().manual_seed(2)) * 2 - 1
+        head = model.modalities["action"].head
+        with torch.no_grad():
+            losses = torch.tensor([float(head.loss(z, target, generator=torch.Generator().manual_seed(s))) for s in range(200)])
+        return float(losses.mean()), float(losses.std())
+
+    mean_1, std_1 = spread(1)
+    mean_8, std_8 = spread(8)
+    assert abs(mean_8 - mean_1) < 3 * std_1 / 200**0.5 + 1e-6
+    assert std_8 < 0.6 * std_1, (std_8, std_1)

@@ -28,7 +28,8 @@ class NarrowHeadWarning(UserWarning):
 
 class DiffusionHead(nn.Module):
     def __init__(
-        self, *, in_channels: int, cond_dim: int, width: int, depth: int, clamp_x0: bool, diffusion: DiffusionSpec | None
+        self, *, in_channels: int, cond_dim: int, width: int, depth: int, clamp_x0: bool, diffusion: DiffusionSpec | None,
+        loss_repeats: int = 1,
     ):
         super().__init__()
         if width < in_channels:
@@ -39,6 +40,7 @@ class DiffusionHead(nn.Module):
             )
         self.in_channels = in_channels
         self.clamp_x0 = clamp_x0
+        self.loss_repeats = loss_repeats
         self.net = AdaLNDenoiser(in_channels, width, depth, cond_dim)
         self.schedule = DiffusionSchedule.from_spec(diffusion or DiffusionSpec())
 
@@ -47,17 +49,21 @@ class DiffusionHead(nn.Module):
         raise NotImplementedError
 
     def loss(self, z: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, generator=None) -> torch.Tensor:
-        """Mean diffusion loss over the rows of ``target`` (B, M, in_channels), weighted by ``weight`` (B, M)."""
+        """Mean diffusion loss over the rows of ``target`` (B, M, in_channels), weighted by ``weight`` (B, M).
+
+        Each row's loss is the mean over ``loss_repeats`` independent draws of (timestep, noise).
+        """
         conditions = self.conditions(z)
         if target.shape[:2] != conditions.shape[:2] or target.shape[-1] != self.in_channels:
             raise ValueError(
                 f"{type(self).__name__}: target {tuple(target.shape)} does not match "
                 f"{tuple(conditions.shape[:2]) + (self.in_channels,)}"
             )
-        flat_conditions = conditions.reshape(-1, conditions.shape[-1])
-        per_row = diffusion_loss(
-            self.schedule, lambda x, t: self.net(x, t, flat_conditions), target.reshape(-1, self.in_channels), generator
-        )
+        repeats = self.loss_repeats
+        flat_conditions = conditions.reshape(-1, conditions.shape[-1]).repeat(repeats, 1)
+        flat_target = target.reshape(-1, self.in_channels).repeat(repeats, 1)
+        per_row = diffusion_loss(self.schedule, lambda x, t: self.net(x, t, flat_conditions), flat_target, generator)
+        per_row = per_row.reshape(repeats, -1).mean(dim=0)
         if weight is None:
             return per_row.mean()
         weight = weight.reshape(-1).to(per_row.dtype)

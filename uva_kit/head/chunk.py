@@ -20,12 +20,17 @@ from uva_kit.spec.validators import positive
 
 @attrs.frozen
 class ChunkHeadSpec(ComponentSpec):
-    """Denoiser ``width``/``depth`` (paper: 1024, 6); ``pool_size`` of the aggregator; x0 clamped by default."""
+    """Denoiser ``width``/``depth`` (paper: 1024, 6); ``pool_size`` of the aggregator; x0 clamped by default.
+
+    ``loss_repeats`` trains each action on that many independent (timestep, noise) draws per backbone
+    pass (MAR's ``diffusion_batch_mul``; the original UVA uses 1): more action-head signal per step.
+    """
 
     width: int = attrs.field(default=1024, validator=positive)
     depth: int = attrs.field(default=6, validator=positive)
     pool_size: int = attrs.field(default=4, validator=positive)
     clamp_x0: bool = True
+    loss_repeats: int = attrs.field(default=1, validator=positive)
 
 
 class ChunkAggregator(nn.Module):
@@ -62,7 +67,7 @@ class ChunkHead(DiffusionHead):
     ):
         super().__init__(
             in_channels=in_channels, cond_dim=cond_dim, width=spec.width, depth=spec.depth,
-            clamp_x0=spec.clamp_x0, diffusion=diffusion,
+            clamp_x0=spec.clamp_x0, diffusion=diffusion, loss_repeats=spec.loss_repeats,
         )
         self.aggregator = ChunkAggregator(cond_dim, check_grid(grid, "chunk"), num_outputs, spec.pool_size)
 
