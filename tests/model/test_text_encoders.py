@@ -42,7 +42,7 @@ def test_task_embedding_lists_or_hashes_instructions():
 
 
 TINY_LANGUAGE_MODALITIES = (
-    'modalities=[{type = "video", head = {type = "token", width = 32, depth = 1}}, '
+    'modalities=[{type = "video", head = {type = "token", width = 48, depth = 1}}, '
     '{type = "action", head = {type = "chunk", width = 32, depth = 1}}, {type = "language", num_tokens = 4}]'
 )
 
