@@ -29,6 +29,8 @@ def test_quickstart_writes_a_report_and_reruns_safely(tmp_path):
         assert (out / name).exists(), name
     html = (out / "report.html").read_text()
     assert summary["verdict"] in html and "Predicted vs real future frames" in html and "data:image/png;base64" in html
+    assert "Does the policy use what it sees?" in html
+    assert summary["observation_use"]["action_loss"] > 0 and summary["observation_use"]["action_loss_other_frames"] > 0
     state = json.loads((out / "quickstart.json").read_text())
     assert state["trained"] and state["evaluated"]
 

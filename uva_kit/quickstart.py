@@ -112,6 +112,7 @@ def _verdict(runs: list[dict]) -> tuple[bool, str]:
 def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> tuple[Path, bool, str]:
     import uva_kit
     from uva_kit.cli.train import split_dataset
+    from uva_kit.eval.observation_use import observation_use
     from uva_kit.eval.report import Report
     from uva_kit.eval.video_eval import evaluate_video
     from uva_kit.eval.visuals import line_plot
@@ -130,6 +131,7 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     video_dir.mkdir(exist_ok=True)
     held_out = split_dataset(model.spec, json.loads((train_dir / "train_config.json").read_text())["data"], "val")
     video = evaluate_video(model, held_out, video_dir, samples=4, modes=("video",), pictures=4, progress=False)
+    looking = observation_use(model, held_out)
 
     beats, verdict = _verdict(info["runs"])
     report = Report("uva_kit quickstart: PushT on a CPU")
@@ -141,6 +143,11 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
                      + "; ".join(model.spec.deviations) + ".")
     report.heading("Training")
     report.image(out / "loss.png")
+    report.paragraph(
+        f"Does the policy use what it sees? Its action loss on {looking['windows']} held-out windows is "
+        f"{looking['action_loss']:.4f} with their own history frames and {looking['action_loss_other_frames']:.4f} "
+        "with another window's frames (same actions and noise); equal losses would mean it ignores the frames."
+    )
     report.heading("Rollouts (first episodes; click for the MP4)")
     for run in info["runs"]:
         gif = run.get("gif") or next((v for v in run["videos"] if v.endswith(".gif")), None)
@@ -153,6 +160,7 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     summary = {"verdict": verdict, "beats_baselines": beats,
                "runs": [{k: run[k] for k in ("label", "score", "success_rate", "episodes")} for run in info["runs"]],
                "video": [{k: r[k] for k in ("mode", "psnr", "ssim")} for r in video["results"]],
+               "observation_use": looking,
                "checkpoint": str(checkpoint), "minutes": options.minutes}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return path, beats, verdict
