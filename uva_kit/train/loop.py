@@ -235,11 +235,12 @@ def fit(
         lr = scheduler.get_last_lr()[0]
         bar.update(1)
         bar.set_postfix(loss=f"{train_loss:.4f}", lr=f"{lr:.2e}", samples_s=f"{samples_per_second:.1f}")
-        if step % training.log_every == 0 or step == training.steps:
-            log.write(step, "train", {"loss": train_loss, "lr": lr, "samples_per_s": samples_per_second})
-        validating = val_dataset is not None and (step % training.val_every == 0 or step == training.steps)
-        evaluating = evaluate is not None and training.eval_every is not None and step % training.eval_every == 0
         out_of_time = time_limit_s is not None and state.mean(time.perf_counter() - started) >= time_limit_s
+        last = out_of_time or step == training.steps  # a run's last step is always logged and validated
+        if step % training.log_every == 0 or last:
+            log.write(step, "train", {"loss": train_loss, "lr": lr, "samples_per_s": samples_per_second})
+        validating = val_dataset is not None and (step % training.val_every == 0 or last)
+        evaluating = evaluate is not None and training.eval_every is not None and step % training.eval_every == 0
         saving = evaluating or out_of_time or step % training.checkpoint_every == 0 or step == training.steps
         # gathering sharded states is a collective: every rank takes part, rank 0 uses the result
         ema_model = parallel.full_ema_model() if validating or saving else None
