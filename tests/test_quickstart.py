@@ -19,12 +19,16 @@ def test_verdict_needs_a_clear_margin_over_every_baseline():
 
 @pytest.mark.slow
 def test_quickstart_writes_a_report_and_reruns_safely(tmp_path):
-    options = QuickstartOptions(tmp_path / "qs", minutes=0.05, episodes=2, spec="pusht-tiny", max_steps=20, videos=1)
+    options = QuickstartOptions(tmp_path / "qs", minutes=0.05, episodes=2, spec="pusht-tiny", demos=3, max_steps=20,
+                                videos=1)
     summary = run_quickstart(options)
     out = options.out
     assert [run["label"] for run in summary["runs"]] == ["uva", "random", "still"]
     assert all(run["episodes"] == 2 for run in summary["runs"])
     assert "both baselines on the same seeds" in summary["verdict"]
+    collected = json.loads((out / "demos" / "collect_report.json").read_text())
+    assert collected["written_episodes"] == 3  # the demonstrations were collected into OUT/demos
+    assert json.loads((out / "train" / "train_config.json").read_text())["data"] == str(out / "demos")
     for name in ("report.html", "loss.png", "summary.json", "eval/eval_info.json", "train/metrics.jsonl"):
         assert (out / name).exists(), name
     html = (out / "report.html").read_text()

@@ -14,8 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=30.0, help="training time budget (default: 30)")
     parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per agent (default: 50)")
     parser.add_argument("--spec", default="pusht-small", help="the model preset or spec file (default: pusht-small)")
-    parser.add_argument("--data", default="default",
-                        help="demonstrations: 'default' (shipped with uva_kit) or a dataset folder from `uva-kit collect`")
+    parser.add_argument("--demos", type=int, default=100,
+                        help="PushT demonstrations to train on: 20 uses the set shipped with uva_kit; any other number "
+                             "is collected once with the scripted expert into OUT/demos (about 1-3 s each; default: 100)")
+    parser.add_argument("--data", help="train on this dataset folder (from `uva-kit collect`) instead; overrides --demos")
     parser.add_argument("--max-steps", type=int, default=300, help="steps per evaluation episode (default: 300)")
     parser.add_argument("--fresh", action="store_true", help="delete OUT and start over")
 
@@ -23,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from uva_kit.quickstart import QuickstartOptions, run_quickstart
 
-    options = QuickstartOptions(Path(args.out), args.minutes, args.episodes, args.spec, args.data,
+    options = QuickstartOptions(Path(args.out), args.minutes, args.episodes, args.spec, args.data, args.demos,
                                 max_steps=args.max_steps)
     run_quickstart(options, fresh=args.fresh)
     return 0
