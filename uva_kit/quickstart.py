@@ -1,4 +1,4 @@
-"""The main job: PushT demonstrations (collected once, or the shipped set) -> a CPU-sized UVA trained
+"""The main job: PushT demonstrations (the shipped set, or collected once) -> a CPU-sized UVA trained
 for a time budget -> 50 evaluated episodes beside two baselines -> one report.
 
     uva-kit quickstart --out runs/quickstart --minutes 30
@@ -47,7 +47,7 @@ class QuickstartOptions:
     episodes: int = 50
     spec: str = "pusht-small"
     data: str | None = None
-    demos: int = 100
+    demos: int = 20
     batch_envs: int = 8
     max_steps: int = 300
     videos: int = 2

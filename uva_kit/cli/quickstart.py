@@ -14,9 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=30.0, help="training time budget (default: 30)")
     parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per agent (default: 50)")
     parser.add_argument("--spec", default="pusht-small", help="the model preset or spec file (default: pusht-small)")
-    parser.add_argument("--demos", type=int, default=100,
-                        help="PushT demonstrations to train on: 20 uses the set shipped with uva_kit; any other number "
-                             "is collected once with the scripted expert into OUT/demos (about 1-3 s each; default: 100)")
+    parser.add_argument("--demos", type=int, default=20,
+                        help="PushT demonstrations to train on: 20 (the default) uses the set shipped with uva_kit; any "
+                             "other number is collected once with the scripted expert into OUT/demos (about 1-3 s each)")
     parser.add_argument("--data", help="train on this dataset folder (from `uva-kit collect`) instead; overrides --demos")
     parser.add_argument("--max-steps", type=int, default=300, help="steps per evaluation episode (default: 300)")
     parser.add_argument("--fresh", action="store_true", help="delete OUT and start over")
