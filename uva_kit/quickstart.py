@@ -69,10 +69,11 @@ def _demonstrations(options: QuickstartOptions) -> Path:
     import argparse
 
     from uva_kit.cli import collect
+    from uva_kit.cli.train import resolve_data
     from uva_kit.data import default_pusht_dataset
 
     if options.data is not None:
-        return Path(options.data)
+        return resolve_data(options.data)  # a folder, or 'default' for the shipped set
     if options.demos == SHIPPED_DEMOS:
         return default_pusht_dataset()
     folder = options.out / "demos"

@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demos", type=int, default=20,
                         help="PushT demonstrations to train on: 20 (the default) uses the set shipped with uva_kit; any "
                              "other number is collected once with the scripted expert into OUT/demos (about 1-3 s each)")
-    parser.add_argument("--data", help="train on this dataset folder (from `uva-kit collect`) instead; overrides --demos")
+    parser.add_argument("--data", help="train on this dataset folder (from `uva-kit collect`, or 'default' for the "
+                                       "shipped set) instead; overrides --demos")
     parser.add_argument("--max-steps", type=int, default=300, help="steps per evaluation episode (default: 300)")
     parser.add_argument("--fresh", action="store_true", help="delete OUT and start over")
 
