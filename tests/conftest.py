@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 
 
 @pytest.fixture
@@ -43,12 +42,3 @@ def fresh_registry(monkeypatch):
     monkeypatch.delenv("UVA_KIT_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     yield registry.reload
     registry.reload()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest, and steadiest on a busy 2-core machine, on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
