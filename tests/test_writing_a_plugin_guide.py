@@ -28,13 +28,13 @@ def kit_plugin_arguments() -> list[str]:
 
 
 def test_the_guide_has_every_file_of_its_package():
-    assert set(guide_files()) == {"pyproject.toml", "uva_kit_proprio/__init__.py", "uva_kit_proprio/plugin.py",
-                                  "uva_kit_proprio/modality.py", "tests/test_proprio.py", "proprio.toml", "train.py"}
+    assert set(guide_files()) == {"pyproject.toml", "uva_kit_velocity/__init__.py", "uva_kit_velocity/plugin.py",
+                                  "uva_kit_velocity/modality.py", "tests/test_velocity.py", "velocity.toml", "train.py"}
 
 
 @pytest.mark.slow
 def test_the_guide_example_installs_lists_passes_its_contract_tests_and_trains(tmp_path):
-    package, site = tmp_path / "uva-kit-proprio", tmp_path / "site"
+    package, site = tmp_path / "uva-kit-velocity", tmp_path / "site"
     for path, text in guide_files().items():
         (package / path).parent.mkdir(parents=True, exist_ok=True)
         (package / path).write_text(text)
@@ -42,8 +42,8 @@ def test_the_guide_example_installs_lists_passes_its_contract_tests_and_trains(t
                     "--target", str(site), str(package)], check=True, capture_output=True, timeout=300)
 
     listing = run_cli("plugins", pythonpath=site)
-    assert "proprio  [uva-kit-proprio 0.1.0]  ok" in listing.stdout, listing.stdout + listing.stderr
-    assert "modality      proprio" in listing.stdout
+    assert "velocity  [uva-kit-velocity 0.1.0]  ok" in listing.stdout, listing.stdout + listing.stderr
+    assert "modality      velocity" in listing.stdout
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(site)]), "OMP_NUM_THREADS": "1"}
     env.pop("UVA_KIT_DISABLE_PLUGIN_AUTOLOAD", None)
@@ -55,4 +55,4 @@ def test_the_guide_example_installs_lists_passes_its_contract_tests_and_trains(t
     training = subprocess.run([sys.executable, "train.py"], cwd=package, env=env, capture_output=True, text=True,
                               timeout=300)
     assert training.returncode == 0, training.stdout + training.stderr
-    assert (package / "runs" / "proprio" / "checkpoints").is_dir()
+    assert (package / "runs" / "velocity" / "checkpoints").is_dir()
