@@ -77,10 +77,11 @@ def test_simulator_scores_a_chunk_as_executing_it_would():
 
 
 def test_observation_history_matches_the_policy_window(tiny_model):
-    history = ObservationHistory(tiny_model.spec.layout)
+    history = ObservationHistory(tiny_model.spec.layout, {"proprio": "agent_pos"})
     for step in range(14):
-        history.add(np.full((1, 2, 2, 3), step, dtype=np.uint8))
+        history.add({"pixels": np.full((1, 2, 2, 3), step, dtype=np.uint8), "agent_pos": np.array([[step, -step]])})
     assert (history.history()[0, :, 0, 0, 0] * 255).round().tolist() == [1, 5, 9, 13]
+    assert history.inputs()["proprio"][0].tolist() == [[1, -1], [5, -5], [9, -9], [13, -13]]
 
 
 @pytest.mark.slow

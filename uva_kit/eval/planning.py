@@ -34,21 +34,34 @@ ENV = "two-block"
 
 
 class ObservationHistory:
-    """The frames a UVA model conditions on: steps frame_offset + i * frame_stride of its window, first one repeated."""
+    """What a UVA model conditions on: the frames at steps frame_offset + i * frame_stride of its window (the
+    first step repeated at an episode's start) and, at the same steps, the observed inputs of its policy mode."""
 
-    def __init__(self, layout):
+    def __init__(self, layout, observed: dict[str, str] | None = None):
         window = layout.frame_offset + layout.frame_stride * (layout.history_frames - 1) + 1
         self.offsets = [layout.frame_offset + layout.frame_stride * i - (window - 1) for i in range(layout.history_frames)]
+        self.observed = observed or {}  # modality name -> observation key, as ``model.policy_observations``
         self.frames: list[torch.Tensor] = []
+        self.values: list[dict[str, torch.Tensor]] = []
 
-    def add(self, pixels: np.ndarray) -> None:
-        """Append a batch of observations (B, H, W, 3) uint8."""
-        self.frames.append(torch.from_numpy(np.asarray(pixels)).permute(0, 3, 1, 2).float() / 255.0)
+    def add(self, obs: dict) -> None:
+        """Append a batch of vector-env observations: "pixels" (B, H, W, 3) uint8 and each observed key (B, dim)."""
+        self.frames.append(torch.from_numpy(np.asarray(obs["pixels"])).permute(0, 3, 1, 2).float() / 255.0)
+        self.values.append({name: torch.as_tensor(np.asarray(obs[key]), dtype=torch.float32)
+                            for name, key in self.observed.items()})
+
+    def _at_history_steps(self, series: list) -> list:
+        now = len(series) - 1
+        return [series[max(0, now + offset)] for offset in self.offsets]
 
     def history(self) -> torch.Tensor:
         """(B, history_frames, 3, H, W) in [0, 1]."""
-        now = len(self.frames) - 1
-        return torch.stack([self.frames[max(0, now + offset)] for offset in self.offsets], dim=1)
+        return torch.stack(self._at_history_steps(self.frames), dim=1)
+
+    def inputs(self) -> dict[str, torch.Tensor]:
+        """The observed inputs by modality name, each (B, history_frames, dim)."""
+        steps = self._at_history_steps(self.values)
+        return {name: torch.stack([step[name] for step in steps], dim=1) for name in self.observed}
 
 
 def best_candidates(scores: np.ndarray) -> np.ndarray:
@@ -131,8 +144,8 @@ def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_st
     count = len(seeds)
     obs, _ = vector.reset(seed=seeds)
     envs = [env.unwrapped for env in vector.envs]
-    history = ObservationHistory(base_model.spec.layout)
-    history.add(obs["pixels"])
+    history = ObservationHistory(base_model.spec.layout, base_model.policy_observations)
+    history.add(obs)
     targets: list[list] = [[None, None] for _ in range(count)]
     rewards, successes = [[] for _ in range(count)], [[] for _ in range(count)]
     frames = {i: [obs["pixels"][i]] for i, s in enumerate(seeds) if s in recorded_seeds}
@@ -141,7 +154,9 @@ def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_st
         _update_targets(targets, obs["pixels"])
         frames_now = history.history()
         samples = 1 if selector == "base" else k
-        sampled = base_model.predict_actions(frames_now.repeat_interleave(samples, dim=0), generator=generator)
+        inputs = {name: value.repeat_interleave(samples, dim=0) for name, value in history.inputs().items()}
+        sampled = base_model.predict_actions(frames_now.repeat_interleave(samples, dim=0), inputs=inputs,
+                                             generator=generator)
         sampled = sampled.reshape(count, samples, *sampled.shape[1:])
         if selector == "uva":
             scores = score_with_model(forward_model, frames_now, sampled, targets, num_iter=num_iter, generator=generator)
@@ -152,7 +167,7 @@ def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_st
         chosen = sampled[torch.arange(count), torch.from_numpy(best_candidates(scores))].cpu().numpy()
         for step in range(execute_steps):
             obs, reward, terminated, truncated, info = vector.step(chosen[:, step].astype(np.float32))
-            history.add(obs["pixels"])
+            history.add(obs)
             for i in np.flatnonzero(~done):
                 rewards[i].append(float(reward[i]))
                 successes[i].append(bool(info["is_success"][i]))

@@ -52,6 +52,7 @@ class GraphedPolicy:
     def __init__(self, model, bf16: bool = True):
         self.model = model
         self.bf16 = bf16
+        self._input_names = sorted(model.policy_observations)  # fixed per model: the graph's extra inputs
         self.encode = CapturedCall(lambda frames: self._autocast_fp32(model.encode_frames, frames))
         self.actions = CapturedCall(self._predict)
 
@@ -62,12 +63,20 @@ class GraphedPolicy:
         with self._autocast():
             return fn(*args).float()
 
-    def _predict(self, history_latents: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        z = self._autocast_fp32(lambda latents: self.model.policy_latents(history_latents=latents), history_latents)
+    def _predict(self, history_latents: torch.Tensor, noise: torch.Tensor, *values: torch.Tensor) -> torch.Tensor:
+        inputs = dict(zip(self._input_names, values))
+        z = self._autocast_fp32(lambda latents: self.model.policy_latents(history_latents=latents, inputs=inputs),
+                                history_latents)
         return self.model.sample_actions(z, noise=noise)
 
-    def predict(self, history_latents: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def predict(self, history_latents: torch.Tensor, generator: torch.Generator | None,
+                inputs: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Actions from cached history latents and the policy mode's other inputs (e.g. ``{"proprio": ...}``)."""
+        inputs = inputs or {}
+        if sorted(inputs) != self._input_names:
+            raise ValueError(f"the policy mode takes inputs {self._input_names}, got {sorted(inputs)}")
         actions = self.model.modalities["action"]
         rows = history_latents.shape[0] * actions.length
         noise = self.model.sampler.draw_noise(rows, actions.dim, generator=generator, device=history_latents.device)
-        return self.actions(history_latents, noise)
+        values = [inputs[name].to(history_latents.device, torch.float32) for name in self._input_names]
+        return self.actions(history_latents, noise, *values)

@@ -3,6 +3,11 @@
     policy = uva_kit.Policy(model)
     policy.reset()
     action = policy.select_action({"image": frame})   # frame (B, 3, H, W) or (3, H, W) in [0, 1]
+    action = policy.select_action({"image": frame, "agent_pos": position})  # a model given proprio
+
+Besides the image, ``obs`` carries one value per step, (B, dim) or (dim,), for each stream modality
+the model's policy mode is given (its ``data_key``: ``agent_pos`` for ``proprio``); the policy
+stacks them at the history frames as it does the frames.
 
 It keeps the original's observation layout: a window of ``window`` steps (16 with the default
 layout) from which frames ``frame_offset + i * frame_stride`` (3, 7, 11, 15) are the history; at an
@@ -33,6 +38,7 @@ class Policy:
         self.instruction = instruction
         self.generator = generator
         self._graphed = None
+        self.observed = model.policy_observations
         self.window = layout.frame_offset + layout.frame_stride * (layout.history_frames - 1) + 1
         self.history_offsets = [layout.frame_offset + layout.frame_stride * i - (self.window - 1)
                                 for i in range(layout.history_frames)]  # relative to now: -12, -8, -4, 0
@@ -63,6 +69,7 @@ class Policy:
         self.step = 0
         self._frames: dict[int, torch.Tensor] = {}
         self._latents: dict[int, torch.Tensor] = {}
+        self._observations: dict[int, dict[str, torch.Tensor]] = {}
         self._queue: list[torch.Tensor] = []
         self._batch: int | None = None
 
@@ -81,11 +88,26 @@ class Policy:
         elif image.shape[0] != self._batch:
             raise ValueError(f"batch size changed from {self._batch} to {image.shape[0]} within an episode; call reset()")
         self._frames[self.step] = image.to(self.model.device, torch.float32)
+        self._observations[self.step] = self._observed_values(obs, image.shape[0], unbatched)
         if not self._queue:
             self._replan()
         action = self._queue.pop(0)
         self.step += 1
         return action[0] if unbatched else action
+
+    def _observed_values(self, obs: dict, batch: int, unbatched: bool) -> dict[str, torch.Tensor]:
+        values = {}
+        for name, key in self.observed.items():
+            if key not in obs:
+                raise KeyError(f"this model's policy is given '{name}': obs needs '{key}', one value per step "
+                               f"({'(dim,)' if unbatched else '(B, dim)'}); got keys {sorted(obs)}")
+            value = torch.as_tensor(obs[key], dtype=torch.float32, device=self.model.device)
+            value = value[None] if unbatched else value
+            if value.dim() != 2 or value.shape[0] != batch:
+                raise ValueError(f"obs['{key}'] must be {'(dim,)' if unbatched else f'({batch}, dim)'}, "
+                                 f"got {tuple(torch.as_tensor(obs[key]).shape)}")
+            values[name] = value
+        return values
 
     def _history_steps(self) -> list[int]:
         return [max(0, self.step + offset) for offset in self.history_offsets]
@@ -102,12 +124,14 @@ class Policy:
             for i, s in enumerate(missing):
                 self._latents[s] = latents[:, i]
         history = torch.stack([self._latents[s] for s in steps], dim=1)
+        inputs = {name: torch.stack([self._observations[s][name] for s in steps], dim=1) for name in self.observed}
         oldest_needed = self.step + self.n_action_steps + self.history_offsets[0]  # by the next replanning
-        for store in (self._latents, self._frames):
+        for store in (self._latents, self._frames, self._observations):
             for old in [s for s in store if s < oldest_needed]:
                 del store[old]
         if self._graphed is not None:
-            chunk = self._graphed.predict(history, self.generator)
+            chunk = self._graphed.predict(history, self.generator, inputs)
         else:
-            chunk = self.model.predict_actions(history_latents=history, instruction=self.instruction, generator=self.generator)
+            chunk = self.model.predict_actions(history_latents=history, instruction=self.instruction, inputs=inputs,
+                                               generator=self.generator)
         self._queue = list(chunk[:, : self.n_action_steps].unbind(dim=1))

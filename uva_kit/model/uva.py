@@ -133,6 +133,12 @@ class UVAModel(nn.Module):
         return self._checked_mode(default_registry().get("mode", name).default_spec(), f"mode '{name}'")
 
     @property
+    def policy_observations(self) -> dict[str, str]:
+        """The stream modalities the policy mode is given besides frames, name -> data key: what an env-facing
+        policy reads from each observation (``{"proprio": "agent_pos"}``; empty for a vision-only policy)."""
+        return {name: self.modalities[name].data_key for name in self.mode("policy").spec.given}
+
+    @property
     def prefix_modality(self) -> Modality | None:
         """The modality whose tokens are prepended along the sequence (language), if any."""
         return None if self._prefix_name is None else self.modalities[self._prefix_name]

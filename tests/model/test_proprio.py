@@ -1,0 +1,94 @@
+"""The built-in ``proprio`` modality: the contract kit, what the policy mode feeds it, and ``uva_kit.Policy``
+reading it from the observation at the history frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import uva_kit
+from uva_kit.eval.agents import PolicyAgent
+from uva_kit.spec import load_spec, spec_from_dict, to_dict
+from uva_kit.testing import ModalityContract
+from uva_kit.testing.data import make_batch
+
+
+class TestProprio(ModalityContract):
+    component = ("modality", "proprio")
+    predicts = False
+
+    def modality_data(self, batch, generator):
+        frames = batch["history_frames"].shape[1]
+        return {"agent_pos": 50 + 400 * torch.rand(len(batch["actions"]), frames, 2, generator=generator)}
+
+
+@pytest.fixture
+def proprio_model():
+    """pusht-tiny with ``proprio`` given to its policy mode, normalized to PushT's 0..512 workspace."""
+    spec = to_dict(load_spec("pusht-tiny"))
+    spec["modalities"].append({"type": "proprio"})
+    spec["modes"] = [{"mode": {"type": "policy", "given": ["proprio"]}}, {"mode": {"type": "video"}}]
+    torch.manual_seed(0)
+    model = uva_kit.build(spec_from_dict(spec))
+    model.modalities["proprio"].normalizer.set_range([0.0, 0.0], [512.0, 512.0])
+    return model
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_the_policy_mode_reads_the_position_and_needs_it(proprio_model):
+    history = make_batch(2)["history_frames"]
+    left, right = torch.full((2, 4, 2), 60.0), torch.full((2, 4, 2), 450.0)
+    latents = [proprio_model.policy_latents(history, inputs={"proprio": p}) for p in (left, left, right)]
+    assert torch.equal(latents[0], latents[1]) and not torch.allclose(latents[0], latents[2], atol=1e-3)
+    assert proprio_model.predict_actions(history, inputs={"proprio": left}, steps=2).shape == (2, 16, 2)
+    with pytest.raises(ValueError, match="proprio"):
+        proprio_model.predict_actions(history)
+    with pytest.raises(ValueError, match=r"\(B, 4, 2\)"):
+        proprio_model.predict_actions(history, inputs={"proprio": left[:, 0]})
+
+
+def spy_on_given_positions(model) -> list[torch.Tensor]:
+    """The ``proprio`` input of every ``predict_actions`` call made from now on."""
+    given = []
+    predict = model.predict_actions
+
+    def spy_predict(*args, **kwargs):
+        given.append(kwargs["inputs"]["proprio"].clone())
+        return predict(*args, **kwargs)
+
+    model.predict_actions = spy_predict
+    return given
+
+
+def test_policy_stacks_the_observed_position_at_the_history_frames(proprio_model):
+    policy = uva_kit.Policy(proprio_model, n_action_steps=4, generator=seeded())
+    given = spy_on_given_positions(proprio_model)
+    for step in range(17):
+        policy.select_action({"image": torch.rand(3, 16, 16), "agent_pos": np.array([step, 100.0 + step])})
+    # replans at steps 0, 4, 8, 12, 16; the history is steps (t-12, t-8, t-4, t), clamped at the episode start
+    assert [g[0, :, 0].tolist() for g in given] == [[0, 0, 0, 0], [0, 0, 0, 4], [0, 0, 4, 8], [0, 4, 8, 12],
+                                                    [4, 8, 12, 16]]
+    assert given[-1][0, :, 1].tolist() == [104, 108, 112, 116]
+
+
+def test_policy_says_which_observation_is_missing_or_misshapen(proprio_model):
+    policy = uva_kit.Policy(proprio_model, generator=seeded())
+    with pytest.raises(KeyError, match="agent_pos"):
+        policy.select_action({"image": torch.rand(3, 16, 16)})
+    policy.reset()
+    with pytest.raises(ValueError, match=r"obs\['agent_pos'\] must be \(2, dim\)"):
+        policy.select_action({"image": torch.rand(2, 3, 16, 16), "agent_pos": torch.zeros(3, 2)})
+
+
+def test_policy_agent_passes_the_env_position(proprio_model):
+    agent = PolicyAgent(proprio_model, n_action_steps=8)
+    given = spy_on_given_positions(proprio_model)
+    position = np.array([[60.0, 70.0], [450.0, 440.0]])
+    agent.reset([0, 1])
+    actions = agent.act({"pixels": np.zeros((2, 96, 96, 3), dtype=np.uint8), "agent_pos": position})
+    assert actions.shape == (2, 2)
+    assert torch.equal(given[0], torch.tensor(position, dtype=torch.float32)[:, None].expand(2, 4, 2))
