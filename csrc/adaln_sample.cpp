@@ -10,12 +10,15 @@
 //   coefficients   (S, 7) in loop order: sqrt(1/abar), sqrt(1/abar - 1), x0 coef, x coef, log beta,
 //                  clipped log posterior variance, fixed std (used when learned_variance is false).
 //   weights        input Linear (W, C), hidden Linears [W1_0, W2_0, W1_1, ...] (W, W), output Linear (2C, W).
+//   packed hidden  empty, or the hidden weights reordered for oneDNN (uva_kit/ops/packed_linear.py): the hidden
+//                  GEMMs then run as mkldnn::_linear_pointwise, ~1.5x faster than sgemm on AVX-512 AMD CPUs.
 // Per iteration: h = W_in x + b; per block h += gate * W2 SiLU(W1 (LN(h) * mult + shift) + b1) + b2;
 // [eps, v] = W_out (LN(h) * mult_f + shift_f) + b_out; x0 = clamp(a x - b eps); x = c1 x0 + c2 x + std * scale * z.
 #include "adaln_sample.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -58,6 +61,14 @@ void gated_residual(float* h, const float* gate, int64_t gate_stride, const floa
   }
 }
 
+// out = x W^T + b with W packed for oneDNN (mkldnn::_linear_pointwise, called boxed: one schema lookup per process).
+at::Tensor packed_linear(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& bias) {
+  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+  torch::jit::Stack stack{x, packed, bias, std::string("none"), c10::List<std::optional<at::Scalar>>(), std::string()};
+  op.callBoxed(&stack);
+  return stack[0].toTensor();
+}
+
 void denoise_update(float* x, const float* out, const float* coef, const float* noise, int64_t rows, int64_t channels,
                     bool clamp_x0, bool learned_variance, float noise_scale) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -86,12 +97,17 @@ at::Tensor adaln_sample_cpu(const std::optional<at::Tensor>& noise_in, std::opti
                             const at::Tensor& modulations_in, const at::Tensor& coefficients_in,
                             const at::Tensor& input_weight, const at::Tensor& input_bias,
                             at::TensorList hidden_weights, at::TensorList hidden_biases, const at::Tensor& output_weight,
-                            const at::Tensor& output_bias, bool clamp_x0, bool learned_variance, double noise_scale) {
+                            const at::Tensor& output_bias, at::TensorList packed_hidden_weights, bool clamp_x0,
+                            bool learned_variance, double noise_scale) {
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   TORCH_CHECK(modulations_in.device().is_cpu(), "uva_kit::adaln_sample (CPU): tensors must be on the CPU");
   const auto [steps, rows, width, channels, depth] =
       check_adaln_sample_inputs(noise_in, modulations_in, coefficients_in, input_weight, input_bias, hidden_weights,
                                 hidden_biases, output_weight, output_bias);
+  TORCH_CHECK(packed_hidden_weights.empty() || packed_hidden_weights.size() == hidden_weights.size(),
+              "uva_kit::adaln_sample: packed_hidden_weights must be empty or hold all ", hidden_weights.size(),
+              " hidden weights, got ", packed_hidden_weights.size());
+  const bool packed = !packed_hidden_weights.empty();
   const auto options = modulations_in.options();
   const PreparedSample prepared = prepare_adaln_sample({steps, rows, width, channels, depth}, noise_in, generator,
                                                        modulations_in, coefficients_in, input_weight, hidden_weights,
@@ -114,14 +130,23 @@ at::Tensor adaln_sample_cpu(const std::optional<at::Tensor>& noise_in, std::opti
   const int64_t mod_row = 3 * width;
   const auto block_offset = [&](int64_t block, int64_t step) { return ((block * steps + step) * rows) * mod_row; };
 
+  // out = in W_index^T + b_index: oneDNN on the packed weight (a fresh tensor), else sgemm into out.
+  const auto hidden_linear = [&](at::Tensor& out, const at::Tensor& in, int64_t index) {
+    if (packed) {
+      out = packed_linear(in, packed_hidden_weights[index], hidden_biases[index]);
+    } else {
+      at::addmm_out(out, hidden_biases[index], in, hidden_t[index]);
+    }
+  };
+
   for (int64_t step = 0; step < steps; ++step) {
     at::addmm_out(h, input_bias, x, input_t);
     for (int64_t block = 0; block < depth; ++block) {
       const float* mod = mod_base + block_offset(block, step);
       modulate_rows(h.data_ptr<float>(), mod, mod_row, modulated.data_ptr<float>(), rows, width);
-      at::addmm_out(hidden, hidden_biases[2 * block], modulated, hidden_t[2 * block]);
+      hidden_linear(hidden, modulated, 2 * block);
       at::silu_(hidden);  // ATen's vectorized SiLU
-      at::addmm_out(modulated, hidden_biases[2 * block + 1], hidden, hidden_t[2 * block + 1]);
+      hidden_linear(modulated, hidden, 2 * block + 1);
       gated_residual(h.data_ptr<float>(), mod + 2 * width, mod_row, modulated.data_ptr<float>(), rows, width);
     }
     modulate_rows(h.data_ptr<float>(), mod_base + block_offset(depth, step), mod_row, modulated.data_ptr<float>(), rows,
@@ -141,7 +166,9 @@ TORCH_LIBRARY_FRAGMENT(uva_kit, m) {
   m.def(
       "adaln_sample(Tensor? noise, Generator? generator, Tensor modulations, Tensor coefficients, Tensor input_weight, "
       "Tensor input_bias, Tensor[] hidden_weights, Tensor[] hidden_biases, Tensor output_weight, Tensor output_bias, "
-      "bool clamp_x0, bool learned_variance, float noise_scale) -> Tensor");
+      "Tensor[] packed_hidden_weights, bool clamp_x0, bool learned_variance, float noise_scale) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(uva_kit, CPU, m) { m.impl("adaln_sample", &uva_kit::adaln_sample_cpu); }
+// With oneDNN-packed weights among the arguments the dispatcher selects the MkldnnCPU key: same kernel.
+TORCH_LIBRARY_IMPL(uva_kit, MkldnnCPU, m) { m.impl("adaln_sample", &uva_kit::adaln_sample_cpu); }

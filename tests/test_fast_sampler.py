@@ -12,6 +12,7 @@ from uva_kit.errors import UvaKitError
 from uva_kit.head.denoiser import AdaLNDenoiser
 from uva_kit.ops import extension_status
 from uva_kit.ops.counting import OpCounter, per_step_ops
+from uva_kit.ops.packed_linear import packed_linear_available
 from uva_kit.sampler.fused import fused_sample
 from uva_kit.sampler.restructured import prepare_sampling
 
@@ -139,6 +140,42 @@ def test_fused_op_checks_its_inputs_and_has_a_fake_impl():
     with FakeTensorMode(allow_non_fake_inputs=True) as mode:
         fake = prepared._replace(modulations=mode.from_tensor(prepared.modulations))
         assert fused_sample(fake, None, **options).shape == (2, 3)
+
+
+PACKED = packed_linear_available("cpu", torch.float32)
+
+
+@needs_fused
+@pytest.mark.skipif(not PACKED, reason="PyTorch was built without oneDNN")
+@torch.no_grad()
+def test_fused_op_runs_its_hidden_gemms_on_the_packed_weights():
+    sampler = make_sampler("ddpm", 8)
+    denoiser, other = random_denoiser(depth=3), random_denoiser(depth=3, seed=1)
+    condition = torch.randn(16, COND_DIM, generator=torch.Generator().manual_seed(0))
+    noise = sampler.draw_noise(16, 3, generator=torch.Generator().manual_seed(1))
+    options = dict(clamp_x0=True, learned_variance=sampler.learned_variance, noise_scale=sampler.noise_scale)
+    prepared = prepare_sampling(sampler, denoiser, condition, sampler.schedule())
+    assert len(prepared.packed_hidden_weights) == 6
+    assert all(w.layout == torch._mkldnn for w in prepared.packed_hidden_weights)
+    reference = sampler.sample(denoiser, condition, 3, clamp_x0=True, noise=noise, path="reference")
+    assert relative_error(fused_sample(prepared, noise, **options), reference) <= 1e-5
+    assert relative_error(fused_sample(prepared._replace(packed_hidden_weights=()), noise, **options), reference) <= 1e-5
+    foreign = prepare_sampling(sampler, other, condition, sampler.schedule()).packed_hidden_weights
+    assert relative_error(fused_sample(prepared._replace(packed_hidden_weights=foreign), noise, **options), reference) > 0.01
+    with pytest.raises(RuntimeError, match="packed_hidden_weights must be empty or hold all 6"):
+        fused_sample(prepared._replace(packed_hidden_weights=foreign[:2]), noise, **options)
+
+
+def test_modulations_without_onednn_match_the_reference_loop(monkeypatch):
+    """Where PyTorch has no oneDNN (or off the CPU) the modulations come from one baddbmm instead."""
+    monkeypatch.setattr("uva_kit.sampler.restructured.packed_linear_available", lambda device, dtype: False)
+    sampler = make_sampler("ddpm", 6)
+    denoiser, condition = random_denoiser(), torch.randn(4, COND_DIM, generator=torch.Generator().manual_seed(2))
+    noise = sampler.draw_noise(4, 3, generator=torch.Generator().manual_seed(3))
+    assert prepare_sampling(sampler, denoiser, condition, sampler.schedule()).packed_hidden_weights == ()
+    fast = sampler.sample(denoiser, condition, 3, clamp_x0=True, noise=noise, path="restructured")
+    reference = sampler.sample(denoiser, condition, 3, clamp_x0=True, noise=noise, path="reference")
+    assert relative_error(fast, reference) <= 1e-5
 
 
 def test_caches_follow_weight_updates():

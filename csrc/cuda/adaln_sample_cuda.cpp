@@ -19,10 +19,13 @@ at::Tensor adaln_sample_cuda(const std::optional<at::Tensor>& noise_in, std::opt
                              const at::Tensor& modulations_in, const at::Tensor& coefficients_in,
                              const at::Tensor& input_weight, const at::Tensor& input_bias,
                              at::TensorList hidden_weights, at::TensorList hidden_biases,
-                             const at::Tensor& output_weight, const at::Tensor& output_bias, bool clamp_x0,
-                             bool learned_variance, double noise_scale) {
+                             const at::Tensor& output_weight, const at::Tensor& output_bias,
+                             at::TensorList packed_hidden_weights, bool clamp_x0, bool learned_variance,
+                             double noise_scale) {
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   TORCH_CHECK(modulations_in.is_cuda(), "uva_kit::adaln_sample (CUDA): tensors must be on a CUDA device");
+  TORCH_CHECK(packed_hidden_weights.empty(), "uva_kit::adaln_sample (CUDA): packed_hidden_weights are a CPU option; "
+              "pass an empty list");
   const auto shape = check_adaln_sample_inputs(noise_in, modulations_in, coefficients_in, input_weight, input_bias,
                                                hidden_weights, hidden_biases, output_weight, output_bias);
   const int64_t steps = shape.steps, rows = shape.rows, width = shape.width, channels = shape.channels;

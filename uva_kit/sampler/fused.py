@@ -31,7 +31,8 @@ def fused_sample(
     p = prepared
     return torch.ops.uva_kit.adaln_sample(
         noise, generator, p.modulations, p.coefficients, p.input_weight, p.input_bias, list(p.hidden_weights),
-        list(p.hidden_biases), p.output_weight, p.output_bias, clamp_x0, learned_variance, float(noise_scale),
+        list(p.hidden_biases), p.output_weight, p.output_bias, list(p.packed_hidden_weights), clamp_x0,
+        learned_variance, float(noise_scale),
     )
 
 

@@ -5,12 +5,14 @@ Before the loop, for an AdaLN-MLP denoiser (``uva_kit.head.denoiser.AdaLNDenoise
 * the time-embedding table of the respaced steps, cached per denoiser and step count;
 * the condition embedding, once per call;
 * every block's and every step's AdaLN modulations in one batched matmul, with the blocks'
-  LayerNorm affine folded into the (cached) modulation weights;
+  LayerNorm affine folded into the (cached) modulation weights (on the CPU in fp32: one GEMM on
+  weights pre-packed for oneDNN, see ``uva_kit.ops.packed_linear``);
 * the schedule coefficients as one (S, 7) table on the device, in loop order.
 
 Inside the loop only the x path runs (input Linear, per block LN * multiplier + shift -> MLP ->
 gated residual, final layer, update): no host-to-device copy and no host sync, so it can be
-captured in a CUDA graph. ``prepare_sampling``'s result is also what the fused op consumes.
+captured in a CUDA graph. ``prepare_sampling``'s result is also what the fused op consumes; on the
+CPU it carries the hidden weights pre-packed for oneDNN, which the fused op's GEMMs use.
 Caches are keyed on the parameters' versions, so training or loading weights invalidates them.
 """
 
@@ -24,6 +26,7 @@ import torch.nn.functional as F
 
 from uva_kit.diffusion.schedule import DiffusionSchedule
 from uva_kit.head.denoiser import LN_EPS, AdaLNDenoiser
+from uva_kit.ops.packed_linear import pack_weight, packed_linear, packed_linear_available
 from uva_kit.sampler.update import denoise_update
 
 _caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -40,6 +43,7 @@ class PreparedSampling(NamedTuple):
     hidden_biases: tuple[torch.Tensor, ...]
     output_weight: torch.Tensor
     output_bias: torch.Tensor
+    packed_hidden_weights: tuple[torch.Tensor, ...] = ()  # hidden_weights packed for oneDNN (CPU fp32), else empty
 
 
 def _cached(owner, key: tuple, version, build):
@@ -74,25 +78,45 @@ def loop_coefficients(sampler, schedule: DiffusionSchedule, device, dtype) -> to
     return _cached(sampler, ("coefficients", schedule.num_steps, str(device), dtype), None, build)
 
 
+def _packed_weights(denoiser: AdaLNDenoiser, hidden_weights: tuple[torch.Tensor, ...]):
+    """Cached oneDNN packs: the folded modulation weights as one Linear (all blocks' 3 * width outputs side
+    by side) with its bias, and each hidden weight."""
+
+    def build():
+        weight, bias = denoiser.folded_modulation_weights()
+        stacked = weight.transpose(1, 2).reshape(-1, weight.shape[1])  # ((depth + 1) * 3 * width, width)
+        return pack_weight(stacked), bias.reshape(-1).contiguous(), tuple(pack_weight(w) for w in hidden_weights)
+
+    return _cached(denoiser, ("packed",), _weights_version(denoiser), build)
+
+
 def prepare_sampling(sampler, denoiser: AdaLNDenoiser, condition: torch.Tensor, schedule: DiffusionSchedule) -> PreparedSampling:
     """The hoisted tensors for one call on conditions (N, cond_dim)."""
     device, dtype = condition.device, condition.dtype
-    weight, bias = _cached(
-        denoiser, ("modulation", str(device), dtype), _weights_version(denoiser),
-        lambda: tuple(t.to(device, dtype) for t in denoiser.folded_modulation_weights()),
-    )
+    hidden = tuple(layer.weight for block in denoiser.res_blocks for layer in (block.mlp[0], block.mlp[2]))
     times = time_table(denoiser, schedule, device, dtype)
     y = F.silu(times[:, None] + denoiser.condition_embedding(condition)[None])  # (S, N, width)
     steps, rows, width = y.shape
-    modulations = torch.baddbmm(bias, y.reshape(1, steps * rows, width).expand(weight.shape[0], -1, -1), weight)
-    hidden = [(block.mlp[0], block.mlp[2]) for block in denoiser.res_blocks]
+    blocks = len(denoiser.res_blocks) + 1
+    packed_hidden: tuple[torch.Tensor, ...] = ()
+    if packed_linear_available(device, dtype):
+        packed_modulation, packed_bias, packed_hidden = _packed_weights(denoiser, hidden)
+        flat = packed_linear(y.reshape(steps * rows, width), packed_modulation, packed_bias)
+        modulations = flat.view(steps, rows, blocks, 3 * width).permute(2, 0, 1, 3).contiguous()
+    else:
+        weight, bias = _cached(
+            denoiser, ("modulation", str(device), dtype), _weights_version(denoiser),
+            lambda: tuple(t.to(device, dtype) for t in denoiser.folded_modulation_weights()),
+        )
+        modulations = torch.baddbmm(bias, y.reshape(1, steps * rows, width).expand(blocks, -1, -1), weight)
     return PreparedSampling(
-        modulations=modulations.view(weight.shape[0], steps, rows, 3 * width),
+        modulations=modulations.view(blocks, steps, rows, 3 * width),
         coefficients=loop_coefficients(sampler, schedule, device, dtype),
         input_weight=denoiser.input_proj.weight, input_bias=denoiser.input_proj.bias,
-        hidden_weights=tuple(layer.weight for pair in hidden for layer in pair),
-        hidden_biases=tuple(layer.bias for pair in hidden for layer in pair),
+        hidden_weights=hidden,
+        hidden_biases=tuple(layer.bias for block in denoiser.res_blocks for layer in (block.mlp[0], block.mlp[2])),
         output_weight=denoiser.final_layer.linear.weight, output_bias=denoiser.final_layer.linear.bias,
+        packed_hidden_weights=packed_hidden,
     )
 
 

@@ -1,0 +1,28 @@
+"""Linear layers on weights pre-packed for oneDNN, for the CPU sampler's fixed weights.
+
+PyTorch's fp32 ``F.linear`` on the CPU calls MKL's sgemm, which does not use AVX-512 on AMD processors;
+oneDNN picks its kernels by instruction set. With the weight reordered once into oneDNN's blocked
+layout, the sampler's GEMMs (16 and 256 rows, width 1024) run about 1.5x faster on the 2-core AVX-512
+CI machine (benchmarks/RESULTS.md), with the same fp32 accuracy (relative error ~2e-7, as sgemm).
+Where PyTorch was built without oneDNN (or off the CPU, or not in fp32) callers use ``F.linear``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def packed_linear_available(device: torch.device | str, dtype: torch.dtype) -> bool:
+    """Whether ``pack_weight``/``packed_linear`` can run for tensors on ``device`` in ``dtype``."""
+    return (torch.device(device).type == "cpu" and dtype == torch.float32 and torch.backends.mkldnn.is_available()
+            and hasattr(torch.ops.mkldnn, "_linear_pointwise") and hasattr(torch.ops.mkldnn, "_reorder_linear_weight"))
+
+
+def pack_weight(weight: torch.Tensor) -> torch.Tensor:
+    """An (out, in) Linear weight reordered for oneDNN (an opaque ``torch._mkldnn`` tensor)."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), None)
+
+
+def packed_linear(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` for x (N, in) with the weight from ``pack_weight``."""
+    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
