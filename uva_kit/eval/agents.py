@@ -77,5 +77,5 @@ class PolicyAgent:
         import torch
 
         pixels = torch.from_numpy(np.asarray(obs["pixels"])).permute(0, 3, 1, 2).float() / 255.0
-        observation = {"image": pixels, **{key: obs[key] for key in self.policy.observed.values()}}
+        observation = {"image": pixels, **{key: obs[key] for key in self.policy.observed.values() if key in obs}}
         return self.policy.select_action(observation).detach().cpu().double().numpy()
