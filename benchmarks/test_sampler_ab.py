@@ -4,9 +4,10 @@ Width 1024, depth 6, 16 steps, act_dim 2, 1 thread; the same weights and the sam
 Each round runs the reference (A, timed here, in pytest-benchmark's untimed setup) and then the fused
 op (B, timed by pytest-benchmark and here): ABAB... in one process. One ratio per round; the gate is
 on the median. Targets from issue 8: >= 2x at 16 rows, >= 3x at 1 row. Measured on the 2-core CI
-machine (benchmarks/RESULTS.md): about 1.7-1.9x at 16 rows and 2.6-3.4x at 1 row, so the gates sit
-below the measured medians with margin for a noisy neighbour; a regression that loses the hoisting
-(or the fusion) drops well below them.
+machine (benchmarks/RESULTS.md): 2.09-2.23x at 16 rows (the GEMMs on oneDNN-packed weights; 1.7x on
+sgemm) and 2.5-2.7x at 1 row (bound by streaming 48 MB of weights from DRAM per step). The gates sit
+below the measured medians with margin for a noisy neighbour; losing the packed GEMMs (16 rows) or the
+hoisting and fusion (both) drops below them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from uva_kit.head.denoiser import AdaLNDenoiser
 from uva_kit.ops import extension_status
 from uva_kit.sampler.ddpm import DdpmSampler, DdpmSpec
 
-GATES = {16: 1.4, 1: 2.0}  # median fused/reference speedup that must hold (targets: 2x and 3x)
+GATES = {16: 1.8, 1: 2.0}  # median fused/reference speedup that must hold (targets: 2x and 3x)
 ROUNDS, WARMUP = 7, 2
 
 
