@@ -54,7 +54,7 @@ BUILTIN_COMPONENTS: tuple[tuple[str, str, str, str, str], ...] = (
      "the action chunk, repeated along the sequence; the action head"),
     ("modality", "language", "uva_kit.modality.language:LanguageModalitySpec", "uva_kit.modality.language:LanguageModality",
      "an instruction prepended as text tokens"),
-    ("modality", "proprio", "uva_kit.modality.proprio:ProprioSpec", "uva_kit.modality.proprio:ProprioModality",
+    ("modality", "proprio", "uva_kit.modality.proprio:ProprioSpec", "uva_kit.modality.proprio:build_proprio_modality",
      "proprioception (PushT: agent_pos) at each history frame, as an input stream"),
     ("text_encoder", "task_embedding", "uva_kit.text_encoder.task_embedding:TaskEmbeddingSpec",
      "uva_kit.text_encoder.task_embedding:TaskEmbedding", "a learned vector per instruction"),

@@ -1,4 +1,5 @@
-"""A chunk of per-step signals aligned with the action chunk (actions; a force plugin's forces).
+"""A chunk of per-step signals spread over the sequence: the action chunk (actions; a force plugin's
+forces), or one value per history frame (proprioception).
 
 Each of the ``length`` steps is projected to the backbone width and repeated grid.length / length
 times along the sequence (16 actions x 64 = 1024 positions at paper scale), so step k fills
