@@ -11,7 +11,7 @@
 //                  clipped log posterior variance, fixed std (used when learned_variance is false).
 //   weights        input Linear (W, C), hidden Linears [W1_0, W2_0, W1_1, ...] (W, W), output Linear (2C, W).
 //   packed hidden  empty, or the hidden weights reordered for oneDNN (uva_kit/ops/packed_linear.py): the hidden
-//                  GEMMs then run as mkldnn::_linear_pointwise, ~1.5x faster than sgemm on AVX-512 AMD CPUs.
+//                  GEMMs then run as mkldnn::_linear_pointwise (faster than sgemm here: benchmarks/RESULTS.md).
 // Per iteration: h = W_in x + b; per block h += gate * W2 SiLU(W1 (LN(h) * mult + shift) + b1) + b2;
 // [eps, v] = W_out (LN(h) * mult_f + shift_f) + b_out; x0 = clamp(a x - b eps); x = c1 x0 + c2 x + std * scale * z.
 #include "adaln_sample.h"
