@@ -2,8 +2,8 @@
 
 PyTorch's fp32 ``F.linear`` on the CPU calls MKL's sgemm; oneDNN picks its kernels by instruction set
 (its verbose log reports AVX-512 on the CI machine's AMD EPYC). With the weight reordered once into
-oneDNN's blocked layout, the sampler's GEMMs (16 and 256 rows, width 1024) run about 1.5x faster there
-than sgemm (benchmarks/RESULTS.md), with the same fp32 accuracy (relative error ~2e-7, as sgemm's).
+oneDNN's blocked layout, the sampler's GEMMs (width 1024) run 1.7x faster there than sgemm at 16 rows
+and 1.2x at 256 (benchmarks/RESULTS.md), with the same fp32 accuracy (relative error ~2e-7, as sgemm's).
 Where PyTorch was built without oneDNN (or off the CPU, or not in fp32) callers use ``F.linear``.
 """
 
