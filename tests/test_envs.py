@@ -91,3 +91,21 @@ def test_vector_env_resets_each_copy_with_its_seed():
     _, rewards, _, _, infos = vector.step(np.array([[200.0, 200.0], [300.0, 300.0]]))
     assert rewards.shape == (2,) and infos["contact_impulse"].shape == (2, 2)
     vector.close()
+
+
+def test_restore_state_brings_back_a_recorded_pose_that_reset_to_state_moves():
+    env = envs.make("pusht")
+    env.reset(seed=3)
+    for _ in range(20):  # push the T around so its angle is far from zero
+        env.step(np.array([256.0, 256.0]))
+    recorded, pixels = env.unwrapped.state_vector(), env.unwrapped.get_obs()["pixels"]
+
+    twin = envs.make("pusht")
+    restored, _ = twin.reset(options={"restore_state": recorded})
+    np.testing.assert_allclose(twin.unwrapped.state_vector(), recorded, atol=1e-6)
+    assert np.abs(restored["pixels"].astype(int) - pixels).max() == 0
+
+    twin.reset(options={"reset_to_state": recorded})  # gym-pusht's legacy order turns the T about its centre of mass
+    assert np.linalg.norm(twin.unwrapped.state_vector()[2:4] - recorded[2:4]) > 1.0
+    with pytest.raises(UvaKitError, match="not both"):
+        twin.reset(options={"restore_state": recorded, "reset_to_state": recorded})

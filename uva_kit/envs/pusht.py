@@ -48,6 +48,11 @@ class PushTEnv(GymPushTEnv):
     * ``legacy_seeding=True``: ``reset(seed=s)`` starts from :func:`legacy_initial_state` (s), the start
       states of the original evaluation (test seeds 100000-100049). Resets without a seed use gymnasium's RNG.
     * ``info["contact_impulse"]``: the impulse the agent applied to the block during the step (2,), float32.
+    * ``reset(options={"restore_state": state})`` puts the agent and the T exactly at a recorded
+      :meth:`state_vector` (a dataset's ``environment_state``). gym-pusht's ``reset_to_state`` sets the T's
+      position before its angle, and the angle turns the T about its centre of mass, so a recorded pose
+      comes back moved (by tens of pixels); that order is kept because the original test start states
+      (:func:`legacy_initial_state`) are defined by it.
     * ``visual``: a visual disturbance of the paper's Table III, seen in the images only: "bg-color" (light
       blue background), "bg-object" (three flat distractor shapes at random places, drawn under everything
       else, redrawn at each reset from the env's RNG after the start state), "goal-color" (plum goal T).
@@ -67,6 +72,7 @@ class PushTEnv(GymPushTEnv):
         self.legacy_seeding = legacy_seeding
         self.visual = visual
         self.distractors: list[tuple[str, str, np.ndarray, float]] = []  # (shape, colour, centre, size)
+        self._angle_first = False  # set for one reset by "restore_state"
 
     def _setup(self):
         super()._setup()
@@ -82,6 +88,13 @@ class PushTEnv(GymPushTEnv):
         self.contact_meter.record(arbiter)
 
     def reset(self, seed=None, options=None):
+        restore = None if options is None else options.get("restore_state")
+        if restore is not None:
+            if options.get("reset_to_state") is not None:
+                raise UvaKitError("reset options: give 'restore_state' (a recorded state_vector, restored exactly) or "
+                                  "'reset_to_state' (gym-pusht's legacy order), not both")
+            options = {**options, "reset_to_state": np.asarray(restore, dtype=np.float64)}
+        self._angle_first = restore is not None
         wants_state = options is not None and options.get("reset_to_state") is not None
         if self.legacy_seeding and seed is not None and not wants_state:
             options = {**(options or {}), "reset_to_state": legacy_initial_state(seed)}
@@ -96,6 +109,11 @@ class PushTEnv(GymPushTEnv):
         self.contact_meter.take()  # the settling substep of the reset is not an action's effect
         info["contact_impulse"] = np.zeros(2, dtype=np.float32)
         return observation, info
+
+    def _set_state(self, state):
+        if self._angle_first:  # gym-pusht then sets the position at this angle and the same angle again: no turn
+            self.block.angle = state[4]
+        super()._set_state(state)
 
     def step(self, action):
         observation, reward, terminated, truncated, info = super().step(action)
