@@ -51,7 +51,7 @@ class PushTEnv(GymPushTEnv):
     * ``reset(options={"restore_state": state})`` puts the agent and the T exactly at a recorded
       :meth:`state_vector` (a dataset's ``environment_state``). gym-pusht's ``reset_to_state`` sets the T's
       position before its angle, and the angle turns the T about its centre of mass, so a recorded pose
-      comes back moved (by tens of pixels); that order is kept because the original test start states
+      comes back moved (by up to tens of pixels); that order is kept because the original test start states
       (:func:`legacy_initial_state`) are defined by it.
     * ``visual``: a visual disturbance of the paper's Table III, seen in the images only: "bg-color" (light
       blue background), "bg-object" (three flat distractor shapes at random places, drawn under everything
