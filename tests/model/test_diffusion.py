@@ -101,3 +101,18 @@ def test_loss_repeats_average_more_timestep_and_noise_draws_per_action():
     mean_8, std_8 = spread(8)
     assert abs(mean_8 - mean_1) < 3 * std_1 / 200**0.5 + 1e-6
     assert std_8 < 0.6 * std_1, (std_8, std_1)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_shared_noise_gives_a_chunks_actions_one_noise_draw(shared):
+    """With ``shared_noise`` actions with equal conditions come out equal; with the default they differ."""
+    spec = uva_kit.load_spec("pusht-tiny", [f"modalities.1.head.shared_noise={str(shared).lower()}"])
+    model = uva_kit.build(spec).eval()
+    head = model.modalities["action"].head
+    one_condition = head.conditions(torch.randn(2, model.grid.length, 32, generator=torch.Generator().manual_seed(1)))[:, :1]
+    head.conditions = lambda z: one_condition.expand(-1, 16, -1)
+    with torch.no_grad():
+        chunk = head.sample(None, model.sampler, generator=torch.Generator().manual_seed(2), steps=5)
+    equal_to_first = torch.isclose(chunk, chunk[:, :1], atol=1e-6).all(dim=-1)
+    assert bool(equal_to_first.all()) == shared
+    assert not torch.equal(chunk[0], chunk[1])  # samples in a batch still get their own draws

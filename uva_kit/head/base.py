@@ -29,7 +29,7 @@ class NarrowHeadWarning(UserWarning):
 class DiffusionHead(nn.Module):
     def __init__(
         self, *, in_channels: int, cond_dim: int, width: int, depth: int, clamp_x0: bool, diffusion: DiffusionSpec | None,
-        loss_repeats: int = 1,
+        loss_repeats: int = 1, shared_noise: bool = False,
     ):
         super().__init__()
         if width < in_channels:
@@ -41,6 +41,7 @@ class DiffusionHead(nn.Module):
         self.in_channels = in_channels
         self.clamp_x0 = clamp_x0
         self.loss_repeats = loss_repeats
+        self.shared_noise = shared_noise
         self.net = AdaLNDenoiser(in_channels, width, depth, cond_dim)
         self.schedule = DiffusionSchedule.from_spec(diffusion or DiffusionSpec())
 
@@ -75,9 +76,15 @@ class DiffusionHead(nn.Module):
         """Rows (B, M, in_channels) drawn from noise given the joint latents z.
 
         ``noise`` (steps + 1, B, M, in_channels) or (steps + 1, B * M, in_channels) replaces the
-        generator's draws (see ``Sampler.sample``).
+        generator's draws (see ``Sampler.sample``). Without it, a head built with ``shared_noise``
+        draws one noise sequence per sample and gives it to all M rows.
         """
         conditions = self.conditions(z)
+        if noise is None and self.shared_noise:
+            batch, rows = conditions.shape[:2]
+            per_sample = sampler.draw_noise(batch, self.in_channels, steps, generator=generator,
+                                            device=conditions.device, dtype=conditions.dtype)
+            noise = per_sample[:, :, None, :].expand(-1, -1, rows, -1)
         if noise is not None:
             noise = noise.reshape(noise.shape[0], -1, noise.shape[-1])
         rows = sampler.sample(

@@ -24,6 +24,10 @@ class ChunkHeadSpec(ComponentSpec):
 
     ``loss_repeats`` trains each action on that many independent (timestep, noise) draws per backbone
     pass (MAR's ``diffusion_batch_mul``; the original UVA uses 1): more action-head signal per step.
+
+    ``shared_noise`` samples a chunk's actions from one noise draw (each keeps its own condition)
+    instead of one draw per action, as the original does. With independent draws, a weakly trained
+    head lets consecutive actions land in different modes, tens of pixels apart.
     """
 
     width: int = attrs.field(default=1024, validator=positive)
@@ -31,6 +35,7 @@ class ChunkHeadSpec(ComponentSpec):
     pool_size: int = attrs.field(default=4, validator=positive)
     clamp_x0: bool = True
     loss_repeats: int = attrs.field(default=1, validator=positive)
+    shared_noise: bool = False
 
 
 class ChunkAggregator(nn.Module):
@@ -68,6 +73,7 @@ class ChunkHead(DiffusionHead):
         super().__init__(
             in_channels=in_channels, cond_dim=cond_dim, width=spec.width, depth=spec.depth,
             clamp_x0=spec.clamp_x0, diffusion=diffusion, loss_repeats=spec.loss_repeats,
+            shared_noise=spec.shared_noise,
         )
         self.aggregator = ChunkAggregator(cond_dim, check_grid(grid, "chunk"), num_outputs, spec.pool_size)
 
