@@ -83,6 +83,17 @@ def test_two_block_reward_and_success_follow_the_distances():
     assert not terminated and reward == pytest.approx((0.5 + 1.0) / 2, abs=0.01)
 
 
+def test_observations_carry_the_pusht_state_with_the_angle_on_the_circle():
+    env = envs.make("pusht")
+    observation, _ = env.reset(seed=0)
+    for _ in range(3):
+        state = env.unwrapped.state_vector()
+        assert env.observation_space.contains(observation)
+        np.testing.assert_allclose(observation["pusht_state"][:4], state[:4], rtol=1e-6)
+        np.testing.assert_allclose(observation["pusht_state"][4:], [np.cos(state[4]), np.sin(state[4])], atol=1e-6)
+        observation, *_ = env.step(np.array([256.0, 256.0]))
+
+
 def test_vector_env_resets_each_copy_with_its_seed():
     vector = envs.make_vector("pusht", 2, legacy_seeding=True)
     observations, infos = vector.reset(seed=[100000, 100001])

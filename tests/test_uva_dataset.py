@@ -90,3 +90,25 @@ def test_blur_only_and_crop_only_differ_from_the_input():
     crop = ClipAugmentation(crop_probability=1.0, blur_probability=0.0)(clip)
     assert blur.std() < clip.std()  # blurring smooths noise
     assert not torch.allclose(crop, clip) and crop.shape == clip.shape
+
+
+def test_history_keys_give_stored_or_computed_signals_at_the_history_frames():
+    import attrs
+
+    data = table()
+    steps = np.arange(len(data.frames), dtype=np.float32)
+    state = np.stack([steps, steps + 1, steps + 2, steps + 3, 0.1 * steps], axis=1)  # a T that keeps turning
+    data = attrs.evolve(data, extras={**data.extras, "environment_state": state})
+    dataset = UVADataset(data, split="all", augment=False, history_keys=("agent_pos", "pusht_state", "contact_impulse"))
+    sample = dataset[6]  # episode 0, window from step 5: history steps 8, 12, 16, 20
+    assert sample["pusht_state"].shape == (4, 6)
+    assert sample["pusht_state"][:, :4].tolist() == [[s, s + 1, s + 2, s + 3] for s in (8, 12, 16, 20)]
+    angles = 0.1 * torch.tensor([8.0, 12.0, 16.0, 20.0])
+    torch.testing.assert_close(sample["pusht_state"][:, 4:], torch.stack([angles.cos(), angles.sin()], dim=1))
+    assert sample["contact_impulse"][:, 1].tolist() == [-8, -12, -16, -20]  # a stored extra, read per frame
+    assert sample["environment_state"].shape == (16, 5)  # the other extras stay at the action steps
+    assert dataset.stats["pusht_state"]["max"][:4].tolist() == [len(steps) - 1 + i for i in range(4)]
+    with pytest.raises(DataError, match="'pusht_state' is computed from 'environment_state'"):
+        UVADataset(table(), history_keys=("pusht_state",))
+    with pytest.raises(DataError, match="no per-step signal 'force'"):
+        UVADataset(table(), history_keys=("force",))

@@ -92,3 +92,34 @@ def test_policy_agent_passes_the_env_position(proprio_model):
     actions = agent.act({"pixels": np.zeros((2, 96, 96, 3), dtype=np.uint8), "agent_pos": position})
     assert actions.shape == (2, 2)
     assert torch.equal(given[0], torch.tensor(position, dtype=torch.float32)[:, None].expand(2, 4, 2))
+
+
+def test_a_pusht_state_proprio_reads_the_dataset_in_training_and_the_env_in_a_rollout():
+    """``data_key = "pusht_state"``: computed from the dataset's environment_state for training; the
+    same key of the PushT observation at rollout time."""
+    import uva_kit.envs as envs
+    from uva_kit.cli.train import split_dataset
+    from uva_kit.train.loop import fit_normalizers
+
+    spec = to_dict(load_spec("pusht-tiny"))
+    spec["modalities"].append({"type": "proprio", "data_key": "pusht_state", "dim": 6})
+    spec["modes"] = [{"mode": {"type": "policy", "given": ["proprio"]}}]
+    spec = spec_from_dict(spec)
+    dataset = split_dataset(spec, "default", "val")
+    torch.manual_seed(0)
+    model = uva_kit.build(spec)
+    fit_normalizers(model, dataset.stats)
+    batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=2)))
+    assert batch["pusht_state"].shape == (2, 4, 6)
+    loss, _ = model(batch)
+    assert torch.isfinite(loss)
+
+    vector = envs.make_vector("pusht", 2)
+    observation, _ = vector.reset(seed=[0, 1])
+    agent = PolicyAgent(model.eval(), n_action_steps=8)
+    given = spy_on_given_positions(model)
+    agent.reset([0, 1])
+    assert agent.act(observation).shape == (2, 2)
+    expected = torch.tensor(observation["pusht_state"], dtype=torch.float32)[:, None].expand(2, 4, 6)
+    assert torch.equal(given[0], expected)
+    vector.close()

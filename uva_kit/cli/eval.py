@@ -148,10 +148,11 @@ def _run_policy(args):
 def _held_out(args, model):
     from uva_kit.cli.train import resolve_data
     from uva_kit.data import UVADataset
+    from uva_kit.modality.proprio import proprio_keys
 
     training = model.spec.training
     return UVADataset(resolve_data(args.data), model.spec.layout, split=args.split, val_ratio=training.val_ratio,
-                      split_seed=training.seed)
+                      split_seed=training.seed, history_keys=proprio_keys(model.spec))
 
 
 def _run_video(args):

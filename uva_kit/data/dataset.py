@@ -8,8 +8,10 @@ import numpy as np
 import torch
 
 from uva_kit.data.augment import ClipAugmentation
+from uva_kit.data.derived import derive_signal
 from uva_kit.data.loading import load_episodes
 from uva_kit.data.split import split_episodes
+from uva_kit.data.stats import array_stats
 from uva_kit.data.table import EpisodeTable
 from uva_kit.data.windows import WindowSampler
 from uva_kit.errors import DataError
@@ -24,11 +26,14 @@ class UVADataset(torch.utils.data.Dataset):
     * ``history_frames`` / ``future_frames``: (history_frames / future_frames, 3, H, W) float in [0, 1];
     * ``actions``: (action_chunk, action_dim) in environment units (the model normalizes, with :attr:`stats`);
     * ``agent_pos``: (history_frames, 2), at the history frames;
-    * every extra per-step signal of the dataset (e.g. ``contact_impulse``): (action_chunk, D), at the action steps.
+    * each of ``history_keys`` (a stored per-step signal, or one computed from them, e.g. ``pusht_state``, see
+      :mod:`uva_kit.data.derived`): (history_frames, D), at the history frames;
+    * every other extra per-step signal of the dataset (e.g. ``contact_impulse``): (action_chunk, D), at the action steps.
 
     ``split`` is "train", "val" or "all" (episodes split by ``val_ratio`` and ``split_seed``);
     ``augment`` (default: on for "train") applies one random crop + blur to all 8 frames of a sample;
-    ``extra_keys`` limits the extras (default: all); ``image_size`` resizes frames (default: as stored).
+    ``extra_keys`` limits the extras (default: all); ``history_keys`` names the per-frame inputs the
+    model's ``proprio`` streams read (see :func:`uva_kit.modality.proprio.proprio_keys`); ``image_size`` resizes frames (default: as stored).
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class UVADataset(torch.utils.data.Dataset):
         augment: bool | None = None,
         extra_keys: tuple[str, ...] | None = None,
         image_size: int | None = None,
+        history_keys: tuple[str, ...] = (),
     ):
         self.episodes = source if isinstance(source, EpisodeTable) else load_episodes(source)
         self.layout = layout or LayoutSpec()
@@ -60,7 +66,16 @@ class UVADataset(torch.utils.data.Dataset):
         unknown = sorted(set(extra_keys or ()) - set(available))
         if unknown:
             raise DataError(f"{self.episodes.source}: no per-step signal '{unknown[0]}' (it has: {', '.join(available) or 'none'})")
-        self.extra_keys = available if extra_keys is None else tuple(extra_keys)
+        extras = self.episodes.extras
+        self.history_signals = {
+            key: extras[key] if key in extras else derive_signal(key, extras, str(self.episodes.source))
+            for key in history_keys if key != "agent_pos"
+        }
+        chosen = available if extra_keys is None else tuple(extra_keys)
+        self.extra_keys = tuple(key for key in chosen if key not in self.history_signals)
+        derived_stats = {key: array_stats(values) for key, values in self.history_signals.items()
+                         if key not in self.episodes.stats}
+        self._stats = {**self.episodes.stats, **derived_stats}
         self.augmentation = ClipAugmentation() if (split == "train" if augment is None else augment) else None
         self.image_size = image_size
 
@@ -74,8 +89,9 @@ class UVADataset(torch.utils.data.Dataset):
 
     @property
     def stats(self) -> dict[str, dict[str, np.ndarray]]:
-        """Normalization statistics ({"min", "max", "mean", "std", "count"}) of actions, agent_pos and extras."""
-        return self.episodes.stats
+        """Normalization statistics ({"min", "max", "mean", "std", "count"}) of actions, agent_pos, extras and
+        ``history_keys``."""
+        return self._stats
 
     def __len__(self) -> int:
         return len(self.sampler)
@@ -97,6 +113,8 @@ class UVADataset(torch.utils.data.Dataset):
             "actions": torch.from_numpy(self.episodes.actions[window.actions]),
             "agent_pos": torch.from_numpy(self.episodes.agent_pos[window.history]),
         }
+        for key, values in self.history_signals.items():
+            sample[key] = torch.from_numpy(values[window.history])
         for key in self.extra_keys:
             sample[key] = torch.from_numpy(self.episodes.extras[key][window.actions])
         return sample

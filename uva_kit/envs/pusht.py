@@ -1,4 +1,4 @@
-"""PushT and PushT-M on gym-pusht: pixels + agent_pos, contact impulse, legacy seeding, random goals."""
+"""PushT and PushT-M on gym-pusht: pixels + agent_pos + pusht_state, contact impulse, legacy seeding, random goals."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pygame
 import pymunk.pygame_util
 from gym_pusht.envs import PushTEnv as GymPushTEnv
 from gym_pusht.envs.pymunk_override import DrawOptions
+from gymnasium import spaces
 
+from uva_kit.data.derived import pusht_state
 from uva_kit.envs.contact import ContactImpulseMeter
 from uva_kit.errors import UvaKitError, choices_hint
 
@@ -41,7 +43,10 @@ def legacy_initial_state(seed: int) -> np.ndarray:
 
 
 class PushTEnv(GymPushTEnv):
-    """gym-pusht's PushT with 96x96 ``pixels`` + ``agent_pos`` observations and three additions.
+    """gym-pusht's PushT with 96x96 ``pixels`` + ``agent_pos`` observations and these additions.
+
+    * observations also carry ``pusht_state`` (6,): agent position and T pose, the angle as (cos, sin)
+      (see :mod:`uva_kit.data.derived`; datasets compute it from their ``environment_state``).
 
     * ``random_goal=True`` (PushT-M): the goal pose is drawn at reset from the env's seeded RNG,
       x, y ~ U(156, 356), angle ~ U(0, 2 pi); it shows in the image and drives the success check.
@@ -67,6 +72,9 @@ class PushTEnv(GymPushTEnv):
             render_mode="rgb_array",
             observation_width=observation_size,
             observation_height=observation_size,
+        )
+        self.observation_space = spaces.Dict(
+            {**self.observation_space.spaces, "pusht_state": spaces.Box(-np.inf, np.inf, shape=(6,), dtype=np.float32)}
         )
         self.random_goal = random_goal
         self.legacy_seeding = legacy_seeding
@@ -138,6 +146,9 @@ class PushTEnv(GymPushTEnv):
             pygame.draw.polygon(screen, goal_color, points + [points[0]])
         self.space.debug_draw(draw_options)
         return screen
+
+    def get_obs(self):
+        return {**super().get_obs(), "pusht_state": pusht_state(self.state_vector())}
 
     def state_vector(self) -> np.ndarray:
         """[agent_x, agent_y, block_x, block_y, block_angle], as Diffusion Policy's replay buffers store it."""

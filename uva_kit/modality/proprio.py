@@ -20,7 +20,11 @@ from uva_kit.spec.validators import positive
 
 @attrs.frozen
 class ProprioSpec(ComponentSpec):
-    """``data_key``: the per-frame batch and observation key; ``dim``: its size (2 for PushT's agent_pos)."""
+    """``data_key``: the per-frame batch and observation key; ``dim``: its size (2 for PushT's agent_pos).
+
+    Besides ``agent_pos``, ``data_key`` may name any per-step signal of the dataset, stored or computed
+    (``pusht_state``: agent position and T pose, see :mod:`uva_kit.data.derived`).
+    """
 
     data_key: str = "agent_pos"
     dim: int = attrs.field(default=2, validator=positive)
@@ -29,3 +33,8 @@ class ProprioSpec(ComponentSpec):
 def build_proprio_modality(spec: ProprioSpec, *, context: ModalityContext) -> ChunkModality:
     return ChunkModality(spec.type, data_key=spec.data_key, dim=spec.dim, length=context.grid.frames, head_spec=None,
                          context=context)
+
+
+def proprio_keys(spec) -> tuple[str, ...]:
+    """The per-frame dataset keys that the ``proprio`` modalities of model spec ``spec`` read."""
+    return tuple(modality.data_key for modality in spec.modalities if isinstance(modality, ProprioSpec))
