@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import uva_kit
+from uva_kit.modality.proprio import ProprioSpec
 from uva_kit.train.optim import build_optimizer
 
 BATCH = 8
@@ -17,10 +18,13 @@ BATCH = 8
 def synthetic_batch(spec, batch: int) -> dict:
     layout, generator = spec.layout, torch.Generator().manual_seed(0)
     frames = (batch, layout.history_frames, 3, layout.image_size, layout.image_size)
+    proprio = {m.data_key: torch.rand(batch, layout.history_frames, m.dim, generator=generator)
+               for m in spec.modalities if isinstance(m, ProprioSpec)}
     return {
         "history_frames": torch.rand(frames, generator=generator),
         "future_frames": torch.rand(frames, generator=generator),
         "actions": torch.rand(batch, layout.action_chunk, layout.action_dim, generator=generator) * 2 - 1,
+        **proprio,
     }
 
 

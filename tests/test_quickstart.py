@@ -19,8 +19,8 @@ def test_verdict_needs_a_clear_margin_over_every_baseline():
 
 @pytest.mark.slow
 def test_quickstart_writes_a_report_and_reruns_safely(tmp_path):
-    options = QuickstartOptions(tmp_path / "qs", minutes=0.05, episodes=2, spec="pusht-tiny", demos=3, max_steps=20,
-                                videos=1)
+    """The default preset (pusht-small), on a tiny budget."""
+    options = QuickstartOptions(tmp_path / "qs", minutes=0.05, episodes=2, demos=3, max_steps=20, videos=1)
     summary = run_quickstart(options)
     out = options.out
     assert [run["label"] for run in summary["runs"]] == ["uva", "random", "still"]

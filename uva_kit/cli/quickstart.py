@@ -10,13 +10,16 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from uva_kit.quickstart import DEFAULT_DEMOS, SHIPPED_DEMOS
+
     parser.add_argument("--out", default="runs/quickstart", help="output folder (default: runs/quickstart)")
     parser.add_argument("--minutes", type=float, default=30.0, help="training time budget (default: 30)")
     parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per agent (default: 50)")
     parser.add_argument("--spec", default="pusht-small", help="the model preset or spec file (default: pusht-small)")
-    parser.add_argument("--demos", type=int, default=20,
-                        help="PushT demonstrations to train on: 20 (the default) uses the set shipped with uva_kit; any "
-                             "other number is collected once with the scripted expert into OUT/demos (about 1-3 s each)")
+    parser.add_argument("--demos", type=int, default=DEFAULT_DEMOS,
+                        help=f"PushT demonstrations to train on (default {DEFAULT_DEMOS}), collected once with the scripted "
+                             f"expert into OUT/demos (about 1 s each on 2 cores); {SHIPPED_DEMOS} uses the set shipped "
+                             "with uva_kit instead (no collection)")
     parser.add_argument("--data", help="train on this dataset folder (from `uva-kit collect`, or 'default' for the "
                                        "shipped set) instead; overrides --demos")
     parser.add_argument("--max-steps", type=int, default=300, help="steps per evaluation episode (default: 300)")
