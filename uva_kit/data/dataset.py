@@ -33,7 +33,8 @@ class UVADataset(torch.utils.data.Dataset):
     ``split`` is "train", "val" or "all" (episodes split by ``val_ratio`` and ``split_seed``);
     ``augment`` (default: on for "train") applies one random crop + blur to all 8 frames of a sample;
     ``extra_keys`` limits the extras (default: all); ``history_keys`` names the per-frame inputs the
-    model's ``proprio`` streams read (see :func:`uva_kit.modality.proprio.proprio_keys`); ``image_size`` resizes frames (default: as stored).
+    model's ``proprio`` streams read (see :func:`uva_kit.modality.proprio.proprio_keys`); ``image_size``
+    resizes frames (default: as stored).
     """
 
     def __init__(

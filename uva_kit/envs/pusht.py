@@ -47,7 +47,6 @@ class PushTEnv(GymPushTEnv):
 
     * observations also carry ``pusht_state`` (6,): agent position and T pose, the angle as (cos, sin)
       (see :mod:`uva_kit.data.derived`; datasets compute it from their ``environment_state``).
-
     * ``random_goal=True`` (PushT-M): the goal pose is drawn at reset from the env's seeded RNG,
       x, y ~ U(156, 356), angle ~ U(0, 2 pi); it shows in the image and drives the success check.
     * ``legacy_seeding=True``: ``reset(seed=s)`` starts from :func:`legacy_initial_state` (s), the start
