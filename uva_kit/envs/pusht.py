@@ -9,8 +9,8 @@ from gym_pusht.envs import PushTEnv as GymPushTEnv
 from gym_pusht.envs.pymunk_override import DrawOptions
 from gymnasium import spaces
 
-from uva_kit.data.derived import pusht_state
 from uva_kit.envs.contact import ContactImpulseMeter
+from uva_kit.envs.pusht_state import pusht_state
 from uva_kit.errors import UvaKitError, choices_hint
 
 FIXED_GOAL = (256.0, 256.0, np.pi / 4)
@@ -46,7 +46,7 @@ class PushTEnv(GymPushTEnv):
     """gym-pusht's PushT with 96x96 ``pixels`` + ``agent_pos`` observations and these additions.
 
     * observations also carry ``pusht_state`` (6,): agent position and T pose, the angle as (cos, sin)
-      (see :mod:`uva_kit.data.derived`; datasets compute it from their ``environment_state``).
+      (see :mod:`uva_kit.envs.pusht_state`; datasets compute it from their ``environment_state``).
     * ``random_goal=True`` (PushT-M): the goal pose is drawn at reset from the env's seeded RNG,
       x, y ~ U(156, 356), angle ~ U(0, 2 pi); it shows in the image and drives the success check.
     * ``legacy_seeding=True``: ``reset(seed=s)`` starts from :func:`legacy_initial_state` (s), the start
