@@ -4,10 +4,12 @@ Width 1024, depth 6, 16 steps, act_dim 2, 1 thread; the same weights and the sam
 Each round runs the reference (A, timed here, in pytest-benchmark's untimed setup) and then the fused
 op (B, timed by pytest-benchmark and here): ABAB... in one process. One ratio per round; the gate is
 on the median. Targets from issue 8: >= 2x at 16 rows, >= 3x at 1 row. Measured on the 2-core CI
-machine (benchmarks/RESULTS.md): 2.09-2.23x at 16 rows (the GEMMs on oneDNN-packed weights; 1.7x on
-sgemm) and 2.5-2.7x at 1 row (bound by streaming 48 MB of weights from DRAM per step). The gates sit
-below the measured medians with margin for a noisy neighbour; losing the packed GEMMs (16 rows) or the
-hoisting and fusion (both) drops below them.
+machine (benchmarks/RESULTS.md): 2.0-2.3x at 16 rows (the GEMMs on oneDNN-packed weights; 1.7x on
+sgemm) and 3.6-4.2x at 1 row (the hidden layers on csrc/small_batch_linear.cpp, which streams the 48 MB
+of weights per step faster than oneDNN; 2.5-2.7x without it). The 1-row gate is the target. The 16-row
+gate sits below its target because the measured median sits right at it (1.99x in one run of five): the
+fused path's GEMMs already run near this core's fp32 peak. Losing the packed GEMMs (16 rows), the
+small-batch kernel (1 row) or the hoisting and fusion drops below the gates.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from uva_kit.head.denoiser import AdaLNDenoiser
 from uva_kit.ops import extension_status
 from uva_kit.sampler.ddpm import DdpmSampler, DdpmSpec
 
-GATES = {16: 1.8, 1: 2.0}  # median fused/reference speedup that must hold (targets: 2x and 3x)
+GATES = {16: 1.8, 1: 3.0}  # median fused/reference speedup that must hold (targets: 2x and 3x)
 ROUNDS, WARMUP = 7, 2
 
 

@@ -12,9 +12,12 @@
 //   weights        input Linear (W, C), hidden Linears [W1_0, W2_0, W1_1, ...] (W, W), output Linear (2C, W).
 //   packed hidden  empty, or the hidden weights reordered for oneDNN (uva_kit/ops/packed_linear.py): the hidden
 //                  GEMMs then run as mkldnn::_linear_pointwise (faster than sgemm here: benchmarks/RESULTS.md).
+//                  Up to kSmallBatchMaxRows rows they run on csrc/small_batch_linear.cpp instead (faster still),
+//                  which reads the plain weights and ignores these.
 // Per iteration: h = W_in x + b; per block h += gate * W2 SiLU(W1 (LN(h) * mult + shift) + b1) + b2;
 // [eps, v] = W_out (LN(h) * mult_f + shift_f) + b_out; x0 = clamp(a x - b eps); x = c1 x0 + c2 x + std * scale * z.
 #include "adaln_sample.h"
+#include "small_batch_linear.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -130,9 +133,20 @@ at::Tensor adaln_sample_cpu(const std::optional<at::Tensor>& noise_in, std::opti
   const int64_t mod_row = 3 * width;
   const auto block_offset = [&](int64_t block, int64_t step) { return ((block * steps + step) * rows) * mod_row; };
 
-  // out = in W_index^T + b_index: oneDNN on the packed weight (a fresh tensor), else sgemm into out.
+  const bool small_batch = small_batch_linear_fits(rows, width, width);
+  std::vector<at::Tensor> hidden_weights_c, hidden_biases_c;
+  for (size_t i = 0; i < hidden_weights.size(); ++i) {
+    hidden_weights_c.push_back(hidden_weights[i].contiguous());
+    hidden_biases_c.push_back(hidden_biases[i].contiguous());
+  }
+
+  // out = in W_index^T + b_index: the small-batch kernel into out, or oneDNN on the packed weight (a fresh
+  // tensor), else sgemm into out.
   const auto hidden_linear = [&](at::Tensor& out, const at::Tensor& in, int64_t index) {
-    if (packed) {
+    if (small_batch) {
+      small_batch_linear(in.data_ptr<float>(), hidden_weights_c[index].data_ptr<float>(),
+                         hidden_biases_c[index].data_ptr<float>(), out.data_ptr<float>(), rows, width, width);
+    } else if (packed) {
       out = packed_linear(in, packed_hidden_weights[index], hidden_biases[index]);
     } else {
       at::addmm_out(out, hidden_biases[index], in, hidden_t[index]);

@@ -1,0 +1,72 @@
+// A fp32 linear layer for 1-3 rows, bound by reading its weight from DRAM.
+//
+// At one row the sampler's hidden GEMMs are matrix-vector products: each step streams all 12 hidden weights
+// (48 MB at width 1024, more than the L3), so their speed is the speed of that stream. This kernel reads the
+// (out, in) weight in its own row-major order, 8 output rows at a time, each load prefetching 4 KB ahead,
+// and multiplies every weight vector into all (up to 3) input rows while it is in registers. On one core of
+// the CI machine it streams ~25 GB/s where oneDNN's packed GEMM reaches ~15 (benchmarks/RESULTS.md).
+// The 16-float vectors are GCC/Clang vector extensions; target_clones compiles AVX-512, AVX2 and baseline
+// versions on x86-64 Linux and picks one at load time.
+#include "small_batch_linear.h"
+
+#include <cstring>
+
+namespace uva_kit {
+namespace {
+
+typedef float Vec16 __attribute__((vector_size(64)));
+constexpr int64_t kLanes = 16;
+constexpr int kOutputsPerPass = 8;
+constexpr int64_t kPrefetchFloats = 1024;  // 4 KB ahead
+
+// y[n][o] for n < Rows and kOutputsPerPass outputs starting at w's first row.
+template <int Rows>
+inline __attribute__((always_inline)) void outputs_pass(const float* x, const float* w, const float* b, float* y,
+                                                        int64_t in, int64_t out) {
+  Vec16 acc[Rows][kOutputsPerPass] = {};
+  for (int64_t k = 0; k < in; k += kLanes) {
+    Vec16 xv[Rows];
+    for (int n = 0; n < Rows; ++n) __builtin_memcpy(&xv[n], x + n * in + k, sizeof(Vec16));
+    for (int o = 0; o < kOutputsPerPass; ++o) {
+      const float* wk = w + o * in + k;
+      __builtin_prefetch(wk + kPrefetchFloats);
+      Vec16 wv;
+      __builtin_memcpy(&wv, wk, sizeof(Vec16));
+      for (int n = 0; n < Rows; ++n) acc[n][o] += wv * xv[n];
+    }
+  }
+  for (int n = 0; n < Rows; ++n) {
+    for (int o = 0; o < kOutputsPerPass; ++o) {
+      float sum = 0.0f;
+      for (int64_t lane = 0; lane < kLanes; ++lane) sum += acc[n][o][lane];
+      y[n * out + o] = sum + b[o];
+    }
+  }
+}
+
+}  // namespace
+
+// ifunc dispatch (target_clones) needs x86-64 ELF; elsewhere the vectors compile for the baseline target.
+#if defined(__x86_64__) && defined(__ELF__)
+#define UVA_KIT_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define UVA_KIT_CPU_CLONES
+#endif
+
+bool small_batch_linear_fits(int64_t rows, int64_t in, int64_t out) {
+  return rows >= 1 && rows <= kSmallBatchMaxRows && in % kLanes == 0 && out % kOutputsPerPass == 0;
+}
+
+UVA_KIT_CPU_CLONES void small_batch_linear(
+    const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t in, int64_t out) {
+  for (int64_t o = 0; o < out; o += kOutputsPerPass) {
+    const float* wo = w + o * in;
+    switch (rows) {
+      case 1: outputs_pass<1>(x, wo, b + o, y + o, in, out); break;
+      case 2: outputs_pass<2>(x, wo, b + o, y + o, in, out); break;
+      default: outputs_pass<3>(x, wo, b + o, y + o, in, out); break;
+    }
+  }
+}
+
+}  // namespace uva_kit
