@@ -34,14 +34,18 @@ def extension_kwargs():
     if shutil.which(os.environ.get("CXX", "c++")) is None:
         return _skip("no C++ compiler found")
     sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.cpp"))
+    # at::parallel_for is inline: it runs threads only in code compiled with OpenMP, as torch's Linux builds
+    # are. The extension then shares torch's already-loaded libgomp, so torch.set_num_threads applies.
+    openmp = ["-fopenmp"] if torch._C.has_openmp and sys.platform.startswith("linux") else []
     if torch.version.cuda and CUDA_HOME and os.environ.get("UVA_KIT_BUILD_CUDA", "1") != "0":
         cuda_sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "cuda").glob("*.c[pu]*"))
         extension = CUDAExtension(
             "uva_kit._C", sources + cuda_sources, include_dirs=[str(ROOT / "csrc")],
-            extra_compile_args={"cxx": ["-O3"], "nvcc": ["-O3", "-std=c++17"]},
+            extra_compile_args={"cxx": ["-O3", *openmp], "nvcc": ["-O3", "-std=c++17"]}, extra_link_args=openmp,
         )
     else:
-        extension = CppExtension("uva_kit._C", sources, include_dirs=[str(ROOT / "csrc")], extra_compile_args=["-O3"])
+        extension = CppExtension("uva_kit._C", sources, include_dirs=[str(ROOT / "csrc")],
+                                 extra_compile_args=["-O3", *openmp], extra_link_args=openmp)
     use_ninja = shutil.which("ninja") is not None
     return {"ext_modules": [extension], "cmdclass": {"build_ext": BuildExtension.with_options(use_ninja=use_ninja)}}
 

@@ -3,13 +3,21 @@
 // At one row the sampler's hidden GEMMs are matrix-vector products: each step streams all 12 hidden weights
 // (48 MB at width 1024, more than the L3), so their speed is the speed of that stream. This kernel reads the
 // (out, in) weight in its own row-major order, 8 output rows at a time, each load prefetching 4 KB ahead,
-// and multiplies every weight vector into all (up to 3) input rows while it is in registers. On one core of
-// the CI machine it streams ~25 GB/s where oneDNN's packed GEMM reaches ~15 (benchmarks/RESULTS.md).
+// and multiplies every weight vector into all (up to 3) input rows while it is in registers; threads split
+// the outputs. On one core of the CI machine it streams ~24 GB/s where oneDNN's packed GEMM reaches ~15
+// (benchmarks/RESULTS.md).
 // The 16-float vectors are GCC/Clang vector extensions; target_clones compiles AVX-512, AVX2 and baseline
 // versions on x86-64 Linux and picks one at load time.
 #include "small_batch_linear.h"
 
-#include <cstring>
+#include <ATen/Parallel.h>
+
+// ifunc dispatch (target_clones) needs x86-64 ELF; elsewhere the vectors compile for the baseline target.
+#if defined(__x86_64__) && defined(__ELF__)
+#define UVA_KIT_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define UVA_KIT_CPU_CLONES
+#endif
 
 namespace uva_kit {
 namespace {
@@ -18,6 +26,7 @@ typedef float Vec16 __attribute__((vector_size(64)));
 constexpr int64_t kLanes = 16;
 constexpr int kOutputsPerPass = 8;
 constexpr int64_t kPrefetchFloats = 1024;  // 4 KB ahead
+constexpr int64_t kPassesPerTask = 16;     // a thread's smallest share: 128 outputs (512 KB of weights at width 1024)
 
 // y[n][o] for n < Rows and kOutputsPerPass outputs starting at w's first row.
 template <int Rows>
@@ -44,22 +53,11 @@ inline __attribute__((always_inline)) void outputs_pass(const float* x, const fl
   }
 }
 
-}  // namespace
-
-// ifunc dispatch (target_clones) needs x86-64 ELF; elsewhere the vectors compile for the baseline target.
-#if defined(__x86_64__) && defined(__ELF__)
-#define UVA_KIT_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define UVA_KIT_CPU_CLONES
-#endif
-
-bool small_batch_linear_fits(int64_t rows, int64_t in, int64_t out) {
-  return rows >= 1 && rows <= kSmallBatchMaxRows && in % kLanes == 0 && out % kOutputsPerPass == 0;
-}
-
-UVA_KIT_CPU_CLONES void small_batch_linear(
-    const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t in, int64_t out) {
-  for (int64_t o = 0; o < out; o += kOutputsPerPass) {
+// Outputs [first_pass, last_pass) * kOutputsPerPass of every row.
+UVA_KIT_CPU_CLONES void outputs_passes(const float* x, const float* w, const float* b, float* y, int64_t rows,
+                                       int64_t in, int64_t out, int64_t first_pass, int64_t last_pass) {
+  for (int64_t pass = first_pass; pass < last_pass; ++pass) {
+    const int64_t o = pass * kOutputsPerPass;
     const float* wo = w + o * in;
     switch (rows) {
       case 1: outputs_pass<1>(x, wo, b + o, y + o, in, out); break;
@@ -67,6 +65,20 @@ UVA_KIT_CPU_CLONES void small_batch_linear(
       default: outputs_pass<3>(x, wo, b + o, y + o, in, out); break;
     }
   }
+}
+
+}  // namespace
+
+bool small_batch_linear_fits(int64_t rows, int64_t in, int64_t out) {
+  return rows >= 1 && rows <= kSmallBatchMaxRows && in % kLanes == 0 && out % kOutputsPerPass == 0;
+}
+
+void small_batch_linear(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t in,
+                        int64_t out) {
+  // Threads split the outputs, and so the weight stream (ATen's pool: torch.set_num_threads).
+  at::parallel_for(0, out / kOutputsPerPass, kPassesPerTask, [&](int64_t begin, int64_t end) {
+    outputs_passes(x, w, b, y, rows, in, out, begin, end);
+  });
 }
 
 }  // namespace uva_kit
