@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
 import uva_kit
 from uva_kit.attention import dispatch
 from uva_kit.errors import UvaKitError
+from uva_kit.model.cuda_graphs import GraphedPolicy
 from uva_kit.ops import extension_status
+from uva_kit.ops.counting import HOST_TRANSFER_OPS, OpCounter
 from uva_kit.registry import default_registry
+from uva_kit.spec import load_spec
 
 FUSED = "adaln_sample" in extension_status().ops
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -93,6 +98,32 @@ def test_compile_without_the_extension_says_what_to_do(tiny_model, monkeypatch):
     monkeypatch.setattr("uva_kit.sampler.fused.has_op", lambda name: False)
     with pytest.raises(UvaKitError, match="fused C\\+\\+ sampler, but the C\\+\\+ extension .* not built"):
         uva_kit.Policy(tiny_model).compile()
+
+
+@pytest.mark.parametrize("preset,overrides", [("pusht-tiny", ()), ("pusht-small", ()),
+                                              ("pusht-tiny", ("encoder.type=kl_f16", "layout.image_size=32"))],
+                         ids=["patch-encoder", "proprio", "kl_f16-encoder"])
+@torch.no_grad()
+def test_the_calls_a_cuda_graph_captures_copy_nothing_from_the_host(preset, overrides):
+    """Frame encoding and backbone + action head, as GraphedPolicy captures them, issue no host-to-device
+    copy or device sync (each would break CUDA-graph capture); counted here on the CPU."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random kl_f16 weights are expected here
+        model = uva_kit.build(load_spec(preset, overrides)).eval()
+    graphed = GraphedPolicy(model, bf16=False)
+    layout, actions = model.spec.layout, model.modalities["action"]
+    frames = torch.rand(1, layout.history_frames, 3, layout.image_size, layout.image_size)
+    values = [torch.rand(1, layout.history_frames, model.modalities[name].dim) for name in sorted(model.policy_observations)]
+    noise = model.sampler.draw_noise(actions.length, actions.dim)
+
+    def policy_call():
+        return graphed._predict(graphed.encode.fn(frames), noise, *values)
+
+    policy_call()  # warm-up fills the caches, as CapturedCall's warm-up runs do
+    with OpCounter() as counter:
+        policy_call()
+    assert counter.total > 0
+    assert {name: counter.counts[name] for name in HOST_TRANSFER_OPS if counter.counts[name]} == {}
 
 
 @pytest.mark.gpu

@@ -9,6 +9,7 @@ original, so MAR's ``kl16.ckpt`` (or UVA's ``vae_model.*`` weights) load as they
 from __future__ import annotations
 
 import attrs
+import torch
 
 from uva_kit.encoder.checkpoint import load_state, read_state_dict, warn_random_weights
 from uva_kit.encoder.kl_autoencoder import AutoencoderShape
@@ -38,7 +39,8 @@ class KLF16Encoder(VAEEncoder):
     def __init__(self, spec: KLF16Spec):
         state = None if spec.checkpoint is None else read_state_dict(spec.checkpoint)  # fail before building
         super().__init__(spec, KL_F16_SHAPE)
-        self.latent_scale = spec.scale
+        # a buffer (not saved: it comes from the spec), so it moves with the model and a CUDA graph needs no upload
+        self.register_buffer("latent_scale", torch.tensor(float(spec.scale)), persistent=False)
         if state is None:
             warn_random_weights(spec.type)
         else:

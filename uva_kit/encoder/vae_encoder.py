@@ -20,9 +20,9 @@ def sample_latents(mean: torch.Tensor, logvar: torch.Tensor, generator: torch.Ge
 
 
 class VAEEncoder(nn.Module):
-    """Base of the KL-VAE encoders. Subclasses set ``latent_scale`` (a float or a buffer)."""
+    """Base of the KL-VAE encoders. Subclasses register ``latent_scale`` as a 0-dim buffer."""
 
-    latent_scale: float | torch.Tensor
+    latent_scale: torch.Tensor
 
     def __init__(self, spec, shape: AutoencoderShape):
         super().__init__()
@@ -48,7 +48,7 @@ class VAEEncoder(nn.Module):
         """(mean, logvar) of the scaled latents of ``frames``, each (B, T, C, h, w)."""
         mean, logvar = self.autoencoder.moments(self._images(frames))
         mean = mean * self.latent_scale
-        logvar = logvar + 2 * torch.log(torch.as_tensor(self.latent_scale, dtype=logvar.dtype, device=logvar.device))
+        logvar = logvar + 2 * torch.log(self.latent_scale)
         batch, time = frames.shape[:2]
         return mean.unflatten(0, (batch, time)), logvar.unflatten(0, (batch, time))
 
