@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from cli_support import run_cli
 
 
-def test_bench_prints_every_stage_for_both_paths_and_writes_json(tmp_path):
-    result = run_cli("bench", "--spec", "pusht-tiny", "--steps", "2", "5", "--repeats", "1", "--threads", "1",
+@pytest.mark.parametrize("spec", ["pusht-tiny", "pusht-small"], ids=["vision-only", "policy-given-proprio"])
+def test_bench_prints_every_stage_for_both_paths_and_writes_json(tmp_path, spec):
+    result = run_cli("bench", "--spec", spec, "--steps", "2", "5", "--repeats", "1", "--threads", "1",
                      "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("uva-kit bench: spec pusht-tiny, batch 1, ") and "1 thread(s)" in lines[0]
+    assert lines[0].startswith(f"uva-kit bench: spec {spec}, batch 1, ") and "1 thread(s)" in lines[0]
     stages = ["frame encoding", "backbone", "action head, 2 steps", "action head, 5 steps",
               "predict_actions, 2 steps", "predict_actions, 5 steps"]
     for stage in stages:

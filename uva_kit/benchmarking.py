@@ -45,9 +45,12 @@ def policy_stages(model, path: str, batch: int = 1, steps: tuple[int, ...] = (16
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
     device = model.device
     size = model.spec.layout.image_size
-    frames = torch.rand(batch, model.grid.frames, 3, size, size, generator=torch.Generator().manual_seed(seed)).to(device)
+    generator = torch.Generator().manual_seed(seed)
+    frames = torch.rand(batch, model.grid.frames, 3, size, size, generator=generator).to(device)
+    inputs = {name: torch.rand(batch, model.grid.frames, model.modalities[name].dim, generator=generator).to(device)
+              for name in model.policy_observations}  # e.g. proprio, when the policy is given it
     latents = model.encode_frames(frames)
-    z = model.policy_latents(history_latents=latents)
+    z = model.policy_latents(history_latents=latents, inputs=inputs)
     actions = model.modalities["action"]
     graphs = device.type == "cuda" and path == "fast"
     model.sampler.path = "reference" if path == "reference" else "auto"
@@ -61,7 +64,7 @@ def policy_stages(model, path: str, batch: int = 1, steps: tuple[int, ...] = (16
 
     def backbone(lat):
         with autocast():
-            return model.policy_latents(history_latents=lat).float()
+            return model.policy_latents(history_latents=lat, inputs=inputs).float()
 
     def head(count):
         return lambda latent_z, noise: model.sample_actions(latent_z, noise=noise, steps=count)
