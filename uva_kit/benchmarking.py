@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import torch
 
+from uva_kit.errors import UvaKitError
+
 PATHS = ("reference", "fast")
 
 
@@ -39,20 +41,32 @@ def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int 
     return statistics.median(samples)
 
 
+def _instruction(model) -> str | None:
+    """An instruction for a model that reads one: its text encoder's first listed instruction, else a made-up one."""
+    if model.prefix_modality is None:
+        return None
+    listed = getattr(model.prefix_modality.text_encoder, "instructions", ())
+    return listed[0] if listed else "put the red block on the plate"
+
+
 def policy_stages(model, path: str, batch: int = 1, steps: tuple[int, ...] = (16, 100), seed: int = 0) -> dict[str, Callable]:
     """Stage name -> a zero-argument call running that stage of the policy on ``model``'s device."""
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
     device = model.device
     size = model.spec.layout.image_size
+    graphs = device.type == "cuda" and path == "fast"
+    instruction = _instruction(model)
+    if graphs and instruction is not None:
+        raise UvaKitError("the CUDA fast path captures each stage as a CUDA graph, and instructions are encoded on "
+                          "the host (Policy.compile() refuses them too): bench this spec with --device cpu")
     generator = torch.Generator().manual_seed(seed)
     frames = torch.rand(batch, model.grid.frames, 3, size, size, generator=generator).to(device)
     inputs = {name: torch.rand(batch, model.grid.frames, model.modalities[name].dim, generator=generator).to(device)
               for name in model.policy_observations}  # e.g. proprio, when the policy is given it
     latents = model.encode_frames(frames)
-    z = model.policy_latents(history_latents=latents, inputs=inputs)
+    z = model.policy_latents(history_latents=latents, inputs=inputs, instruction=instruction)
     actions = model.modalities["action"]
-    graphs = device.type == "cuda" and path == "fast"
     model.sampler.path = "reference" if path == "reference" else "auto"
 
     def autocast():
@@ -64,7 +78,7 @@ def policy_stages(model, path: str, batch: int = 1, steps: tuple[int, ...] = (16
 
     def backbone(lat):
         with autocast():
-            return model.policy_latents(history_latents=lat, inputs=inputs).float()
+            return model.policy_latents(history_latents=lat, inputs=inputs, instruction=instruction).float()
 
     def head(count):
         return lambda latent_z, noise: model.sample_actions(latent_z, noise=noise, steps=count)
