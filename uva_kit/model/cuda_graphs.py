@@ -5,8 +5,9 @@ side stream) and afterwards copies new inputs into the captured buffers and repl
 launch for the whole call, no Python or dispatcher cost per kernel. ``GraphedPolicy`` builds the two
 calls the policy makes: frame encoding, and backbone + action head (bf16 autocast for the encoder and
 backbone where ``bf16``; the action head's sampling loop stays in fp32, fused when the CUDA extension
-is built). Noise is drawn outside the graph from the policy's generator and passed in, so replays
-sample exactly as the eager model would from that noise.
+is built). Noise (the action head's, and a sampling encoder's posterior noise) is drawn outside the
+graph from the policy's generator and passed in, so replays sample exactly as the eager model would
+from that noise.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class GraphedPolicy:
         self.model = model
         self.bf16 = bf16
         self._input_names = sorted(model.policy_observations)  # fixed per model: the graph's extra inputs
-        self.encode = CapturedCall(lambda frames: self._autocast_fp32(model.encode_frames, frames))
+        self._samples_posterior = getattr(model.encoder, "sample_posterior", False)
+        self._encode = CapturedCall(self._encode_frames)
         self.actions = CapturedCall(self._predict)
 
     def _autocast(self):
@@ -62,6 +64,23 @@ class GraphedPolicy:
     def _autocast_fp32(self, fn, *args):
         with self._autocast():
             return fn(*args).float()
+
+    def _encode_frames(self, frames: torch.Tensor, *posterior_noise: torch.Tensor) -> torch.Tensor:
+        noise = posterior_noise[0] if posterior_noise else None
+        return self._autocast_fp32(lambda f: self.model.encode_frames(f, noise=noise), frames)
+
+    def posterior_noise(self, frames: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, ...]:
+        """The encoder's posterior noise for ``frames`` (B, T, 3, H, W), drawn as its eager encode draws it;
+        empty for an encoder that does not sample."""
+        if not self._samples_posterior:
+            return ()
+        grid = self.model.grid
+        shape = (*frames.shape[:2], grid.channels, grid.height, grid.width)
+        return (torch.randn(shape, generator=generator, device=frames.device),)
+
+    def encode(self, frames: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Encoder latents of frames (B, T, 3, H, W), as the eager ``model.encode_frames(frames, generator)``."""
+        return self._encode(frames, *self.posterior_noise(frames, generator))
 
     def _predict(self, history_latents: torch.Tensor, noise: torch.Tensor, *values: torch.Tensor) -> torch.Tensor:
         inputs = dict(zip(self._input_names, values))

@@ -118,7 +118,7 @@ class Policy:
         if missing:
             frames = torch.stack([self._frames[s] for s in missing], dim=1)
             if self._graphed is not None:
-                latents = self._graphed.encode(frames)
+                latents = self._graphed.encode(frames, self.generator)
             else:
                 latents = self.model.encode_frames(frames, generator=self.generator)
             for i, s in enumerate(missing):
