@@ -7,23 +7,13 @@ import json
 import pytest
 import torch
 from cli_support import run_cli
-
-LANGUAGE_SPEC = """extends = "pusht-tiny"
-name = "pusht-tiny-language"
-modalities = [{type = "video", head = {type = "token", width = 48, depth = 1}},
-              {type = "action", head = {type = "chunk", width = 32, depth = 1}}, {type = "language"}]
-text_encoder = {type = "task_embedding", instructions = ["push the T into the target"]}
-"""
+from spec_overrides import TINY_LANGUAGE_MODALITIES
 
 
-@pytest.mark.parametrize("spec", ["pusht-tiny", "pusht-small", "pusht-tiny-language"],
+@pytest.mark.parametrize("spec,overrides", [("pusht-tiny", ()), ("pusht-small", ()), ("pusht-tiny", ("--set", TINY_LANGUAGE_MODALITIES))],
                          ids=["vision-only", "policy-given-proprio", "instructed"])
-def test_bench_prints_every_stage_for_both_paths_and_writes_json(tmp_path, spec):
-    spec_arg = spec
-    if spec == "pusht-tiny-language":
-        spec_arg = str(tmp_path / "language.toml")
-        (tmp_path / "language.toml").write_text(LANGUAGE_SPEC)
-    result = run_cli("bench", "--spec", spec_arg, "--steps", "2", "5", "--repeats", "1", "--threads", "1",
+def test_bench_prints_every_stage_for_both_paths_and_writes_json(tmp_path, spec, overrides):
+    result = run_cli("bench", "--spec", spec, *overrides, "--steps", "2", "5", "--repeats", "1", "--threads", "1",
                      "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

@@ -6,6 +6,7 @@ import warnings
 
 import pytest
 import torch
+from spec_overrides import TINY_LANGUAGE_MODALITIES
 
 import uva_kit
 from uva_kit.attention import dispatch
@@ -30,20 +31,27 @@ def history(batch=2, seed=0):
     return torch.rand(batch, 4, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
 
 
-# What Policy.compile() captures differs with the encoder (patch, or kl_f16 with a sampled posterior) and with
-# the streams the policy is given (proprio).
-POLICY_MODELS = pytest.mark.parametrize(
-    "preset,overrides", [("pusht-tiny", ()), ("pusht-small", ()), ("pusht-tiny", ("encoder.type=kl_f16", "layout.image_size=32"))],
-    ids=["patch-encoder", "proprio", "kl_f16-encoder"])
+INSTRUCTION = "push the T into the target"
 
 
-def build_model(preset: str, overrides: tuple[str, ...]):
+# What Policy.compile() captures differs with the encoder (patch, or kl_f16 with a sampled posterior), with
+# the streams the policy is given (proprio) and with an instruction.
+POLICY_SPECS = {
+    "patch-encoder": lambda: load_spec("pusht-tiny"),
+    "proprio": lambda: load_spec("pusht-small"),
+    "kl_f16-encoder": lambda: load_spec("pusht-tiny", ("encoder.type=kl_f16", "layout.image_size=32")),
+    "instructed": lambda: load_spec("pusht-tiny", [TINY_LANGUAGE_MODALITIES]),
+}
+POLICY_MODELS = pytest.mark.parametrize("kind", list(POLICY_SPECS))
+
+
+def build_model(kind: str):
     """The model with random weights everywhere: a fresh model's zero-initialized AdaLN layers make its actions
     independent of the frames, which would hide a broken encoder or backbone path."""
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # random kl_f16 weights are expected here
-        model = uva_kit.build(load_spec(preset, overrides)).eval()
+        model = uva_kit.build(POLICY_SPECS[kind]()).eval()
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for parameter in model.parameters():
@@ -52,6 +60,10 @@ def build_model(preset: str, overrides: tuple[str, ...]):
             else:
                 parameter.add_(0.1 * torch.randn(parameter.shape, generator=generator))
     return model
+
+
+def policy(model, generator: torch.Generator) -> uva_kit.Policy:
+    return uva_kit.Policy(model, generator=generator, instruction=INSTRUCTION if model.prefix_modality else None)
 
 
 def episode(model, steps: int = 10, device: str = "cpu") -> list[dict[str, torch.Tensor]]:
@@ -117,13 +129,13 @@ def test_predict_actions_samples_the_same_on_every_path(tiny_model):
 
 @pytest.mark.skipif(not FUSED, reason="the C++ extension with the fused sampler is not built")
 @POLICY_MODELS
-def test_compiled_policy_on_cpu_runs_the_fused_sampler_and_acts_like_the_eager_one(preset, overrides, monkeypatch):
-    model = build_model(preset, overrides)
+def test_compiled_policy_on_cpu_runs_the_fused_sampler_and_acts_like_the_eager_one(kind, monkeypatch):
+    model = build_model(kind)
     observations = episode(model)
-    eager = uva_kit.Policy(model, generator=torch.Generator().manual_seed(2))
+    eager = policy(model, torch.Generator().manual_seed(2))
     model.sampler.path = "reference"
     expected = torch.stack([eager.select_action(obs) for obs in observations])
-    compiled = uva_kit.Policy(model, generator=torch.Generator().manual_seed(2)).compile()
+    compiled = policy(model, torch.Generator().manual_seed(2)).compile()
     assert model.sampler.path == "fused"
     calls = []
     original = torch.ops.uva_kit.adaln_sample
@@ -141,15 +153,16 @@ def test_compile_without_the_extension_says_what_to_do(tiny_model, monkeypatch):
 
 @POLICY_MODELS
 @torch.no_grad()
-def test_the_calls_a_cuda_graph_captures_copy_nothing_from_the_host(preset, overrides):
+def test_the_calls_a_cuda_graph_captures_copy_nothing_from_the_host(kind):
     """Frame encoding and backbone + action head, as GraphedPolicy captures them, issue no host-to-device
     copy or device sync (each would break CUDA-graph capture); counted here on the CPU."""
-    model = build_model(preset, overrides)
+    model = build_model(kind)
     graphed = GraphedPolicy(model, bf16=False)
     layout, actions = model.spec.layout, model.modalities["action"]
     frames = torch.rand(1, layout.history_frames, 3, layout.image_size, layout.image_size)
-    values = [torch.rand(1, layout.history_frames, model.modalities[name].dim) for name in sorted(model.policy_observations)]
-    posterior_noise = graphed.posterior_noise(frames, None)  # drawn outside the graph
+    inputs = {name: torch.rand(1, layout.history_frames, model.modalities[name].dim) for name in model.policy_observations}
+    posterior_noise = graphed.posterior_noise(frames, None)  # these three are made outside the graphs
+    values = graphed.graph_inputs(graphed._encode.fn(frames, *posterior_noise), inputs, INSTRUCTION)
     noise = model.sampler.draw_noise(actions.length, actions.dim)
 
     def policy_call():
@@ -160,10 +173,27 @@ def test_the_calls_a_cuda_graph_captures_copy_nothing_from_the_host(preset, over
         policy_call()
     assert counter.total > 0
     assert {name: counter.counts[name] for name in HOST_TRANSFER_OPS if counter.counts[name]} == {}
+    eager = model.predict_actions(frames, inputs=inputs, instruction=INSTRUCTION if model.prefix_modality else None,
+                                  posterior_noise=posterior_noise[0] if posterior_noise else None, action_noise=noise)
+    torch.testing.assert_close(policy_call(), eager, rtol=1e-5, atol=1e-6)
+
+
+def test_graphed_policy_encodes_an_instruction_once_while_it_stays_the_same(monkeypatch):
+    model = build_model("instructed")
+    graphed = GraphedPolicy(model, bf16=False)
+    encoded = []
+    original = model.instruction_tokens
+    monkeypatch.setattr(model, "instruction_tokens", lambda *args: encoded.append(args) or original(*args))
+    one, two = torch.zeros(1, 4, 48, 4, 4), torch.zeros(2, 4, 48, 4, 4)
+    first = graphed.graph_inputs(one, {}, INSTRUCTION)
+    assert graphed.graph_inputs(one, {}, INSTRUCTION)[0] is first[0] and len(encoded) == 1
+    assert graphed.graph_inputs(two, {}, INSTRUCTION)[0].shape[0] == 2 and len(encoded) == 2
+    with pytest.raises(ValueError, match="reads an instruction: pass instruction="):
+        graphed.graph_inputs(one, {}, None)
 
 
 def test_graphed_encoding_draws_the_posterior_noise_from_the_policys_generator():
-    model = build_model("pusht-tiny", ("encoder.type=kl_f16", "layout.image_size=32"))
+    model = build_model("kl_f16-encoder")
     graphed = GraphedPolicy(model, bf16=False)
     frames = torch.rand(1, 2, 3, 32, 32)
     eager = model.encode_frames(frames, generator=torch.Generator().manual_seed(3))
@@ -177,13 +207,13 @@ def test_graphed_encoding_draws_the_posterior_noise_from_the_policys_generator()
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @POLICY_MODELS
-def test_compiled_policy_on_gpu_replays_cuda_graphs_close_to_eager(preset, overrides):
-    model = build_model(preset, overrides).to("cuda")
+def test_compiled_policy_on_gpu_replays_cuda_graphs_close_to_eager(kind):
+    model = build_model(kind).to("cuda")
     observations = episode(model, device="cuda")
-    eager = uva_kit.Policy(model, generator=torch.Generator("cuda").manual_seed(2))
+    eager = policy(model, torch.Generator("cuda").manual_seed(2))
     expected = torch.stack([eager.select_action(obs) for obs in observations])
     # bf16 encoder and backbone: emulated on the CPU, it moves these models' actions by up to 0.03
     for bf16, tolerance in ((False, 1e-4), (True, 0.1)):
-        compiled = uva_kit.Policy(model, generator=torch.Generator("cuda").manual_seed(2)).compile(bf16=bf16)
+        compiled = policy(model, torch.Generator("cuda").manual_seed(2)).compile(bf16=bf16)
         actions = torch.stack([compiled.select_action(obs) for obs in observations])
         torch.testing.assert_close(actions, expected, rtol=tolerance, atol=tolerance)

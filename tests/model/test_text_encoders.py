@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from clip_support import save_tiny_clip
+from spec_overrides import TINY_LANGUAGE_MODALITIES
 
 import uva_kit
 from uva_kit.errors import SpecError
@@ -41,12 +42,6 @@ def test_task_embedding_lists_or_hashes_instructions():
     assert torch.equal(hashed(["any text"]), hashed(["any  text"]))
 
 
-TINY_LANGUAGE_MODALITIES = (
-    'modalities=[{type = "video", head = {type = "token", width = 48, depth = 1}}, '
-    '{type = "action", head = {type = "chunk", width = 32, depth = 1}}, {type = "language", num_tokens = 4}]'
-)
-
-
 def language_model(overrides=()):
     return uva_kit.build(uva_kit.load_spec("pusht-tiny", [TINY_LANGUAGE_MODALITIES, *overrides]))
 
@@ -80,6 +75,20 @@ def test_language_defaults_to_task_embedding_and_drops_text_in_training(batch_fa
     assert torch.equal(dropped, language.fake_latent.expand(2, 4, 32))
     model.eval()
     assert not torch.equal(language.prefix(["a"])[0, 0], language.fake_latent[0, 0])
+
+
+def test_instruction_tokens_stand_in_for_the_instruction():
+    model = language_model().eval()
+    history = torch.rand(2, 4, 3, 16, 16)
+    noise = model.sampler.draw_noise(2 * 16, 2, generator=torch.Generator().manual_seed(0))
+    tokens = model.instruction_tokens("push the block", 2)
+    assert tokens.shape == (2, 4, 32)
+    by_text = model.predict_actions(history, instruction="push the block", action_noise=noise)
+    assert torch.equal(model.predict_actions(history, instruction=tokens, action_noise=noise), by_text)
+    with pytest.raises(ValueError, match=r"instruction tokens must be \(2, 4, 32\)"):
+        model.predict_actions(history, instruction=tokens[:1], action_noise=noise)
+    with pytest.raises(ValueError, match="reads no instruction"):
+        uva_kit.build("pusht-tiny").instruction_tokens("push", 1)
 
 
 def test_text_encoder_without_language_is_a_spec_error():

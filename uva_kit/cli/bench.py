@@ -2,9 +2,9 @@
 
 Stages: frame encoding, backbone, action head (per step count) and the full predict_actions, on a
 model built from the spec with random weights and random inputs (frames, and any stream the policy is
-given, such as proprio; an instructed model gets an instruction, on the CPU only). The reference path
-is eager fp32 with the naive sampling loop; the fast path uses the fused sampler (and CUDA graphs +
-bf16 on a GPU). Prints a table of medians; --out DIR also writes DIR/bench.json.
+given, such as proprio; an instructed model gets an instruction). The reference path is eager fp32
+with the naive sampling loop; the fast path uses the fused sampler (and CUDA graphs + bf16 on a GPU).
+Prints a table of medians; --out DIR also writes DIR/bench.json.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ calls the policy makes: frame encoding, and backbone + action head (bf16 autocas
 backbone where ``bf16``; the action head's sampling loop stays in fp32, fused when the CUDA extension
 is built). Noise (the action head's, and a sampling encoder's posterior noise) is drawn outside the
 graph from the policy's generator and passed in, so replays sample exactly as the eager model would
-from that noise.
+from that noise. An instruction is encoded outside the graph too, once while it stays the same.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class GraphedPolicy:
         self.bf16 = bf16
         self._input_names = sorted(model.policy_observations)  # fixed per model: the graph's extra inputs
         self._samples_posterior = getattr(model.encoder, "sample_posterior", False)
+        self._instructed = model.prefix_modality is not None
+        self._instruction_tokens: tuple[object, torch.Tensor | None] = (None, None)  # (instruction and batch, tokens)
         self._encode = CapturedCall(self._encode_frames)
         self.actions = CapturedCall(self._predict)
 
@@ -83,19 +85,38 @@ class GraphedPolicy:
         return self._encode(frames, *self.posterior_noise(frames, generator))
 
     def _predict(self, history_latents: torch.Tensor, noise: torch.Tensor, *values: torch.Tensor) -> torch.Tensor:
+        instruction, values = (values[0], values[1:]) if self._instructed else (None, values)
         inputs = dict(zip(self._input_names, values))
-        z = self._autocast_fp32(lambda latents: self.model.policy_latents(history_latents=latents, inputs=inputs),
-                                history_latents)
+        z = self._autocast_fp32(
+            lambda latents: self.model.policy_latents(history_latents=latents, inputs=inputs, instruction=instruction),
+            history_latents)
         return self.model.sample_actions(z, noise=noise)
 
-    def predict(self, history_latents: torch.Tensor, generator: torch.Generator | None,
-                inputs: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """Actions from cached history latents and the policy mode's other inputs (e.g. ``{"proprio": ...}``)."""
+    def graph_inputs(self, history_latents: torch.Tensor, inputs: dict[str, torch.Tensor] | None = None,
+                     instruction=None) -> list[torch.Tensor]:
+        """The predict graph's inputs besides latents and noise: an instructed model's instruction tokens
+        (encoded here, outside the graph; kept while the instruction stays the same), then the policy mode's
+        other inputs by name."""
         inputs = inputs or {}
         if sorted(inputs) != self._input_names:
             raise ValueError(f"the policy mode takes inputs {self._input_names}, got {sorted(inputs)}")
+        device, batch = history_latents.device, history_latents.shape[0]
+        values = [inputs[name].to(device, torch.float32) for name in self._input_names]
+        if not self._instructed:
+            return values
+        if instruction is None:
+            raise ValueError("this model reads an instruction: pass instruction=...")
+        key = (instruction if isinstance(instruction, str) else tuple(instruction), batch)
+        if self._instruction_tokens[0] != key:
+            self._instruction_tokens = (key, self.model.instruction_tokens(instruction, batch))
+        return [self._instruction_tokens[1], *values]
+
+    def predict(self, history_latents: torch.Tensor, generator: torch.Generator | None,
+                inputs: dict[str, torch.Tensor] | None = None, instruction=None) -> torch.Tensor:
+        """Actions from cached history latents, the policy mode's other inputs (e.g. ``{"proprio": ...}``) and,
+        for an instructed model, the instruction."""
+        values = self.graph_inputs(history_latents, inputs, instruction)
         actions = self.model.modalities["action"]
         rows = history_latents.shape[0] * actions.length
         noise = self.model.sampler.draw_noise(rows, actions.dim, generator=generator, device=history_latents.device)
-        values = [inputs[name].to(history_latents.device, torch.float32) for name in self._input_names]
         return self.actions(history_latents, noise, *values)

@@ -17,8 +17,9 @@ encoded are kept, so each replanning encodes only the frames it has not seen (2 
 defaults). Actions are in environment units.
 
 ``policy.compile()`` switches to the fast path: on a GPU the frame encoding and the backbone +
-action head are captured as CUDA graphs at static shapes (bf16 encoder and backbone); on the CPU the
-action head runs the fused C++ sampling loop.
+action head are captured as CUDA graphs at static shapes (bf16 encoder and backbone; an instruction is
+encoded outside the graph, once per instruction); on the CPU the action head runs the fused C++
+sampling loop.
 """
 
 from __future__ import annotations
@@ -52,9 +53,6 @@ class Policy:
         if device.type == "cuda":
             from uva_kit.model.cuda_graphs import GraphedPolicy
 
-            if self.instruction is not None:
-                raise UvaKitError("policy.compile() captures static shapes; instructions are tokenized on the host. "
-                                  "Run instructed policies uncompiled.")
             self._graphed = GraphedPolicy(self.model, bf16=bf16)
             return self
         reason = fused_unavailable_reason(device, torch.float32)
@@ -130,7 +128,7 @@ class Policy:
             for old in [s for s in store if s < oldest_needed]:
                 del store[old]
         if self._graphed is not None:
-            chunk = self._graphed.predict(history, self.generator, inputs)
+            chunk = self._graphed.predict(history, self.generator, inputs, self.instruction)
         else:
             chunk = self.model.predict_actions(history_latents=history, instruction=self.instruction, inputs=inputs,
                                                generator=self.generator)

@@ -8,7 +8,7 @@ Batch keys read by ``compute_loss`` (shapes with the spec's layout; T = layout.f
 | "future_frames"   | (B, T, 3, H, W) in [0,1] | the frames after the history (same count)                 |
 | "*_latents"       | (B, T, C, h, w)         | instead of "*_frames": encoder latents from a latent cache |
 | "actions"         | (B, L, action_dim)      | optional (action-free video); environment units, mapped to [-1, 1] by ``action_normalizer`` |
-| "instruction"     | str or list of B str    | required when the spec has the language modality          |
+| "instruction"     | str or list of B str    | required when the spec has the language modality; inference methods also take ``instruction_tokens(...)`` |
 | plugin keys       | per plugin modality     | its ``data_key``                                           |
 
 Actions in and out of every public method are in environment units; the model's
@@ -272,7 +272,14 @@ class UVAModel(nn.Module):
         if self.prefix_modality is not None:
             if instruction is None:
                 raise ValueError(f"this model reads '{self.prefix_modality.data_key}': pass instruction=...")
-            prefix = self.prefix_modality.prefix(instruction_list(instruction, batch), generator=generator)
+            if isinstance(instruction, torch.Tensor):
+                expected = (batch, self.prefix_modality.prefix_tokens, self.spec.backbone.width)
+                if tuple(instruction.shape) != expected:
+                    raise ValueError(f"instruction tokens must be {expected} (from model.instruction_tokens), "
+                                     f"got {tuple(instruction.shape)}")
+                prefix = instruction
+            else:
+                prefix = self.prefix_modality.prefix(instruction_list(instruction, batch), generator=generator)
         return self.backbone(streams, prefix)
 
     def _batch_tokens(self, batch: dict, which: str, generator) -> torch.Tensor:
@@ -366,6 +373,15 @@ class UVAModel(nn.Module):
             data, size = self._history_data(mode, history_frames, history_latents, generator, posterior_noise)
             data.update(self._given_inputs(inputs))
             return self.joint_latents(mode, data, size, None, instruction, generator)
+
+    def instruction_tokens(self, instruction, batch: int) -> torch.Tensor:
+        """The language modality's prefix tokens (B, num_tokens, width) for ``instruction`` (a string or B
+        strings). Inference methods take them as ``instruction=``: the text is then not encoded again, and
+        nothing crosses from the host (what a CUDA graph of the backbone needs)."""
+        if self.prefix_modality is None:
+            raise ValueError("this model reads no instruction: its spec has no language modality")
+        with self._inference():
+            return self.prefix_modality.prefix(instruction_list(instruction, batch))
 
     def sample_actions(
         self, z: torch.Tensor, *, generator: torch.Generator | None = None, steps: int | None = None,
