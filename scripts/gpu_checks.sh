@@ -3,8 +3,8 @@
 #   1. build the extension in place against the torch already installed (CUDA kernels for this card only);
 #   2. run the test files that exercise the CUDA ops, CUDA graphs and attention backends (`gpu` tests
 #      included), then the benchmark gates;
-#   3. `uva-kit bench` at paper scale (uva-b-pusht, batch 1, 16 and 100 steps) and at pusht-tiny,
-#      reference and fast path in the same run.
+#   3. pytest-benchmark's per-stage timings at paper scale (uva-b-pusht, batch 1, fast path), and
+#      `uva-kit bench` at paper scale (16 and 100 steps) and at pusht-tiny, reference and fast path in one run.
 # Each step's output goes to OUT_DIR/<step>.log (bench tables also to OUT_DIR/bench-*/bench.json), and
 # OUT_DIR/summary.txt gets one line per step with its exit status and seconds. A failing step does not
 # stop the later ones; the script exits non-zero if any failed. Copy the figures into benchmarks/RESULTS.md.
@@ -45,6 +45,8 @@ step info python3 -m uva_kit info
 step tests python3 -m pytest -p no:cacheprovider -rs tests/test_fast_sampler.py tests/model/test_fast_inference.py \
   tests/test_ops.py tests/test_attention_dispatch.py
 step benchmarks env OMP_NUM_THREADS=1 python3 -m pytest -p no:cacheprovider benchmarks/ --benchmark-only -q
+step stages-paper env OMP_NUM_THREADS=1 python3 -m pytest -p no:cacheprovider benchmarks/test_policy_stages.py \
+  --benchmark-only -q --stages-spec uva-b-pusht --stages-device "$DEVICE"
 step bench-paper python3 -m uva_kit bench --spec uva-b-pusht --device "$DEVICE" --steps 16 100 --batch 1 \
   --repeats "$REPEATS" --out "$OUT_DIR/bench-paper"
 step bench-tiny python3 -m uva_kit bench --spec pusht-tiny --device "$DEVICE" --steps 16 100 --repeats "$REPEATS" \
