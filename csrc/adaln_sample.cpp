@@ -6,17 +6,21 @@
 //                  when absent it is drawn here with at::randn from `generator` (same numbers as torch.randn).
 //   modulations    (depth + 1, S, N, 3 * W): per block and iteration [multiplier, shift, gate] with the LayerNorm
 //                  affine folded in (LN_affine(h) * (1 + scale) + shift == LN(h) * multiplier + shift); the last
-//                  entry is the final layer's [1 + scale, shift, unused].
+//                  entry is the final layer's [1 + scale, shift, unused]. Any strides with contiguous features:
+//                  prepare_sampling passes a permuted view of its GEMM's (S, N, depth + 1, 3 * W) output.
 //   coefficients   (S, 7) in loop order: sqrt(1/abar), sqrt(1/abar - 1), x0 coef, x coef, log beta,
 //                  clipped log posterior variance, fixed std (used when learned_variance is false).
 //   weights        input Linear (W, C), hidden Linears [W1_0, W2_0, W1_1, ...] (W, W), output Linear (2C, W).
-//   packed hidden  empty, or the hidden weights reordered for oneDNN (uva_kit/ops/packed_linear.py): the hidden
-//                  GEMMs then run as mkldnn::_linear_pointwise (faster than sgemm here: benchmarks/RESULTS.md).
-//                  Up to kSmallBatchMaxRows rows they run on csrc/small_batch_linear.cpp instead (faster still),
-//                  which reads the plain weights and ignores these.
+//   packed hidden  empty (sgemm), or the hidden weights packed once (uva_kit/ops/packed_linear.py) either for
+//                  oneDNN (the GEMMs run as mkldnn::_linear_pointwise) or in 16-output panels (uva_kit::
+//                  pack_linear_panels, run on csrc/panel_linear.cpp); both beat sgemm here, panels at 16 and 32
+//                  rows (benchmarks/RESULTS.md). Up to kSmallBatchMaxRows rows the GEMMs run on
+//                  csrc/small_batch_linear.cpp instead (faster still), which reads the plain weights.
 // Per iteration: h = W_in x + b; per block h += gate * W2 SiLU(W1 (LN(h) * mult + shift) + b1) + b2;
 // [eps, v] = W_out (LN(h) * mult_f + shift_f) + b_out; x0 = clamp(a x - b eps); x = c1 x0 + c2 x + std * scale * z.
 #include "adaln_sample.h"
+#include "cpu_vectors.h"
+#include "panel_linear.h"
 #include "small_batch_linear.h"
 
 #include <ATen/ATen.h>
@@ -111,10 +115,19 @@ at::Tensor adaln_sample_cpu(const std::optional<at::Tensor>& noise_in, std::opti
               "uva_kit::adaln_sample: packed_hidden_weights must be empty or hold all ", hidden_weights.size(),
               " hidden weights, got ", packed_hidden_weights.size());
   const bool packed = !packed_hidden_weights.empty();
+  const bool panels = packed && packed_hidden_weights[0].layout() == at::kStrided;
+  TORCH_CHECK(!panels || avx512_kernels_enabled(), "uva_kit::adaln_sample: hidden weights in panels run on AVX-512, "
+              "and this process runs ATen's ", at::get_cpu_capability(), " kernels; pass oneDNN packs or none "
+              "(uva_kit.sampler.restructured.prepare_sampling picks them)");
+  for (const auto& weight : packed_hidden_weights) {
+    TORCH_CHECK(!panels || is_linear_panels(weight, width, width),
+                "uva_kit::adaln_sample: packed_hidden_weights must all be oneDNN packs or all (width / 16, width, 16) "
+                "float32 panels from uva_kit::pack_linear_panels; got ", weight.sizes(), " (", weight.layout(), ")");
+  }
   const auto options = modulations_in.options();
   const PreparedSample prepared = prepare_adaln_sample({steps, rows, width, channels, depth}, noise_in, generator,
                                                        modulations_in, coefficients_in, input_weight, hidden_weights,
-                                                       output_weight);
+                                                       output_weight, /*strided_modulations=*/true);
   const at::Tensor& noise = prepared.noise;
   const at::Tensor& modulations = prepared.modulations;
   const at::Tensor& coefficients = prepared.coefficients;
@@ -130,8 +143,10 @@ at::Tensor adaln_sample_cpu(const std::optional<at::Tensor>& noise_in, std::opti
   const float* mod_base = modulations.data_ptr<float>();
   const float* coef_base = coefficients.data_ptr<float>();
   const float* noise_base = noise.data_ptr<float>();
-  const int64_t mod_row = 3 * width;
-  const auto block_offset = [&](int64_t block, int64_t step) { return ((block * steps + step) * rows) * mod_row; };
+  const int64_t mod_row = modulations.stride(2);
+  const auto block_offset = [&](int64_t block, int64_t step) {
+    return block * modulations.stride(0) + step * modulations.stride(1);
+  };
 
   const bool small_batch = small_batch_linear_fits(rows, width, width);
   std::vector<at::Tensor> hidden_weights_c, hidden_biases_c;
@@ -140,12 +155,15 @@ at::Tensor adaln_sample_cpu(const std::optional<at::Tensor>& noise_in, std::opti
     hidden_biases_c.push_back(hidden_biases[i].contiguous());
   }
 
-  // out = in W_index^T + b_index: the small-batch kernel into out, or oneDNN on the packed weight (a fresh
-  // tensor), else sgemm into out.
+  // out = in W_index^T + b_index: the small-batch kernel or the panel kernel into out, oneDNN on the packed
+  // weight (a fresh tensor), else sgemm into out.
   const auto hidden_linear = [&](at::Tensor& out, const at::Tensor& in, int64_t index) {
     if (small_batch) {
       small_batch_linear(in.data_ptr<float>(), hidden_weights_c[index].data_ptr<float>(),
                          hidden_biases_c[index].data_ptr<float>(), out.data_ptr<float>(), rows, width, width);
+    } else if (panels) {
+      panel_linear(in.data_ptr<float>(), packed_hidden_weights[index].data_ptr<float>(),
+                   hidden_biases_c[index].data_ptr<float>(), out.data_ptr<float>(), rows, width, width);
     } else if (packed) {
       out = packed_linear(in, packed_hidden_weights[index], hidden_biases[index]);
     } else {

@@ -64,7 +64,8 @@ inline SampleShape check_adaln_sample_inputs(const std::optional<at::Tensor>& no
 }
 
 // What every implementation starts from: contiguous inputs, the noise (given, or drawn from `generator`
-// with the same numbers as torch.randn) and the weights transposed for addmm.
+// with the same numbers as torch.randn) and the weights transposed for addmm. With strided_modulations the
+// modulations keep their layout when their features are contiguous (the CPU loop reads them by strides).
 struct PreparedSample {
   at::Tensor noise, modulations, coefficients, input_t, output_t;
   std::vector<at::Tensor> hidden_t;
@@ -73,12 +74,14 @@ struct PreparedSample {
 inline PreparedSample prepare_adaln_sample(const SampleShape& shape, const std::optional<at::Tensor>& noise,
                                            std::optional<at::Generator> generator, const at::Tensor& modulations,
                                            const at::Tensor& coefficients, const at::Tensor& input_weight,
-                                           at::TensorList hidden_weights, const at::Tensor& output_weight) {
+                                           at::TensorList hidden_weights, const at::Tensor& output_weight,
+                                           bool strided_modulations = false) {
   PreparedSample prepared;
   prepared.noise = noise.has_value()
                        ? noise->contiguous()
                        : at::randn({shape.steps + 1, shape.rows, shape.channels}, generator, modulations.options());
-  prepared.modulations = modulations.contiguous();
+  prepared.modulations =
+      strided_modulations && modulations.stride(3) == 1 ? modulations : modulations.contiguous();
   prepared.coefficients = coefficients.contiguous();
   prepared.input_t = input_weight.t();
   prepared.output_t = output_weight.t();

@@ -6,24 +6,16 @@
 // and multiplies every weight vector into all (up to 3) input rows while it is in registers; threads split
 // the outputs. On one core of the CI machine it streams ~24 GB/s where oneDNN's packed GEMM reaches ~15
 // (benchmarks/RESULTS.md).
-// The 16-float vectors are GCC/Clang vector extensions; target_clones compiles AVX-512, AVX2 and baseline
-// versions on x86-64 Linux and picks one at load time.
+// Compiled for AVX-512 and used where ATen runs AVX-512 (cpu_vectors.h).
 #include "small_batch_linear.h"
 
-#include <ATen/Parallel.h>
+#include "cpu_vectors.h"
 
-// ifunc dispatch (target_clones) needs x86-64 ELF; elsewhere the vectors compile for the baseline target.
-#if defined(__x86_64__) && defined(__ELF__)
-#define UVA_KIT_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define UVA_KIT_CPU_CLONES
-#endif
+#include <ATen/Parallel.h>
 
 namespace uva_kit {
 namespace {
 
-typedef float Vec16 __attribute__((vector_size(64)));
-constexpr int64_t kLanes = 16;
 constexpr int kOutputsPerPass = 8;
 constexpr int64_t kPrefetchFloats = 1024;  // 4 KB ahead
 constexpr int64_t kPassesPerTask = 16;     // a thread's smallest share: 128 outputs (512 KB of weights at width 1024)
@@ -54,7 +46,7 @@ inline __attribute__((always_inline)) void outputs_pass(const float* x, const fl
 }
 
 // Outputs [first_pass, last_pass) * kOutputsPerPass of every row.
-UVA_KIT_CPU_CLONES void outputs_passes(const float* x, const float* w, const float* b, float* y, int64_t rows,
+UVA_KIT_AVX512 void outputs_passes(const float* x, const float* w, const float* b, float* y, int64_t rows,
                                        int64_t in, int64_t out, int64_t first_pass, int64_t last_pass) {
   for (int64_t pass = first_pass; pass < last_pass; ++pass) {
     const int64_t o = pass * kOutputsPerPass;
@@ -70,7 +62,8 @@ UVA_KIT_CPU_CLONES void outputs_passes(const float* x, const float* w, const flo
 }  // namespace
 
 bool small_batch_linear_fits(int64_t rows, int64_t in, int64_t out) {
-  return rows >= 1 && rows <= kSmallBatchMaxRows && in % kLanes == 0 && out % kOutputsPerPass == 0;
+  return rows >= 1 && rows <= kSmallBatchMaxRows && in % kLanes == 0 && out % kOutputsPerPass == 0 &&
+         avx512_kernels_enabled();
 }
 
 void small_batch_linear(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t in,

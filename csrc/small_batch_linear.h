@@ -8,7 +8,8 @@ namespace uva_kit {
 // Up to this many rows the kernel beats oneDNN on the sampler's 1024-wide hidden layers (benchmarks/RESULTS.md).
 constexpr int64_t kSmallBatchMaxRows = 3;
 
-// Whether small_batch_linear takes these sizes (its vectors need in % 16 == 0 and out % 8 == 0).
+// Whether small_batch_linear runs these sizes here (its vectors need in % 16 == 0 and out % 8 == 0, and
+// the CPU AVX-512: cpu_vectors.h).
 bool small_batch_linear_fits(int64_t rows, int64_t in, int64_t out);
 
 // y (rows, out) = x (rows, in) w^T + b, with w (out, in); all contiguous float32.

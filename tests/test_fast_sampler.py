@@ -3,8 +3,14 @@ and the fused op keeps its contract."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+from cli_support import REPO_ROOT
 from test_ops import fused_available
 
 import uva_kit
@@ -145,25 +151,66 @@ def test_fused_op_checks_its_inputs_and_has_a_fake_impl():
 PACKED = packed_linear_available("cpu", torch.float32)
 
 
+def same_at_another_thread_count(run) -> bool:
+    """Whether ``run()`` gives bitwise the same tensor on 1 and 2 threads (kernels that split outputs do)."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = run()
+        torch.set_num_threads(2)
+        return torch.equal(run(), one)
+    finally:
+        torch.set_num_threads(threads)
+
+
 @needs_fused
 @pytest.mark.skipif(not PACKED, reason="PyTorch was built without oneDNN")
 @torch.no_grad()
-def test_fused_op_runs_its_hidden_gemms_on_the_packed_weights():
+@pytest.mark.parametrize("rows,packing", [(16, "panels"), (32, "panels"), (8, "onednn"), (48, "onednn")])
+def test_fused_op_runs_its_hidden_gemms_on_the_packed_weights(rows, packing):
+    """At 16 and 32 rows the hidden weights come in 16-output panels (csrc/panel_linear.cpp), at other row
+    counts from 4 up packed for oneDNN; the op computes with the packs it is given."""
     sampler = make_sampler("ddpm", 8)
     denoiser, other = random_denoiser(depth=3), random_denoiser(depth=3, seed=1)
-    condition = torch.randn(16, COND_DIM, generator=torch.Generator().manual_seed(0))
-    noise = sampler.draw_noise(16, 3, generator=torch.Generator().manual_seed(1))
+    condition = torch.randn(rows, COND_DIM, generator=torch.Generator().manual_seed(0))
+    noise = sampler.draw_noise(rows, 3, generator=torch.Generator().manual_seed(1))
     options = dict(clamp_x0=True, learned_variance=sampler.learned_variance, noise_scale=sampler.noise_scale)
     prepared = prepare_sampling(sampler, denoiser, condition, sampler.schedule())
+    assert not prepared.modulations.is_contiguous()  # a view of the modulation GEMM's output, read in place
     assert len(prepared.packed_hidden_weights) == 6
-    assert all(w.layout == torch._mkldnn for w in prepared.packed_hidden_weights)
+    layouts = {w.layout for w in prepared.packed_hidden_weights}
+    assert layouts == ({torch.strided} if packing == "panels" else {torch._mkldnn})
     reference = sampler.sample(denoiser, condition, 3, clamp_x0=True, noise=noise, path="reference")
-    assert relative_error(fused_sample(prepared, noise, **options), reference) <= 1e-5
+    fused = fused_sample(prepared, noise, **options)
+    assert relative_error(fused, reference) <= 1e-5
     assert relative_error(fused_sample(prepared._replace(packed_hidden_weights=()), noise, **options), reference) <= 1e-5
     foreign = prepare_sampling(sampler, other, condition, sampler.schedule()).packed_hidden_weights
     assert relative_error(fused_sample(prepared._replace(packed_hidden_weights=foreign), noise, **options), reference) > 0.01
     with pytest.raises(RuntimeError, match="packed_hidden_weights must be empty or hold all 6"):
         fused_sample(prepared._replace(packed_hidden_weights=foreign[:2]), noise, **options)
+    if packing == "panels":
+        assert same_at_another_thread_count(lambda: fused_sample(prepared, noise, **options))
+
+
+@needs_fused
+@torch.no_grad()
+@pytest.mark.parametrize("rows", [5, 20])
+def test_panel_kernel_pads_partial_row_blocks_and_checks_its_panels(rows):
+    """Given panels, the op runs them at any row count (the last block of 16 rows zero-padded); panels of
+    the wrong shape are refused with what they should be."""
+    sampler = make_sampler("ddim", 6)
+    denoiser = random_denoiser(width=48, depth=2)
+    condition = torch.randn(rows, COND_DIM, generator=torch.Generator().manual_seed(0))
+    noise = sampler.draw_noise(rows, 3, generator=torch.Generator().manual_seed(1))
+    options = dict(clamp_x0=False, learned_variance=False, noise_scale=1.0)
+    prepared = prepare_sampling(sampler, denoiser, condition, sampler.schedule())
+    panels = tuple(torch.ops.uva_kit.pack_linear_panels(w) for w in prepared.hidden_weights)
+    assert panels[0].shape == (3, 48, 16) and torch.equal(panels[0][1, :, 2], prepared.hidden_weights[0][18])
+    reference = sampler.sample(denoiser, condition, 3, noise=noise, path="reference")
+    assert relative_error(fused_sample(prepared._replace(packed_hidden_weights=panels), noise, **options), reference) <= 1e-5
+    wrong = tuple(p.transpose(1, 2).contiguous() for p in panels)
+    with pytest.raises(RuntimeError, match=r"\(width / 16, width, 16\) float32 panels from uva_kit::pack_linear_panels"):
+        fused_sample(prepared._replace(packed_hidden_weights=wrong), noise, **options)
 
 
 @needs_fused
@@ -181,18 +228,54 @@ def test_fused_op_runs_few_row_hidden_gemms_on_the_small_batch_kernel(rows, widt
     options = dict(clamp_x0=False, learned_variance=sampler.learned_variance, noise_scale=sampler.noise_scale)
     prepared = prepare_sampling(sampler, denoiser, condition, sampler.schedule())
     reference = sampler.sample(denoiser, condition, 3, clamp_x0=False, noise=noise, path="reference")
-    fused = fused_sample(prepared, noise, **options)
-    assert relative_error(fused, reference) <= 1e-5
+    assert relative_error(fused_sample(prepared, noise, **options), reference) <= 1e-5
     if small_batch_kernel:
-        threads = torch.get_num_threads()
-        try:
-            torch.set_num_threads(1 if threads > 1 else 2)
-            assert torch.equal(fused_sample(prepared, noise, **options), fused)
-        finally:
-            torch.set_num_threads(threads)
+        assert same_at_another_thread_count(lambda: fused_sample(prepared, noise, **options))
     foreign = prepare_sampling(sampler, other, condition, sampler.schedule()).packed_hidden_weights
     with_foreign_packed = fused_sample(prepared._replace(packed_hidden_weights=foreign), noise, **options)
     assert (relative_error(with_foreign_packed, reference) <= 1e-5) == small_batch_kernel
+
+
+BELOW_AVX512 = """
+import torch
+from test_fast_sampler import COND_DIM, make_sampler, random_denoiser, relative_error
+from uva_kit.sampler.fused import fused_sample
+from uva_kit.sampler.restructured import prepare_sampling
+
+assert torch.backends.cpu.get_cpu_capability() == "AVX2"
+sampler = make_sampler("ddpm", 4)
+denoiser, other = random_denoiser(), random_denoiser(seed=1)
+options = dict(clamp_x0=False, learned_variance=sampler.learned_variance, noise_scale=sampler.noise_scale)
+torch.set_grad_enabled(False)
+for rows in (1, 16):
+    condition = torch.randn(rows, COND_DIM)
+    noise = sampler.draw_noise(rows, 3, generator=torch.Generator().manual_seed(0))
+    prepared = prepare_sampling(sampler, denoiser, condition, sampler.schedule())
+    assert {w.layout for w in prepared.packed_hidden_weights} == {torch._mkldnn}, rows
+    reference = sampler.sample(denoiser, condition, 3, noise=noise, path="reference")
+    assert relative_error(fused_sample(prepared, noise, **options), reference) <= 1e-5
+    foreign = prepare_sampling(sampler, other, condition, sampler.schedule()).packed_hidden_weights
+    assert relative_error(fused_sample(prepared._replace(packed_hidden_weights=foreign), noise, **options), reference) > 0.01
+panels = tuple(torch.ops.uva_kit.pack_linear_panels(w) for w in prepared.hidden_weights)
+try:
+    fused_sample(prepared._replace(packed_hidden_weights=panels), noise, **options)
+    raise AssertionError("panels ran below AVX-512")
+except RuntimeError as error:
+    assert "hidden weights in panels run on AVX-512, and this process runs ATen's AVX2 kernels" in str(error)
+print("ok")
+"""
+
+
+@needs_fused
+@pytest.mark.skipif(not PACKED, reason="PyTorch was built without oneDNN")
+@pytest.mark.skipif(torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"), reason="not an x86-64 CPU")
+def test_hand_written_kernels_step_aside_below_avx512():
+    """The small-batch and panel kernels are AVX-512 code: with ATen held to AVX2 (ATEN_CPU_CAPABILITY, as
+    on an AVX2-only CPU) 1 and 16 rows run on oneDNN packs, and panels passed anyway are refused."""
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parent), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", BELOW_AVX512], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
 def test_modulations_without_onednn_match_the_reference_loop(monkeypatch):

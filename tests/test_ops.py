@@ -85,7 +85,7 @@ def test_reference_path_when_the_extension_is_disabled():
 def test_info_reports_the_active_path():
     result = run_cli("info")
     assert result.returncode == 0, result.stderr
-    expected = "fused ops    C++ extension (adaln_modulate, adaln_sample)" if fused_available() else "fused ops    PyTorch reference"
+    expected = "fused ops    C++ extension (adaln_modulate, adaln_sample, pack_linear_panels)" if fused_available() else "fused ops    PyTorch reference"
     assert expected in result.stdout
     attention_line = next(line for line in result.stdout.splitlines() if line.startswith("attention"))
     assert "math" in attention_line and "sdpa" in attention_line

@@ -6,13 +6,15 @@ Before the loop, for an AdaLN-MLP denoiser (``uva_kit.head.denoiser.AdaLNDenoise
 * the condition embedding, once per call;
 * every block's and every step's AdaLN modulations in one batched matmul, with the blocks'
   LayerNorm affine folded into the (cached) modulation weights (on the CPU in fp32: one GEMM on
-  weights pre-packed for oneDNN, see ``uva_kit.ops.packed_linear``);
+  weights pre-packed for oneDNN, see ``uva_kit.ops.packed_linear``, whose output the loop reads in
+  place through a permuted view);
 * the schedule coefficients as one (S, 7) table on the device, in loop order.
 
 Inside the loop only the x path runs (input Linear, per block LN * multiplier + shift -> MLP ->
 gated residual, final layer, update): no host-to-device copy and no host sync, so it can be
 captured in a CUDA graph. ``prepare_sampling``'s result is also what the fused op consumes; on the
-CPU it carries the hidden weights pre-packed for oneDNN, which the fused op's GEMMs use.
+CPU it carries the hidden weights pre-packed (for oneDNN, or in panels at 16 and 32 rows), which the
+fused op's GEMMs use.
 Caches are keyed on the parameters' versions, so training or loading weights invalidates them.
 """
 
@@ -26,7 +28,13 @@ import torch.nn.functional as F
 
 from uva_kit.diffusion.schedule import DiffusionSchedule
 from uva_kit.head.denoiser import LN_EPS, AdaLNDenoiser
-from uva_kit.ops.packed_linear import pack_weight, packed_linear, packed_linear_available
+from uva_kit.ops.packed_linear import (
+    hidden_packing,
+    pack_panels,
+    pack_weight,
+    packed_linear,
+    packed_linear_available,
+)
 from uva_kit.sampler.update import denoise_update
 
 _caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -43,7 +51,7 @@ class PreparedSampling(NamedTuple):
     hidden_biases: tuple[torch.Tensor, ...]
     output_weight: torch.Tensor
     output_bias: torch.Tensor
-    packed_hidden_weights: tuple[torch.Tensor, ...] = ()  # hidden_weights packed for oneDNN (CPU fp32), else empty
+    packed_hidden_weights: tuple[torch.Tensor, ...] = ()  # hidden_weights packed (CPU fp32), else empty
 
 
 def _cached(owner, key: tuple, version, build):
@@ -78,16 +86,23 @@ def loop_coefficients(sampler, schedule: DiffusionSchedule, device, dtype) -> to
     return _cached(sampler, ("coefficients", schedule.num_steps, str(device), dtype), None, build)
 
 
-def _packed_weights(denoiser: AdaLNDenoiser, hidden_weights: tuple[torch.Tensor, ...]):
-    """Cached oneDNN packs: the folded modulation weights as one Linear (all blocks' 3 * width outputs side
-    by side) with its bias, and each hidden weight."""
+def _packed_modulation(denoiser: AdaLNDenoiser):
+    """The folded modulation weights packed for oneDNN as one Linear (all blocks' 3 * width outputs side by
+    side), with its bias; cached."""
 
     def build():
         weight, bias = denoiser.folded_modulation_weights()
         stacked = weight.transpose(1, 2).reshape(-1, weight.shape[1])  # ((depth + 1) * 3 * width, width)
-        return pack_weight(stacked), bias.reshape(-1).contiguous(), tuple(pack_weight(w) for w in hidden_weights)
+        return pack_weight(stacked), bias.reshape(-1).contiguous()
 
-    return _cached(denoiser, ("packed",), _weights_version(denoiser), build)
+    return _cached(denoiser, ("packed", "modulation"), _weights_version(denoiser), build)
+
+
+def _packed_hidden(denoiser: AdaLNDenoiser, hidden_weights: tuple[torch.Tensor, ...], packing: str):
+    """The hidden weights packed for oneDNN or in panels (``uva_kit.ops.packed_linear.hidden_packing``); cached."""
+    pack = pack_panels if packing == "panels" else pack_weight
+    return _cached(denoiser, ("packed", packing), _weights_version(denoiser),
+                   lambda: tuple(pack(w) for w in hidden_weights))
 
 
 def prepare_sampling(sampler, denoiser: AdaLNDenoiser, condition: torch.Tensor, schedule: DiffusionSchedule) -> PreparedSampling:
@@ -100,9 +115,10 @@ def prepare_sampling(sampler, denoiser: AdaLNDenoiser, condition: torch.Tensor, 
     blocks = len(denoiser.res_blocks) + 1
     packed_hidden: tuple[torch.Tensor, ...] = ()
     if packed_linear_available(device, dtype):
-        packed_modulation, packed_bias, packed_hidden = _packed_weights(denoiser, hidden)
+        packed_modulation, packed_bias = _packed_modulation(denoiser)
+        packed_hidden = _packed_hidden(denoiser, hidden, hidden_packing(rows, width))
         flat = packed_linear(y.reshape(steps * rows, width), packed_modulation, packed_bias)
-        modulations = flat.view(steps, rows, blocks, 3 * width).permute(2, 0, 1, 3).contiguous()
+        modulations = flat.view(steps, rows, blocks, 3 * width).permute(2, 0, 1, 3)
     else:
         weight, bias = _cached(
             denoiser, ("modulation", str(device), dtype), _weights_version(denoiser),
