@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -89,6 +90,16 @@ def test_info_reports_the_active_path():
     assert expected in result.stdout
     attention_line = next(line for line in result.stdout.splitlines() if line.startswith("attention"))
     assert "math" in attention_line and "sdpa" in attention_line
+
+
+@needs_extension
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and torch._C.has_openmp), reason="OpenMP builds are Linux's")
+def test_extension_is_built_with_openmp_so_its_kernels_use_torchs_threads():
+    """at::parallel_for is inline: the extension's kernels split work across torch's threads only when it
+    is compiled with -fopenmp (setup.py), and run serially otherwise."""
+    import uva_kit._C
+
+    assert b"GOMP_parallel" in Path(uva_kit._C.__file__).read_bytes()
 
 
 def test_setup_skips_the_extension_without_a_compiler():

@@ -1,4 +1,4 @@
-"""Linear layers on weights pre-packed for oneDNN, for the CPU sampler's fixed weights.
+"""Weights packed once for the CPU sampler's GEMMs: reordered for oneDNN, or in panels for the extension.
 
 PyTorch's fp32 ``F.linear`` on the CPU calls MKL's sgemm; oneDNN picks its kernels by instruction set
 (its verbose log reports AVX-512 on the CI machine's AMD EPYC). With the weight reordered once into
