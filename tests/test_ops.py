@@ -90,6 +90,12 @@ def test_info_reports_the_active_path():
     assert expected in result.stdout
     attention_line = next(line for line in result.stdout.splitlines() if line.startswith("attention"))
     assert "math" in attention_line and "sdpa" in attention_line
+    if fused_available() and torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
+        capability = torch.backends.cpu.get_cpu_capability()
+        expected_kernels = "panel kernel (16 and 32 rows)" if capability == "AVX512" else "hand-written kernels need AVX512"
+        assert f"cpu kernels  {capability}: " in result.stdout and expected_kernels in result.stdout
+        held_to_avx2 = run_cli("info", env_extra={"ATEN_CPU_CAPABILITY": "avx2"}).stdout
+        assert "cpu kernels  AVX2: sampler GEMMs on oneDNN (the hand-written kernels need AVX512)" in held_to_avx2
 
 
 @needs_extension

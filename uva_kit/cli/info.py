@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"torch        {torch.__version__} (CUDA {torch.version.cuda or 'none'}, GPU available: {torch.cuda.is_available()})")
     if status.loaded:
         print(f"fused ops    C++ extension ({', '.join(status.ops) or 'no ops'}) - {status.detail}")
+        print(f"cpu kernels  {_cpu_kernels_line()}")
     else:
         print(f"fused ops    PyTorch reference - {status.detail}")
     print("attention    " + ", ".join(_attention_line(registry, name) for name in registry.list("attention")))
@@ -51,3 +52,17 @@ def _attention_line(registry, name: str) -> str:
     except Exception as exc:  # noqa: BLE001 - a broken backend is reported, not fatal
         reason = f"{type(exc).__name__}: {exc}"
     return name if reason is None else f"{name} (unavailable: {reason})"
+
+
+def _cpu_kernels_line() -> str:
+    """Which GEMM kernels the fused CPU sampler runs here (uva_kit.ops.packed_linear, csrc/cpu_vectors.h)."""
+    import torch
+
+    from uva_kit.ops.packed_linear import PANEL_ROWS
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability == "AVX512":
+        rows = " and ".join(map(str, PANEL_ROWS))
+        return (f"{capability}: sampler GEMMs on the panel kernel ({rows} rows), the small-batch kernel (1-3 rows), "
+                "oneDNN otherwise")
+    return f"{capability}: sampler GEMMs on oneDNN (the hand-written kernels need AVX512)"
