@@ -21,7 +21,8 @@ DEVICE="${UVA_KIT_CHECK_DEVICE:-cuda}"
 REPEATS="${REPEATS:-50}"
 mkdir -p "$OUT_DIR"
 : >"$OUT_DIR/summary.txt"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+# UVA_KIT_REQUIRE_EXTENSION: a missing extension fails the tests instead of skipping them
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 UVA_KIT_REQUIRE_EXTENSION=1
 FAILED=0
 
 step() {  # step NAME COMMAND...: run it, log to OUT_DIR/NAME.log, record its status and duration
@@ -42,6 +43,12 @@ if [ "$DEVICE" = cuda ]; then  # one architecture: the card's own (a full list m
 fi
 step build python3 setup.py build_ext --inplace
 step info python3 -m uva_kit info
+if [ "$DEVICE" = cuda ]; then  # without nvcc/CUDA_HOME setup.py builds a CPU-only extension and the CUDA op tests skip
+  step cuda-op python3 -c "import torch; from uva_kit.ops import extension_status; print(extension_status().detail)
+assert torch._C._dispatch_has_kernel_for_dispatch_key('uva_kit::adaln_sample', 'CUDA'), (
+    'the extension has no CUDA kernel: it was built without nvcc/CUDA_HOME (see build.log); CUDA op tests skip')
+print('uva_kit::adaln_sample has a CUDA kernel')"
+fi
 step tests python3 -m pytest -p no:cacheprovider -rs tests/test_fast_sampler.py tests/model/test_fast_inference.py \
   tests/test_ops.py tests/test_attention_dispatch.py
 step benchmarks env OMP_NUM_THREADS=1 python3 -m pytest -p no:cacheprovider benchmarks/ --benchmark-only -q

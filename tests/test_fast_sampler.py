@@ -3,6 +3,7 @@ and the fused op keeps its contract."""
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -70,6 +71,22 @@ def test_fast_paths_match_the_reference_loop(kind, options, rows, steps, clamp):
             assert relative_error(out, reference) <= 1e-5, (path, relative_error(out, reference))
 
 
+@pytest.mark.parametrize("kind,options", SAMPLERS[::2], ids=lambda v: str(v))
+def test_fp32_paths_match_a_float64_copy_of_the_reference(kind, options):
+    """A float64 copy of the denoiser runs the reference loop (the CUDA parity test's oracle), and the fp32
+    paths agree with it to 1e-5."""
+    sampler = make_sampler(kind, 16, **options)
+    denoiser = random_denoiser(width=256, depth=6)
+    condition = torch.randn(16, COND_DIM, generator=torch.Generator().manual_seed(0))
+    noise = sampler.draw_noise(16, 3, generator=torch.Generator().manual_seed(1))
+    oracle = sampler.sample(copy.deepcopy(denoiser).double(), condition.double(), 3, clamp_x0=True,
+                            noise=noise.double(), path="reference")
+    assert oracle.dtype == torch.float64
+    for path in ["reference", *fast_paths()]:
+        out = sampler.sample(denoiser, condition, 3, clamp_x0=True, noise=noise, path=path)
+        assert relative_error(out, oracle.float()) <= 1e-5, path
+
+
 def test_auto_path_is_the_fastest_available_and_same_generator_gives_same_samples(monkeypatch):
     sampler = make_sampler("ddpm", 5)
     denoiser, condition = random_denoiser(), torch.randn(4, COND_DIM)
@@ -129,6 +146,21 @@ def test_fused_op_draws_its_noise_like_torch_randn():
     drawn = fused_sample(prepared, None, generator=torch.Generator().manual_seed(4), **options)
     given = fused_sample(prepared, sampler.draw_noise(3, 3, generator=torch.Generator().manual_seed(4)), **options)
     assert torch.equal(drawn, given)
+
+
+@needs_fused
+def test_fused_path_runs_in_fp32_under_autocast():
+    """The fused op takes fp32 only; under autocast (as a bf16 policy would call it) its hoisted tensors are
+    still made in fp32, so it samples as it does outside autocast (a CUDA autocast would otherwise hand it
+    bf16 modulations)."""
+    sampler = make_sampler("ddpm", 8)
+    denoiser, condition = random_denoiser(), torch.randn(16, COND_DIM, generator=torch.Generator().manual_seed(0))
+    noise = sampler.draw_noise(16, 3, generator=torch.Generator().manual_seed(1))
+    fp32 = sampler.sample(denoiser, condition, 3, noise=noise, path="fused")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast = sampler.sample(denoiser, condition, 3, noise=noise, path="fused")
+        assert torch.is_autocast_enabled("cpu")  # left as it was
+    assert relative_error(autocast, fp32) <= 1e-5
 
 
 @needs_fused

@@ -63,7 +63,6 @@ def policy_stages(model, path: str, batch: int = 1, steps: tuple[int, ...] = (16
               for name in model.policy_observations}  # e.g. proprio, when the policy is given it
     latents = model.encode_frames(frames)
     z = model.policy_latents(history_latents=latents, inputs=inputs, instruction=instruction)
-    actions = model.modalities["action"]
     model.sampler.path = "reference" if path == "reference" else "auto"
 
     def autocast():
@@ -90,14 +89,14 @@ def policy_stages(model, path: str, batch: int = 1, steps: tuple[int, ...] = (16
 
         return CapturedCall(fn)
 
-    encode, backbone = captured(encode), captured(backbone)
-    stages = {"frame encoding": lambda: encode(frames), "backbone": lambda: backbone(latents)}
-    rows = batch * actions.length
+    # full() calls the uncaptured encode and backbone: its stage is one graph, not graphs replayed inside one
+    encode_run, backbone_run = captured(encode), captured(backbone)
+    stages = {"frame encoding": lambda: encode_run(frames), "backbone": lambda: backbone_run(latents)}
     for count in steps:
-        noise, run = model.sampler.draw_noise(rows, actions.dim, count, device=device), captured(head(count))
+        noise, run = model.action_noise(batch, steps=count), captured(head(count))
         stages[f"action head, {count} steps"] = lambda run=run, noise=noise: run(z, noise)
     for count in steps:
-        noise, run = model.sampler.draw_noise(rows, actions.dim, count, device=device), captured(full(count))
+        noise, run = model.action_noise(batch, steps=count), captured(full(count))
         stages[f"predict_actions, {count} steps"] = lambda run=run, noise=noise: run(frames, noise)
     return stages
 

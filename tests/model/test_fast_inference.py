@@ -204,6 +204,26 @@ def test_graphed_encoding_draws_the_posterior_noise_from_the_policys_generator()
     assert not torch.allclose(graphed._encode.fn(frames, *other), eager)
 
 
+@POLICY_MODELS
+@torch.no_grad()
+def test_graphed_prediction_draws_the_action_noise_as_the_eager_head_does(kind):
+    """GraphedPolicy draws the action noise outside its graph from the policy's generator, as the eager head
+    draws it: one sequence per action, or per sample for a head with shared_noise (pusht-small's). Run here on
+    the CPU by calling the captured function directly."""
+    model = build_model(kind)
+    assert model.modalities["action"].head.shared_noise == (kind == "proprio")
+    graphed = GraphedPolicy(model, bf16=False)
+    graphed.actions = graphed.actions.fn  # what the graph captures, run eagerly
+    layout = model.spec.layout
+    latents = model.encode_frames(torch.rand(2, layout.history_frames, 3, layout.image_size, layout.image_size))
+    inputs = {name: torch.rand(2, layout.history_frames, model.modalities[name].dim) for name in model.policy_observations}
+    instruction = INSTRUCTION if model.prefix_modality else None
+    eager = model.predict_actions(history_latents=latents, inputs=inputs, instruction=instruction,
+                                  generator=torch.Generator().manual_seed(5))
+    graphed_actions = graphed.predict(latents, torch.Generator().manual_seed(5), inputs, instruction)
+    torch.testing.assert_close(graphed_actions, eager, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @POLICY_MODELS

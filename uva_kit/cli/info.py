@@ -47,7 +47,9 @@ def _attention_line(registry, name: str) -> str:
 
     try:
         backend = registry.get("attention", name).build()
-        probe = torch.zeros(1, 1, 1, 64, device="cuda" if torch.cuda.is_available() else "cpu")
+        # on a GPU, probe in fp16 (what flash-attn takes); the CPU's backends run in fp32
+        gpu = torch.cuda.is_available()
+        probe = torch.zeros(1, 1, 1, 64, device="cuda" if gpu else "cpu", dtype=torch.float16 if gpu else torch.float32)
         reason = backend.unsupported_reason(probe)
     except Exception as exc:  # noqa: BLE001 - a broken backend is reported, not fatal
         reason = f"{type(exc).__name__}: {exc}"

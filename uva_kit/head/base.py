@@ -70,26 +70,30 @@ class DiffusionHead(nn.Module):
         weight = weight.reshape(-1).to(per_row.dtype)
         return (per_row * weight).sum() / weight.sum().clamp(min=1)
 
+    def draw_noise(self, sampler, batch: int, rows: int, generator=None, steps: int | None = None, device=None,
+                   dtype=None) -> torch.Tensor:
+        """The noise ``sample`` draws for ``batch`` samples of ``rows`` rows, (steps + 1, batch * rows,
+        in_channels): a sequence per row, or with ``shared_noise`` one per sample given to all its rows."""
+        if not self.shared_noise:
+            return sampler.draw_noise(batch * rows, self.in_channels, steps, generator=generator, device=device,
+                                      dtype=dtype)
+        per_sample = sampler.draw_noise(batch, self.in_channels, steps, generator=generator, device=device, dtype=dtype)
+        return per_sample[:, :, None, :].expand(-1, -1, rows, -1).reshape(per_sample.shape[0], -1, self.in_channels)
+
     def sample(
         self, z: torch.Tensor, sampler, generator=None, steps: int | None = None, noise: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Rows (B, M, in_channels) drawn from noise given the joint latents z.
 
         ``noise`` (steps + 1, B, M, in_channels) or (steps + 1, B * M, in_channels) replaces the
-        generator's draws (see ``Sampler.sample``). Without it, a head built with ``shared_noise``
-        draws one noise sequence per sample and gives it to all M rows.
+        generator's draws (see ``Sampler.sample``); without it the noise comes from ``draw_noise``.
         """
         conditions = self.conditions(z)
-        if noise is None and self.shared_noise:
-            batch, rows = conditions.shape[:2]
-            per_sample = sampler.draw_noise(batch, self.in_channels, steps, generator=generator,
-                                            device=conditions.device, dtype=conditions.dtype)
-            noise = per_sample[:, :, None, :].expand(-1, -1, rows, -1)
-        if noise is not None:
-            noise = noise.reshape(noise.shape[0], -1, noise.shape[-1])
+        if noise is None:
+            noise = self.draw_noise(sampler, *conditions.shape[:2], generator, steps, conditions.device, conditions.dtype)
         rows = sampler.sample(
             self.net, conditions.reshape(-1, conditions.shape[-1]), self.in_channels,
-            clamp_x0=self.clamp_x0, generator=generator, steps=steps, noise=noise,
+            clamp_x0=self.clamp_x0, steps=steps, noise=noise.reshape(noise.shape[0], -1, noise.shape[-1]),
         )
         return rows.reshape(*conditions.shape[:2], self.in_channels)
 

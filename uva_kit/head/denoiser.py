@@ -39,7 +39,8 @@ class TimestepEmbedder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(FREQUENCY_DIM, width), nn.SiLU(), nn.Linear(width, width))
 
     def forward(self, timesteps: torch.Tensor) -> torch.Tensor:
-        return self.mlp(sinusoidal_embedding(timesteps))
+        """Features in float32 (as the original), cast to the MLP's dtype (so a float64 copy runs as an oracle)."""
+        return self.mlp(sinusoidal_embedding(timesteps).to(self.mlp[0].weight.dtype))
 
 
 class ResBlock(nn.Module):

@@ -116,7 +116,5 @@ class GraphedPolicy:
         """Actions from cached history latents, the policy mode's other inputs (e.g. ``{"proprio": ...}``) and,
         for an instructed model, the instruction."""
         values = self.graph_inputs(history_latents, inputs, instruction)
-        actions = self.model.modalities["action"]
-        rows = history_latents.shape[0] * actions.length
-        noise = self.model.sampler.draw_noise(rows, actions.dim, generator=generator, device=history_latents.device)
+        noise = self.model.action_noise(history_latents.shape[0], generator)  # drawn as the eager head draws it
         return self.actions(history_latents, noise, *values)

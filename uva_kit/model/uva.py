@@ -391,6 +391,12 @@ class UVAModel(nn.Module):
         with self._inference():
             return self._sample_actions(z, generator, steps, noise)
 
+    def action_noise(self, batch: int, generator: torch.Generator | None = None, steps: int | None = None) -> torch.Tensor:
+        """The noise ``predict_actions`` draws from ``generator`` for ``batch`` samples, as (S + 1, B * L, action_dim)
+        (its ``action_noise`` takes this): the action head's ``draw_noise``, per action or shared per sample."""
+        modality = self._action_modality(need_head=True)
+        return modality.head.draw_noise(self.sampler, batch, modality.length, generator, steps, self.device)
+
     def _given_inputs(self, inputs: dict | None) -> dict[str, torch.Tensor]:
         """Batch values of stream modalities by modality name -> prepared stream data."""
         prepared = {}

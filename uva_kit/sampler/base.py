@@ -15,6 +15,8 @@ rounding) for the same generator state.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from uva_kit.diffusion.schedule import DiffusionSchedule
@@ -103,6 +105,10 @@ class Sampler:
         chosen = self.choose_path(denoiser, condition, path)
         if chosen == "reference":
             return reference_sample(self, denoiser, condition, schedule, noise, clamp_x0)
-        prepared = prepare_sampling(self, denoiser, condition, schedule)
         run = fused_sample if chosen == "fused" else restructured_sample
-        return run(prepared, noise, clamp_x0=clamp_x0, learned_variance=self.learned_variance, noise_scale=self.noise_scale)
+        # the fused op takes fp32 only: under autocast its hoisted tensors are still made in fp32
+        fp32 = torch.autocast(condition.device.type, enabled=False) if chosen == "fused" else contextlib.nullcontext()
+        with fp32:
+            prepared = prepare_sampling(self, denoiser, condition, schedule)
+            return run(prepared, noise, clamp_x0=clamp_x0, learned_variance=self.learned_variance,
+                       noise_scale=self.noise_scale)
