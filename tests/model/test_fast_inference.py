@@ -205,23 +205,22 @@ def test_graphed_encoding_draws_the_posterior_noise_from_the_policys_generator()
 
 
 @POLICY_MODELS
-@torch.no_grad()
-def test_graphed_prediction_draws_the_action_noise_as_the_eager_head_does(kind):
-    """GraphedPolicy draws the action noise outside its graph from the policy's generator, as the eager head
-    draws it: one sequence per action, or per sample for a head with shared_noise (pusht-small's). Run here on
-    the CPU by calling the captured function directly."""
+def test_graphed_policy_acts_like_the_eager_one_over_an_episode_on_the_cpu(kind):
+    """The CPU twin of the GPU test below: Policy driving GraphedPolicy (its captured functions called
+    directly, fp32) over an episode acts like the eager policy with the same seed. It checks what the
+    graphs are given from outside: posterior and action noise drawn from the policy's generator as the
+    eager model draws them (shared per sample for pusht-small's shared_noise head), cached latents,
+    instruction tokens."""
     model = build_model(kind)
     assert model.modalities["action"].head.shared_noise == (kind == "proprio")
-    graphed = GraphedPolicy(model, bf16=False)
-    graphed.actions = graphed.actions.fn  # what the graph captures, run eagerly
-    layout = model.spec.layout
-    latents = model.encode_frames(torch.rand(2, layout.history_frames, 3, layout.image_size, layout.image_size))
-    inputs = {name: torch.rand(2, layout.history_frames, model.modalities[name].dim) for name in model.policy_observations}
-    instruction = INSTRUCTION if model.prefix_modality else None
-    eager = model.predict_actions(history_latents=latents, inputs=inputs, instruction=instruction,
-                                  generator=torch.Generator().manual_seed(5))
-    graphed_actions = graphed.predict(latents, torch.Generator().manual_seed(5), inputs, instruction)
-    torch.testing.assert_close(graphed_actions, eager, rtol=1e-5, atol=1e-6)
+    observations = episode(model)
+    eager = policy(model, torch.Generator().manual_seed(2))
+    expected = torch.stack([eager.select_action(obs) for obs in observations])
+    graphed = policy(model, torch.Generator().manual_seed(2))
+    graphed._graphed = GraphedPolicy(model, bf16=False)
+    graphed._graphed._encode, graphed._graphed.actions = graphed._graphed._encode.fn, graphed._graphed.actions.fn
+    actions = torch.stack([graphed.select_action(obs) for obs in observations])
+    torch.testing.assert_close(actions, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.gpu
