@@ -83,6 +83,23 @@ def test_loss_is_small_for_an_exact_denoiser_and_trains_the_variance_only_throug
     assert variance.grad is not None and variance.grad.abs() > 0
 
 
+def test_loss_of_half_precision_rows_is_computed_in_fp32():
+    """A VAE encoder under bf16 autocast hands the video loss bf16 rows; the loss promotes them first (bf16
+    schedule tables would round sqrt(abar) at the small timesteps to 1)."""
+    schedule = DiffusionSchedule.from_spec(DiffusionSpec())
+    rows = torch.randn(256, 4, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
+    seen = []
+
+    def model(x, t):
+        seen.append(x.dtype)
+        return torch.cat([0.9 * x, torch.zeros_like(x)], dim=-1)
+
+    bf16 = diffusion_loss(schedule, model, rows, torch.Generator().manual_seed(1))
+    fp32 = diffusion_loss(schedule, model, rows.float(), torch.Generator().manual_seed(1))
+    assert seen == [torch.float32, torch.float32]
+    torch.testing.assert_close(bf16, fp32, rtol=0, atol=0)
+
+
 def test_loss_repeats_average_more_timestep_and_noise_draws_per_action():
     """``loss_repeats`` keeps the expected action loss and shrinks its spread over draws (~1/sqrt(repeats))."""
 

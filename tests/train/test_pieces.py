@@ -148,6 +148,20 @@ def test_training_reads_the_latent_cache_and_a_changed_encoder_invalidates_it(tm
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 2
 
 
+def test_latent_windows_fill_encodes_up_front_so_reads_never_run_the_encoder(tmp_path, monkeypatch):
+    """fit fills the cache before training: DataLoader workers then only read it (they must not run an
+    encoder that sits on a CUDA device)."""
+    import uva_kit
+    from uva_kit.encoder.patch import PatchEncoder
+    from uva_kit.train.latent_windows import CachedLatentWindows
+
+    model = uva_kit.build("pusht-tiny")
+    windows = CachedLatentWindows(SyntheticWindows(4), model, tmp_path)
+    assert windows.fill(progress=False) == 4 and windows.fill(progress=False) == 0
+    monkeypatch.setattr(PatchEncoder, "encode", lambda *a, **k: pytest.fail("a read ran the encoder"))
+    assert windows[2]["history_latents"].device.type == "cpu"
+
+
 def test_fsdp_on_one_process_trains_exactly_as_ddp_and_says_it_has_no_effect(tmp_path, capsys):
     base = ["training.steps=2", "training.batch_size=4", "training.checkpoint_every=2"]
     fit(load_spec("pusht-tiny", base), SyntheticWindows(4), tmp_path / "ddp", progress=False)

@@ -67,8 +67,11 @@ def diffusion_loss(
 ) -> torch.Tensor:
     """Per-row loss (N,) of ``model(x_t, t) -> [eps, variance logits]`` on clean rows ``x0`` (N, C).
 
-    t ~ U{0..T-1} per row; the loss is mean-over-channels MSE(eps) + VB (bits).
+    t ~ U{0..T-1} per row; the loss is mean-over-channels MSE(eps) + VB (bits). Half-precision rows (a VAE
+    encoder's output under autocast) are promoted to fp32 first: bf16 schedule tables round sqrt(abar) to 1.
     """
+    if x0.dtype in (torch.float16, torch.bfloat16):
+        x0 = x0.float()
     tables = schedule.tables(x0.device, x0.dtype)
     timesteps = torch.randint(0, schedule.num_steps, (x0.shape[0],), device=x0.device, generator=generator)
     noise = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)

@@ -100,12 +100,13 @@ class LatentCache:
         if latents.logvar is not None:
             tensors["logvar"] = latents.logvar.contiguous().cpu()
         atomic_write(self.path(item_id), lambda path: save_file(tensors, path, metadata={"item_id": item_id}))
-        return latents
+        return CachedLatents(tensors["mean"], tensors.get("logvar"))  # on the CPU, as a hit returns them
 
-    def build(self, items: Iterable[tuple[str, torch.Tensor | Callable[[], torch.Tensor]]], total: int | None = None) -> int:
+    def build(self, items: Iterable[tuple[str, torch.Tensor | Callable[[], torch.Tensor]]], total: int | None = None,
+              progress: bool = True) -> int:
         """Encode every item not cached yet; returns how many were encoded."""
         encoded = 0
-        for item_id, frames in tqdm(items, total=total, desc="caching latents", unit="item"):
+        for item_id, frames in tqdm(items, total=total, desc="caching latents", unit="item", disable=not progress):
             if not self.path(item_id).exists():
                 self.latents_for(item_id, frames)
                 encoded += 1

@@ -24,7 +24,7 @@ def observation_use(model, dataset, *, samples: int = 64, draws: int = 4, seed: 
     model.eval()
     try:
         def mean_loss(inputs: dict) -> float:
-            losses = [model.compute_loss(inputs, mode="policy", generator=torch.Generator().manual_seed(seed + k))[0]
+            losses = [model.compute_loss(inputs, mode="policy", generator=torch.Generator(model.device).manual_seed(seed + k))[0]
                       for k in range(draws)]
             return float(torch.stack(losses).mean())
 

@@ -30,7 +30,8 @@ class MarMaskingSpec(ComponentSpec):
 def truncated_normal(mean: float, std: float, low: float, high: float, generator=None) -> float:
     """One draw of N(mean, std) truncated to [low, high], by inverting the CDF."""
     cdf = torch.special.ndtr(torch.tensor([(low - mean) / std, (high - mean) / std], dtype=torch.float64))
-    u = torch.rand(1, generator=generator, dtype=torch.float64)
+    device = generator.device if generator is not None else None  # a generator draws on its own device
+    u = torch.rand(1, generator=generator, dtype=torch.float64, device=device).cpu()
     value = mean + std * torch.special.ndtri(cdf[0] + u * (cdf[1] - cdf[0]))
     return float(value.clamp(low, high))
 

@@ -297,6 +297,7 @@ class UVAModel(nn.Module):
         The mode is drawn from the spec's mixture among the modes whose data the batch has (a batch
         without "actions" trains only the modes that need no actions), or forced with ``mode=``.
         Returns (loss, metrics): metrics has "loss", "loss/<modality>" (floats) and "mode" (its name).
+        Every random draw comes from ``generator`` when given: a generator on the model's device.
         """
         for which in ("history", "future"):
             if f"{which}_frames" not in batch and f"{which}_latents" not in batch:
@@ -339,7 +340,8 @@ class UVAModel(nn.Module):
         if not eligible:
             raise ValueError(f"no mode of the mixture {[m.name for m, _ in self.mixture]} can train on a batch with only "
                              f"{sorted(available)}; add 'actions' to the batch or a video mode to the mixture")
-        weights = torch.tensor([w for _, w in eligible], dtype=torch.float64)
+        device = generator.device if generator is not None else None  # a generator draws on its own device
+        weights = torch.tensor([w for _, w in eligible], dtype=torch.float64, device=device)
         return eligible[int(torch.multinomial(weights, 1, generator=generator))][0]
 
     # ----------------------------------------------------------------------------------- inference

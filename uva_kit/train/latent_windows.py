@@ -37,15 +37,37 @@ class CachedLatentWindows(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> dict:
-        sample = dict(self.dataset[index])
-        history = sample.pop("history_frames")
-        future = sample.pop("future_frames")
+    def _item_id(self, index: int) -> str:
+        return f"{self.prefix}-{index:08d}"
+
+    def _frames(self, history: torch.Tensor, future: torch.Tensor):
+        """A call giving the window's frames at the model's input size (run only on a cache miss)."""
 
         def frames() -> torch.Tensor:
             with torch.no_grad():
                 return self.model.resize_frames(torch.cat([history, future])[None])[0]
 
-        latents = self.cache.latents_for(f"{self.prefix}-{index:08d}", frames).draw()
+        return frames
+
+    def fill(self, progress: bool = True) -> int:
+        """Encode every window not cached yet, here and now (with a progress bar); returns how many.
+
+        ``fit`` calls it before training, so DataLoader workers only read the cache: they never run the
+        encoder, which may sit on a CUDA device they must not touch.
+        """
+
+        def windows():
+            for index in range(len(self)):
+                if not self.cache.path(self._item_id(index)).exists():
+                    sample = self.dataset[index]
+                    yield self._item_id(index), self._frames(sample["history_frames"], sample["future_frames"])
+
+        return self.cache.build(windows(), total=len(self), progress=progress)
+
+    def __getitem__(self, index: int) -> dict:
+        sample = dict(self.dataset[index])
+        history = sample.pop("history_frames")
+        future = sample.pop("future_frames")
+        latents = self.cache.latents_for(self._item_id(index), self._frames(history, future)).draw()
         sample["history_latents"], sample["future_latents"] = latents[: len(history)], latents[len(history):]
         return sample
