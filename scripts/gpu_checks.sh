@@ -50,6 +50,7 @@ assert torch._C._dispatch_has_kernel_for_dispatch_key('uva_kit::adaln_sample', '
 print('uva_kit::adaln_sample has a CUDA kernel')"
 fi
 step tests python3 -m pytest -p no:cacheprovider -rs tests/test_fast_sampler.py tests/model/test_fast_inference.py \
+  tests/model/test_devices.py \
   tests/test_ops.py tests/test_attention_dispatch.py
 step benchmarks env OMP_NUM_THREADS=1 python3 -m pytest -p no:cacheprovider benchmarks/ --benchmark-only -q
 step stages-paper env OMP_NUM_THREADS=1 python3 -m pytest -p no:cacheprovider benchmarks/test_policy_stages.py \
