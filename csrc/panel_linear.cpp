@@ -26,7 +26,7 @@ constexpr int64_t kPanelsPerTask = 8;      // a thread's smallest share: 128 out
 
 // Panels [first, last) of every block of 16 rows; x_blocks holds ceil(rows / 16) transposed (in, 16) blocks.
 UVA_KIT_AVX512 void panels_pass(const float* x_blocks, const float* panels, const float* b, float* y,
-                                    int64_t rows, int64_t in, int64_t out, int64_t first, int64_t last) {
+                                int64_t rows, int64_t in, int64_t out, int64_t first, int64_t last) {
   for (int64_t p = first; p < last; ++p) {
     const float* panel = panels + p * in * kPanelWidth;
     Vec16 bias;
@@ -55,7 +55,7 @@ UVA_KIT_AVX512 void panels_pass(const float* x_blocks, const float* panels, cons
 at::Tensor pack_linear_panels(const at::Tensor& weight) {
   TORCH_CHECK(weight.dim() == 2 && weight.size(0) % kPanelWidth == 0,
               "uva_kit: panel packing needs a (out, in) weight with out % 16 == 0, got ", weight.sizes());
-  return weight.view({weight.size(0) / kPanelWidth, kPanelWidth, weight.size(1)}).transpose(1, 2).contiguous();
+  return weight.reshape({weight.size(0) / kPanelWidth, kPanelWidth, weight.size(1)}).transpose(1, 2).contiguous();
 }
 
 bool is_linear_panels(const at::Tensor& panels, int64_t in, int64_t out) {

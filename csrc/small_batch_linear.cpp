@@ -47,7 +47,7 @@ inline __attribute__((always_inline)) void outputs_pass(const float* x, const fl
 
 // Outputs [first_pass, last_pass) * kOutputsPerPass of every row.
 UVA_KIT_AVX512 void outputs_passes(const float* x, const float* w, const float* b, float* y, int64_t rows,
-                                       int64_t in, int64_t out, int64_t first_pass, int64_t last_pass) {
+                                   int64_t in, int64_t out, int64_t first_pass, int64_t last_pass) {
   for (int64_t pass = first_pass; pass < last_pass; ++pass) {
     const int64_t o = pass * kOutputsPerPass;
     const float* wo = w + o * in;
