@@ -156,8 +156,9 @@ def test_latent_windows_fill_encodes_up_front_so_reads_never_run_the_encoder(tmp
     from uva_kit.train.latent_windows import CachedLatentWindows
 
     model = uva_kit.build("pusht-tiny")
-    windows = CachedLatentWindows(SyntheticWindows(4), model, tmp_path)
-    assert windows.fill(progress=False) == 4 and windows.fill(progress=False) == 0
+    windows = CachedLatentWindows(SyntheticWindows(5), model, tmp_path)
+    assert windows.fill(False, rank=1, world_size=2) == 2  # windows 1 and 3, as rank 1 of 2 under torchrun
+    assert windows.fill(False, rank=0, world_size=2) == 3 and windows.fill(progress=False) == 0
     monkeypatch.setattr(PatchEncoder, "encode", lambda *a, **k: pytest.fail("a read ran the encoder"))
     assert windows[2]["history_latents"].device.type == "cpu"
 

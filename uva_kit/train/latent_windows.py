@@ -49,20 +49,22 @@ class CachedLatentWindows(torch.utils.data.Dataset):
 
         return frames
 
-    def fill(self, progress: bool = True) -> int:
-        """Encode every window not cached yet, here and now (with a progress bar); returns how many.
+    def fill(self, progress: bool = True, rank: int = 0, world_size: int = 1) -> int:
+        """Encode the windows not cached yet, here and now (with a progress bar); returns how many.
 
         ``fit`` calls it before training, so DataLoader workers only read the cache: they never run the
-        encoder, which may sit on a CUDA device they must not touch.
+        encoder, which may sit on a CUDA device they must not touch. Under torchrun each rank encodes every
+        ``world_size``-th window from its ``rank`` on, so the ranks reach the following barrier together.
         """
+        indices = range(rank, len(self), world_size)
 
         def windows():
-            for index in range(len(self)):
+            for index in indices:
                 if not self.cache.path(self._item_id(index)).exists():
                     sample = self.dataset[index]
                     yield self._item_id(index), self._frames(sample["history_frames"], sample["future_frames"])
 
-        return self.cache.build(windows(), total=len(self), progress=progress)
+        return self.cache.build(windows(), total=len(indices), progress=progress)
 
     def __getitem__(self, index: int) -> dict:
         sample = dict(self.dataset[index])

@@ -155,10 +155,9 @@ def fit(
 
         dataset = CachedLatentWindows(dataset, model, latent_cache)
         val_dataset = CachedLatentWindows(val_dataset, model, latent_cache) if val_dataset is not None else None
-        if state.is_main:  # encode what is missing up front: the DataLoader workers then only read
-            for windows in (dataset, val_dataset):
-                if windows is not None:
-                    windows.fill(progress)
+        for windows in (dataset, val_dataset):  # encode what is missing up front: DataLoader workers then only read
+            if windows is not None:
+                windows.fill(progress and state.is_main, state.rank, state.world_size)
         state.barrier()
     if init_from is not None and checkpoint is None:
         loaded, kept = load_matching_weights(model, init_from)
