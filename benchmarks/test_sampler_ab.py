@@ -6,7 +6,7 @@ op (B, timed by pytest-benchmark and here): ABAB... in one process. One ratio pe
 on the median. Targets and gates from issue 8: >= 2x at 16 rows, >= 3x at 1 row. Measured on the 2-core
 CI machine (benchmarks/RESULTS.md): 2.4-2.6x at 16 rows (the hidden GEMMs on csrc/panel_linear.cpp, the
 modulations from one oneDNN GEMM read in place; 2.0-2.1x with oneDNN's hidden GEMMs, 1.7x on sgemm) and
-3.8-4.0x at 1 row (the hidden layers on csrc/small_batch_linear.cpp, which streams the 48 MB of weights
+3.6-4.0x at 1 row (the hidden layers on csrc/small_batch_linear.cpp, which streams the 48 MB of weights
 per step faster than oneDNN; 2.5-2.7x without it). Losing the small-batch kernel (1 row) or the
 hoisting and fusion drops below the gates; losing the panel kernel leaves 16 rows right at theirs.
 """

@@ -181,6 +181,7 @@ def test_fused_op_checks_its_inputs_and_has_a_fake_impl():
 
 
 PACKED = packed_linear_available("cpu", torch.float32)
+AVX512 = torch.backends.cpu.get_cpu_capability() == "AVX512"  # the hand-written CPU kernels run only there
 
 
 def same_at_another_thread_count(run) -> bool:
@@ -198,10 +199,11 @@ def same_at_another_thread_count(run) -> bool:
 @needs_fused
 @pytest.mark.skipif(not PACKED, reason="PyTorch was built without oneDNN")
 @torch.no_grad()
-@pytest.mark.parametrize("rows,packing", [(16, "panels"), (32, "panels"), (8, "onednn"), (48, "onednn")])
-def test_fused_op_runs_its_hidden_gemms_on_the_packed_weights(rows, packing):
-    """At 16 and 32 rows the hidden weights come in 16-output panels (csrc/panel_linear.cpp), at other row
-    counts from 4 up packed for oneDNN; the op computes with the packs it is given."""
+@pytest.mark.parametrize("rows,panel_rows", [(16, True), (32, True), (8, False), (48, False)])
+def test_fused_op_runs_its_hidden_gemms_on_the_packed_weights(rows, panel_rows):
+    """At 16 and 32 rows (on AVX-512) the hidden weights come in 16-output panels (csrc/panel_linear.cpp),
+    otherwise from 4 rows up packed for oneDNN; the op computes with the packs it is given."""
+    packing = "panels" if panel_rows and AVX512 else "onednn"
     sampler = make_sampler("ddpm", 8)
     denoiser, other = random_denoiser(depth=3), random_denoiser(depth=3, seed=1)
     condition = torch.randn(rows, COND_DIM, generator=torch.Generator().manual_seed(0))
@@ -225,6 +227,7 @@ def test_fused_op_runs_its_hidden_gemms_on_the_packed_weights(rows, packing):
 
 
 @needs_fused
+@pytest.mark.skipif(not AVX512, reason="the panel kernel is AVX-512 code")
 @torch.no_grad()
 @pytest.mark.parametrize("rows", [5, 20])
 def test_panel_kernel_pads_partial_row_blocks_and_checks_its_panels(rows):
@@ -251,8 +254,9 @@ def test_panel_kernel_pads_partial_row_blocks_and_checks_its_panels(rows):
 @pytest.mark.parametrize("rows,width,small_batch_kernel", [(1, 32, True), (2, 48, True), (3, 1024, True),
                                                           (4, 32, False), (1, 40, False)])
 def test_fused_op_runs_few_row_hidden_gemms_on_the_small_batch_kernel(rows, width, small_batch_kernel):
-    """Up to 3 rows (widths a multiple of 16) the hidden layers stream the plain weights, ignoring the packed
-    ones; threads split the outputs, so the samples do not depend on the thread count."""
+    """Up to 3 rows (widths a multiple of 16, on AVX-512) the hidden layers stream the plain weights, ignoring
+    the packed ones; threads split the outputs, so the samples do not depend on the thread count."""
+    small_batch_kernel = small_batch_kernel and AVX512
     sampler = make_sampler("ddpm", 5)
     denoiser, other = random_denoiser(width=width), random_denoiser(width=width, seed=1)
     condition = torch.randn(rows, COND_DIM, generator=torch.Generator().manual_seed(0))

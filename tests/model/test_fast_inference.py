@@ -158,12 +158,12 @@ def test_the_calls_a_cuda_graph_captures_copy_nothing_from_the_host(kind):
     copy or device sync (each would break CUDA-graph capture); counted here on the CPU."""
     model = build_model(kind)
     graphed = GraphedPolicy(model, bf16=False)
-    layout, actions = model.spec.layout, model.modalities["action"]
+    layout = model.spec.layout
     frames = torch.rand(1, layout.history_frames, 3, layout.image_size, layout.image_size)
     inputs = {name: torch.rand(1, layout.history_frames, model.modalities[name].dim) for name in model.policy_observations}
     posterior_noise = graphed.posterior_noise(frames, None)  # these three are made outside the graphs
     values = graphed.graph_inputs(graphed._encode.fn(frames, *posterior_noise), inputs, INSTRUCTION)
-    noise = model.sampler.draw_noise(actions.length, actions.dim)
+    noise = model.action_noise(1)
 
     def policy_call():
         return graphed._predict(graphed._encode.fn(frames, *posterior_noise), noise, *values)
