@@ -161,21 +161,21 @@ def test_the_calls_a_cuda_graph_captures_copy_nothing_from_the_host(kind):
     layout = model.spec.layout
     frames = torch.rand(1, layout.history_frames, 3, layout.image_size, layout.image_size)
     inputs = {name: torch.rand(1, layout.history_frames, model.modalities[name].dim) for name in model.policy_observations}
-    posterior_noise = graphed.posterior_noise(frames, None)  # these three are made outside the graphs
-    values = graphed.graph_inputs(graphed._encode.fn(frames, *posterior_noise), inputs, INSTRUCTION)
+    latents = model.encode_frames(frames)  # these three are made outside the graphs
+    values = graphed.graph_inputs(latents, inputs, INSTRUCTION)
     noise = model.action_noise(1)
 
-    def policy_call():
-        return graphed._predict(graphed._encode.fn(frames, *posterior_noise), noise, *values)
+    def graphed_calls():
+        return graphed._encode.fn(frames), graphed._predict(latents, noise, *values)
 
-    policy_call()  # warm-up fills the caches, as CapturedCall's warm-up runs do
+    graphed_calls()  # warm-up fills the caches, as CapturedCall's warm-up runs do
     with OpCounter() as counter:
-        policy_call()
+        graphed_calls()
     assert counter.total > 0
     assert {name: counter.counts[name] for name in HOST_TRANSFER_OPS if counter.counts[name]} == {}
-    eager = model.predict_actions(frames, inputs=inputs, instruction=INSTRUCTION if model.prefix_modality else None,
-                                  posterior_noise=posterior_noise[0] if posterior_noise else None, action_noise=noise)
-    torch.testing.assert_close(policy_call(), eager, rtol=1e-5, atol=1e-6)
+    eager = model.predict_actions(history_latents=latents, inputs=inputs, action_noise=noise,
+                                  instruction=INSTRUCTION if model.prefix_modality else None)
+    torch.testing.assert_close(graphed_calls()[1], eager, rtol=1e-5, atol=1e-6)
 
 
 def test_graphed_policy_encodes_an_instruction_once_while_it_stays_the_same(monkeypatch):
@@ -192,16 +192,38 @@ def test_graphed_policy_encodes_an_instruction_once_while_it_stays_the_same(monk
         graphed.graph_inputs(one, {}, None)
 
 
-def test_graphed_encoding_draws_the_posterior_noise_from_the_policys_generator():
-    model = build_model("kl_f16-encoder")
+@pytest.mark.parametrize("kind", ["kl_f16-encoder", "patch-encoder"])
+def test_graphed_encoding_gives_the_encoders_posterior(kind):
+    """The encode graph returns what ``model.encode_posterior`` returns (moments of a sampling encoder,
+    else latents), so the policy draws its latents outside the graph as it does eagerly."""
+    model = build_model(kind)
+    frames = torch.rand(1, 2, 3, model.spec.layout.image_size, model.spec.layout.image_size)
     graphed = GraphedPolicy(model, bf16=False)
-    frames = torch.rand(1, 2, 3, 32, 32)
-    eager = model.encode_frames(frames, generator=torch.Generator().manual_seed(3))
-    noise = graphed.posterior_noise(frames, torch.Generator().manual_seed(3))
-    assert len(noise) == 1
-    torch.testing.assert_close(graphed._encode.fn(frames, *noise), eager)
-    other = graphed.posterior_noise(frames, torch.Generator().manual_seed(4))
-    assert not torch.allclose(graphed._encode.fn(frames, *other), eager)
+    graphed._encode = graphed._encode.fn
+    got, expected = graphed.encode(frames), model.encode_posterior(frames)
+    assert (got.logvar is None) == (kind == "patch-encoder") == (expected.logvar is None)
+    torch.testing.assert_close(got.mean, expected.mean)
+    if expected.logvar is not None:
+        torch.testing.assert_close(got.logvar, expected.logvar)
+
+
+@POLICY_MODELS
+def test_the_policy_acts_as_the_model_on_each_replanning_window(kind):
+    """Each replanning gives predict_actions' chunk for the window's history frames, with the same draws:
+    keeping encodings across calls changes nothing, and a sampling encoder's latents are drawn anew for all
+    history slots at every replanning (as the original, which encodes them all each call), not reused."""
+    model = build_model(kind)
+    observations = episode(model, steps=20)
+    acting = policy(model, torch.Generator().manual_seed(2))
+    actions = torch.stack([acting.select_action(obs) for obs in observations])
+    generator = torch.Generator().manual_seed(2)
+    for start in range(0, len(observations), acting.n_action_steps):
+        window = [observations[max(0, start + offset)] for offset in acting.history_offsets]
+        inputs = {name: torch.stack([obs[key] for obs in window], dim=1) for name, key in model.policy_observations.items()}
+        chunk = model.predict_actions(torch.stack([obs["image"] for obs in window], dim=1), inputs=inputs,
+                                      instruction=acting.instruction, generator=generator)
+        executed = actions[start:start + acting.n_action_steps]
+        torch.testing.assert_close(executed, chunk[:, : len(executed)].transpose(0, 1), rtol=1e-5, atol=1e-5)
 
 
 @POLICY_MODELS

@@ -119,17 +119,17 @@ def test_a_mode_training_a_missing_head_is_a_spec_error():
 def test_policy_replans_every_n_steps_and_encodes_only_new_frames(tiny_model):
     policy = uva_kit.Policy(tiny_model, generator=seeded())
     encoded, planned = [], []
-    encode, predict = tiny_model.encode_frames, tiny_model.predict_actions
+    encode, predict = tiny_model.encode_posterior, tiny_model.predict_actions
 
-    def spy_encode(frames, generator=None):
+    def spy_encode(frames):
         encoded.append(frames.shape[1])
-        return encode(frames, generator=generator)
+        return encode(frames)
 
     def spy_predict(*args, **kwargs):
         planned.append(kwargs["history_latents"].shape)
         return predict(*args, **kwargs)
 
-    tiny_model.encode_frames, tiny_model.predict_actions = spy_encode, spy_predict
+    tiny_model.encode_posterior, tiny_model.predict_actions = spy_encode, spy_predict
     actions = [policy.select_action({"image": torch.rand(3, 16, 16)}) for _ in range(24)]
     assert actions[0].shape == (2,)
     assert len(planned) == 3 and planned[0] == (1, 4, 48, 4, 4)
@@ -164,16 +164,16 @@ def test_predict_modality_samples_any_head_under_a_mode(tiny_model, tiny_batch):
 
 
 def test_policy_replanning_every_step_encodes_one_new_frame_per_step(tiny_model):
-    """Once a frame is encoded its latent is kept, so each control step encodes only the newest frame."""
+    """Once a frame is encoded its encoding is kept, so each control step encodes only the newest frame."""
     policy = uva_kit.Policy(tiny_model, n_action_steps=1, generator=seeded())
     encoded = []
-    encode = tiny_model.encode_frames
+    encode = tiny_model.encode_posterior
 
-    def spy_encode(frames, generator=None):
+    def spy_encode(frames):
         encoded.append(frames.shape[1])
-        return encode(frames, generator=generator)
+        return encode(frames)
 
-    tiny_model.encode_frames = spy_encode
+    tiny_model.encode_posterior = spy_encode
     for _ in range(20):  # past the 16-step window: the history is full from step 15 on
         policy.select_action({"image": torch.rand(3, 16, 16)})
     assert encoded == [1] * 20

@@ -18,14 +18,13 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import attrs
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
 from uva_kit.atomic import atomic_write
-from uva_kit.encoder.vae_encoder import sample_latents
+from uva_kit.encoder.latent_posterior import LatentPosterior, encoder_posterior
 from uva_kit.spec import to_dict
 
 
@@ -39,18 +38,6 @@ def encoder_fingerprint(encoder: nn.Module) -> str:
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-@attrs.frozen
-class CachedLatents:
-    """An item's latents (T, C, h, w): the posterior ``mean`` and ``logvar``, or fixed latents (``logvar`` None)."""
-
-    mean: torch.Tensor
-    logvar: torch.Tensor | None = None
-
-    def draw(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Latents as the encoder would give them: a fresh posterior sample, or the stored latents."""
-        return self.mean if self.logvar is None else sample_latents(self.mean, self.logvar, generator)
 
 
 class LatentCache:
@@ -71,26 +58,24 @@ class LatentCache:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", item_id)[:80]
         return self.directory / f"{safe}-{hashlib.sha1(item_id.encode()).hexdigest()[:10]}.safetensors"
 
-    def get(self, item_id: str) -> CachedLatents | None:
+    def get(self, item_id: str) -> LatentPosterior | None:
         """The cached latents of ``item_id``, or None."""
         path = self.path(item_id)
         if not path.exists():
             return None
         tensors = load_file(path)
-        return CachedLatents(tensors["mean"], tensors.get("logvar"))
+        return LatentPosterior(tensors["mean"], tensors.get("logvar"))
 
     @torch.no_grad()
-    def encode(self, frames: torch.Tensor) -> CachedLatents:
+    def encode(self, frames: torch.Tensor) -> LatentPosterior:
         """Latents of ``frames`` (T, 3, H, W) in [0, 1], encoded in chunks of ``batch_frames``."""
         if frames.dim() != 4:
             raise ValueError(f"frames must be (T, 3, H, W) in [0, 1], got shape {tuple(frames.shape)}")
-        chunks = [frames[i:i + self.batch_frames][None] for i in range(0, len(frames), self.batch_frames)]
-        if getattr(self.encoder, "sample_posterior", False):
-            moments = [self.encoder.posterior(chunk) for chunk in chunks]
-            return CachedLatents(torch.cat([m[0][0] for m in moments]), torch.cat([m[1][0] for m in moments]))
-        return CachedLatents(torch.cat([self.encoder.encode(chunk)[0] for chunk in chunks]))
+        chunks = [encoder_posterior(self.encoder, frames[i:i + self.batch_frames][None])
+                  for i in range(0, len(frames), self.batch_frames)]
+        return LatentPosterior.cat(chunks, dim=1).select(0)
 
-    def latents_for(self, item_id: str, frames: torch.Tensor | Callable[[], torch.Tensor]) -> CachedLatents:
+    def latents_for(self, item_id: str, frames: torch.Tensor | Callable[[], torch.Tensor]) -> LatentPosterior:
         """The latents of ``item_id``, encoding ``frames`` (or what the callable returns) on a miss."""
         cached = self.get(item_id)
         if cached is not None:
@@ -100,7 +85,7 @@ class LatentCache:
         if latents.logvar is not None:
             tensors["logvar"] = latents.logvar.contiguous().cpu()
         atomic_write(self.path(item_id), lambda path: save_file(tensors, path, metadata={"item_id": item_id}))
-        return CachedLatents(tensors["mean"], tensors.get("logvar"))  # on the CPU, as a hit returns them
+        return LatentPosterior(tensors["mean"], tensors.get("logvar"))  # on the CPU, as a hit returns them
 
     def build(self, items: Iterable[tuple[str, torch.Tensor | Callable[[], torch.Tensor]]], total: int | None = None,
               progress: bool = True) -> int:

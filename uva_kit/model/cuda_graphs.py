@@ -5,9 +5,11 @@ side stream) and afterwards copies new inputs into the captured buffers and repl
 launch for the whole call, no Python or dispatcher cost per kernel. ``GraphedPolicy`` builds the two
 calls the policy makes: frame encoding, and backbone + action head (bf16 autocast for the encoder and
 backbone where ``bf16``; the action head's sampling loop stays in fp32, fused when the CUDA extension
-is built). Noise (the action head's, and a sampling encoder's posterior noise) is drawn outside the
-graph from the policy's generator and passed in, so replays sample exactly as the eager model would
-from that noise. An instruction is encoded outside the graph too, once while it stays the same.
+is built). The encode graph gives what the encoder says of the frames (a sampling encoder's posterior
+moments, else latents); the policy draws latents from them outside, as it does eagerly. The action
+head's noise is drawn outside the graph from the policy's generator and passed in, so replays sample
+exactly as the eager model would from that noise. An instruction is encoded outside the graph too, once
+while it stays the same.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import contextlib
 
 import torch
+
+from uva_kit.encoder.latent_posterior import LatentPosterior
 
 
 class CapturedCall:
@@ -63,34 +67,26 @@ class GraphedPolicy:
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
-    def _autocast_fp32(self, fn, *args):
+    def _encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """The posterior moments stacked (2, B, T, C, h, w) for a sampling encoder, else the latents: one
+        output tensor, as a captured call returns."""
         with self._autocast():
-            return fn(*args).float()
+            posterior = self.model.encode_posterior(frames)
+        if posterior.logvar is None:
+            return posterior.mean.float()
+        return torch.stack([posterior.mean, posterior.logvar]).float()
 
-    def _encode_frames(self, frames: torch.Tensor, *posterior_noise: torch.Tensor) -> torch.Tensor:
-        noise = posterior_noise[0] if posterior_noise else None
-        return self._autocast_fp32(lambda f: self.model.encode_frames(f, noise=noise), frames)
-
-    def posterior_noise(self, frames: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, ...]:
-        """The encoder's posterior noise for ``frames`` (B, T, 3, H, W), drawn as its eager encode draws it;
-        empty for an encoder that does not sample."""
-        if not self._samples_posterior:
-            return ()
-        grid = self.model.grid
-        shape = (*frames.shape[:2], grid.channels, grid.height, grid.width)
-        return (torch.randn(shape, generator=generator, device=frames.device),)
-
-    def encode(self, frames: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Encoder latents of frames (B, T, 3, H, W), as the eager ``model.encode_frames(frames, generator)``."""
-        return self._encode(frames, *self.posterior_noise(frames, generator))
+    def encode(self, frames: torch.Tensor) -> LatentPosterior:
+        """``model.encode_posterior(frames)`` for frames (B, T, 3, H, W), replayed."""
+        output = self._encode(frames)
+        return LatentPosterior(*output) if self._samples_posterior else LatentPosterior(output)
 
     def _predict(self, history_latents: torch.Tensor, noise: torch.Tensor, *values: torch.Tensor) -> torch.Tensor:
         instruction, values = (values[0], values[1:]) if self._instructed else (None, values)
         inputs = dict(zip(self._input_names, values))
-        z = self._autocast_fp32(
-            lambda latents: self.model.policy_latents(history_latents=latents, inputs=inputs, instruction=instruction),
-            history_latents)
-        return self.model.sample_actions(z, noise=noise)
+        with self._autocast():
+            z = self.model.policy_latents(history_latents=history_latents, inputs=inputs, instruction=instruction)
+        return self.model.sample_actions(z.float(), noise=noise)
 
     def graph_inputs(self, history_latents: torch.Tensor, inputs: dict[str, torch.Tensor] | None = None,
                      instruction=None) -> list[torch.Tensor]:

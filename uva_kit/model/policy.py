@@ -12,9 +12,10 @@ stacks them at the history frames as it does the frames.
 It keeps the original's observation layout: a window of ``window`` steps (16 with the default
 layout) from which frames ``frame_offset + i * frame_stride`` (3, 7, 11, 15) are the history; at an
 episode's start the first observation fills the window. It predicts an action chunk, executes the
-first ``n_action_steps`` (8) one call at a time, then replans. Encoder latents of frames already
-encoded are kept, so each replanning encodes only the frames it has not seen (2 of 4 with the
-defaults). Actions are in environment units.
+first ``n_action_steps`` (8) one call at a time, then replans. What the encoder said of each frame
+is kept, so each replanning encodes only the frames it has not seen (2 of 4 with the defaults); for a
+sampling encoder that is the posterior, and every replanning draws fresh latents from it, as the
+original does by encoding all its history frames anew. Actions are in environment units.
 
 ``policy.compile()`` switches to the fast path: on a GPU the frame encoding and the backbone +
 action head are captured as CUDA graphs at static shapes (bf16 encoder and backbone; an instruction is
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import torch
 
+from uva_kit.encoder.latent_posterior import LatentPosterior
 from uva_kit.errors import UvaKitError
 
 
@@ -66,7 +68,7 @@ class Policy:
         """Start a new episode: forget the observations, cached latents and queued actions."""
         self.step = 0
         self._frames: dict[int, torch.Tensor] = {}
-        self._latents: dict[int, torch.Tensor] = {}
+        self._posteriors: dict[int, LatentPosterior] = {}  # per step, (B, 1, C, h, w)
         self._observations: dict[int, dict[str, torch.Tensor]] = {}
         self._queue: list[torch.Tensor] = []
         self._batch: int | None = None
@@ -112,19 +114,17 @@ class Policy:
 
     def _replan(self) -> None:
         steps = self._history_steps()
-        missing = sorted(set(steps) - set(self._latents))
+        missing = sorted(set(steps) - set(self._posteriors))
         if missing:
             frames = torch.stack([self._frames[s] for s in missing], dim=1)
-            if self._graphed is not None:
-                latents = self._graphed.encode(frames, self.generator)
-            else:
-                latents = self.model.encode_frames(frames, generator=self.generator)
+            encode = self._graphed.encode if self._graphed is not None else self.model.encode_posterior
+            posterior = encode(frames)
             for i, s in enumerate(missing):
-                self._latents[s] = latents[:, i]
-        history = torch.stack([self._latents[s] for s in steps], dim=1)
+                self._posteriors[s] = posterior.select((slice(None), slice(i, i + 1)))
+        history = LatentPosterior.cat([self._posteriors[s] for s in steps], dim=1).draw(self.generator)
         inputs = {name: torch.stack([self._observations[s][name] for s in steps], dim=1) for name in self.observed}
         oldest_needed = self.step + self.n_action_steps + self.history_offsets[0]  # by the next replanning
-        for store in (self._latents, self._frames, self._observations):
+        for store in (self._posteriors, self._frames, self._observations):
             for old in [s for s in store if s < oldest_needed]:
                 del store[old]
         if self._graphed is not None:

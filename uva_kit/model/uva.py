@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uva_kit.attention.dispatch import AttentionDispatcher
+from uva_kit.encoder.latent_posterior import LatentPosterior, encoder_posterior
 from uva_kit.errors import SpecError
 from uva_kit.modality.base import Modality, ModalityContext
 from uva_kit.modality.language import instruction_list
@@ -206,6 +207,12 @@ class UVAModel(nn.Module):
             if noise.shape != mean.shape:
                 raise ValueError(f"posterior noise must be {tuple(mean.shape)} like the latents, got {tuple(noise.shape)}")
             return mean + torch.exp(0.5 * logvar) * noise.to(mean)
+
+    def encode_posterior(self, frames: torch.Tensor) -> LatentPosterior:
+        """Frames (B, T, 3, H, W) in [0, 1] -> what the encoder says of them before a draw: the posterior
+        moments of a sampling encoder, else its latents. ``.draw(generator)`` gives what ``encode_frames`` gives."""
+        with torch.no_grad():
+            return encoder_posterior(self.encoder, self.resize_frames(frames))
 
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Encoder latents (B, T, C, h, w) -> frames (B, T, 3, image_size, image_size) in [0, 1]."""
