@@ -34,6 +34,16 @@ def test_uva_b_pusht_builds_on_cpu_with_the_paper_parameter_count():
     assert model.grid.length == 1024 and model.grid.channels == 16
 
 
+@pytest.mark.parametrize("name", ["uva-b-pusht", "uva-action-pusht"])
+def test_paper_presets_train_with_the_original_batch_for_its_3050_epochs(name):
+    """uva-method-facts section 6: batch 32 on each of 8 processes, 3050 epochs. The human PushT set's 202
+    training episodes give about 20,500 windows: 641 batches of 32 a epoch, 81 steps on 8 processes."""
+    training = uva_kit.load_spec(name).training
+    assert training.batch_size == 8 * 32
+    steps_per_epoch = -(-641 // 8)
+    assert abs(training.steps - 3050 * steps_per_epoch) / training.steps < 0.001
+
+
 def test_uva_action_pusht_trains_the_policy_only():
     spec = uva_kit.load_spec("uva-action-pusht")
     assert [m.mode.type for m in spec.modes] == ["policy"]
