@@ -177,3 +177,49 @@ def test_policy_replanning_every_step_encodes_one_new_frame_per_step(tiny_model)
     for _ in range(20):  # past the 16-step window: the history is full from step 15 on
         policy.select_action({"image": torch.rand(3, 16, 16)})
     assert encoded == [1] * 20
+
+
+@pytest.mark.parametrize("frames, message", [
+    (lambda h: h * 255, r"in \[0, 1\], got values in \[.*, 2\d\d.*divide 0..255 pixels by 255"),
+    (lambda h: h * 2 - 1, r"map \[-1, 1\] frames with \(x \+ 1\) / 2"),
+    (lambda h: h.masked_fill(h > 0.9, float("nan")), "must be finite"),
+    (lambda h: (h * 255).to(torch.uint8), "must be floats in \\[0, 1\\], got torch.uint8: divide"),
+])
+def test_frames_that_are_not_floats_in_0_1_are_refused(tiny_model, tiny_batch, frames, message):
+    """Pixels in 0..255, frames in [-1, 1] or NaNs would otherwise encode to latents far off the training ones."""
+    history, future = tiny_batch["history_frames"], tiny_batch["future_frames"]
+    with pytest.raises(ValueError, match=message):
+        tiny_model.predict_actions(frames(history))
+    with pytest.raises(ValueError, match=message):
+        tiny_model.inverse_dynamics(history, frames(future))
+    with pytest.raises(ValueError, match=message):
+        uva_kit.Policy(tiny_model).select_action({"image": frames(history[:, 0])})
+
+
+def test_the_policy_says_when_an_image_is_channels_last(tiny_model):
+    with pytest.raises(ValueError, match=r"got \(96, 96, 3\): channels last\? move them first"):
+        uva_kit.Policy(tiny_model).select_action({"image": torch.rand(96, 96, 3)})
+
+
+def test_inputs_that_disagree_on_the_batch_size_are_refused(tiny_model, tiny_batch):
+    history, future, actions = tiny_batch["history_frames"], tiny_batch["future_frames"], tiny_batch["actions"]
+    with pytest.raises(ValueError, match="disagree on the batch size: .*give every input the same B"):
+        tiny_model.inverse_dynamics(history, future[:1])
+    with pytest.raises(ValueError, match="disagree on the batch size"):
+        tiny_model.forward_dynamics(history, actions[:1])
+
+
+def test_ambiguous_or_ignored_inputs_are_refused(tiny_model, tiny_batch):
+    history = tiny_batch["history_frames"]
+    with pytest.raises(ValueError, match="no language modality: it cannot read an instruction"):
+        tiny_model.predict_actions(history, instruction="push the T")
+    with pytest.raises(ValueError, match="history_frames or history_latents, not both"):
+        tiny_model.predict_actions(history, history_latents=tiny_model.encode_frames(history))
+
+
+def test_numpy_inputs_act_as_tensors(tiny_model, tiny_batch):
+    history, actions = tiny_batch["history_frames"], tiny_batch["actions"]
+    assert torch.equal(tiny_model.predict_actions(history.numpy(), generator=seeded()),
+                       tiny_model.predict_actions(history, generator=seeded()))
+    assert torch.equal(tiny_model.forward_dynamics(history.numpy(), actions.numpy(), generator=seeded()),
+                       tiny_model.forward_dynamics(history, actions, generator=seeded()))

@@ -29,6 +29,7 @@ import torch
 
 from uva_kit.encoder.latent_posterior import LatentPosterior
 from uva_kit.errors import UvaKitError
+from uva_kit.model.uva import check_frames
 
 
 class Policy:
@@ -78,11 +79,14 @@ class Policy:
         if "image" not in obs:
             raise KeyError(f"obs must have an 'image' (B, 3, H, W) or (3, H, W) in [0, 1]; got keys {sorted(obs)}")
         image = torch.as_tensor(obs["image"])
+        if image.dim() not in (3, 4) or image.shape[-3] != 3:
+            channels_last = image.dim() in (3, 4) and image.shape[-1] == 3
+            raise ValueError(f"obs['image'] must be (B, 3, H, W) or (3, H, W), got {tuple(image.shape)}"
+                             + (": channels last? move them first (e.g. .permute(2, 0, 1))" if channels_last else ""))
+        check_frames(image, "obs['image']")
         unbatched = image.dim() == 3
         if unbatched:
             image = image[None]
-        if image.dim() != 4 or image.shape[1] != 3:
-            raise ValueError(f"obs['image'] must be (B, 3, H, W) or (3, H, W), got {tuple(image.shape)}")
         if self._batch is None:
             self._batch = image.shape[0]
         elif image.shape[0] != self._batch:

@@ -36,6 +36,21 @@ from uva_kit.model.grid import TokenGrid
 from uva_kit.registry import default_registry
 from uva_kit.spec.model import UVASpec
 
+FRAME_RANGE_SLACK = 1e-3
+
+
+def check_frames(frames: torch.Tensor, what: str, *, values: bool = True) -> None:
+    """Refuse integer frames and, with ``values`` (a device sync), frames outside [0, 1] or not finite: pixels
+    in 0..255 or frames in [-1, 1] would encode to garbage silently."""
+    if not frames.is_floating_point():
+        raise ValueError(f"'{what}' must be floats in [0, 1], got {frames.dtype}: divide {frames.dtype} pixels by 255")
+    if not values or not frames.numel():
+        return
+    low, high = (float(v) for v in torch.aminmax(frames.detach()))
+    if not (-FRAME_RANGE_SLACK <= low and high <= 1 + FRAME_RANGE_SLACK):
+        raise ValueError(f"'{what}' must be finite and in [0, 1], got values in [{low:g}, {high:g}]: divide 0..255 "
+                         "pixels by 255, map [-1, 1] frames with (x + 1) / 2")
+
 
 class Plan(NamedTuple):
     """``plan``'s result: actions (B, L, action_dim) and the predicted future frames (B, T, 3, H, W)."""
@@ -178,8 +193,10 @@ class UVAModel(nn.Module):
 
     def resize_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """Frames (B, T, 3, H, W) in [0, 1] on the model's device, resized to layout.image_size (bilinear)."""
+        frames = torch.as_tensor(frames)
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}")
+        check_frames(frames, "frames", values=False)  # no sync: this runs inside CUDA-graph capture too
         batch, time = frames.shape[:2]
         size = self.spec.layout.image_size
         frames = frames.to(self.device, torch.float32)
@@ -241,8 +258,10 @@ class UVAModel(nn.Module):
         return tokens.reshape(-1, grid.frames, grid.height, grid.width, grid.channels).permute(0, 1, 4, 2, 3)
 
     def _frame_tokens(self, frames: torch.Tensor, what: str, generator=None, noise=None) -> torch.Tensor:
+        frames = torch.as_tensor(frames)
         if frames.dim() != 5 or frames.shape[1] != self.grid.frames:
             raise ValueError(f"'{what}' must be (B, {self.grid.frames}, 3, H, W), got {tuple(frames.shape)}")
+        check_frames(frames, what)
         return self._latent_tokens(self.encode_frames(frames, generator, noise), what)
 
     # ----------------------------------------------------------------------------------- core
@@ -267,6 +286,9 @@ class UVAModel(nn.Module):
                     continue
                 if stream not in data:
                     raise ValueError(f"mode '{mode.name}' needs '{stream}' data, which was not given")
+                if data[stream].shape[0] != batch:
+                    sizes = {name: value.shape[0] for name, value in data.items()}
+                    raise ValueError(f"the inputs disagree on the batch size: {sizes}; give every input the same B")
                 tokens = modality.embed(stream, data[stream])
                 if state == "masked":
                     hidden = future_mask
@@ -276,6 +298,8 @@ class UVAModel(nn.Module):
                     tokens = torch.where(hidden.reshape(batch, length, 1), absent, tokens)
                 streams.append(tokens)
         prefix = None
+        if self.prefix_modality is None and instruction is not None:
+            raise ValueError("this model has no language modality: it cannot read an instruction (pass none)")
         if self.prefix_modality is not None:
             if instruction is None:
                 raise ValueError(f"this model reads '{self.prefix_modality.data_key}': pass instruction=...")
@@ -321,7 +345,8 @@ class UVAModel(nn.Module):
             grid = self.grid
             future_mask = self.masking.future_mask(size, grid.frames, grid.tokens_per_frame, generator=generator,
                                                    device=self.device).reshape(size, grid.length)
-        z = self.joint_latents(chosen, data, size, future_mask, batch.get("instruction"), generator)
+        instruction = batch.get("instruction") if self.prefix_modality is not None else None  # datasets may carry one
+        z = self.joint_latents(chosen, data, size, future_mask, instruction, generator)
         losses = {}
         for name in chosen.losses:
             weight = future_mask if name == VIDEO else None
@@ -354,11 +379,13 @@ class UVAModel(nn.Module):
     # ----------------------------------------------------------------------------------- inference
 
     def _history_data(self, mode: Mode, history_frames, history_latents, generator, noise=None) -> tuple[dict, int]:
+        if history_frames is not None and history_latents is not None:
+            raise ValueError("pass history_frames or history_latents, not both")
         if mode.stream_state(HISTORY) == "absent":
             reference = history_frames if history_frames is not None else history_latents
             return {}, reference.shape[0]
         if history_latents is not None:
-            tokens = self._latent_tokens(history_latents.to(self.device), "history")
+            tokens = self._latent_tokens(torch.as_tensor(history_latents, device=self.device), "history")
         elif history_frames is not None:
             tokens = self._frame_tokens(history_frames, "history_frames", generator, noise)
         else:
@@ -501,7 +528,8 @@ class UVAModel(nn.Module):
         """
         with self._inference():
             modality = self._action_modality()
-            given = {modality.name: modality.prepare(actions.to(self.device, torch.float32)), **self._given_inputs(inputs)}
+            actions = torch.as_tensor(actions, dtype=torch.float32, device=self.device)
+            given = {modality.name: modality.prepare(actions), **self._given_inputs(inputs)}
             frames, _ = self._generate("forward_dynamics", history_frames, given, num_iter, instruction, generator, steps, False)
             return frames
 
