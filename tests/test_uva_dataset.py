@@ -72,6 +72,17 @@ def test_action_dim_mismatch_is_an_error():
         UVADataset(table(), layout=attrs.evolve(LayoutSpec(), action_dim=7))
 
 
+@pytest.mark.parametrize("key", ["actions", "contact_impulse"])
+def test_non_finite_per_step_values_are_refused_with_their_steps(key):
+    import attrs
+
+    good = table()
+    values = (good.actions if key == "actions" else good.extras[key]).astype(np.float32)
+    values[[5, 9], 0] = [np.nan, np.inf]
+    with pytest.raises(DataError, match=rf"'{key}' is NaN or infinite at 2 step\(s\), first \[5, 9\]"):
+        attrs.evolve(good, actions=values) if key == "actions" else attrs.evolve(good, extras={key: values})
+
+
 def test_augmentation_is_shared_by_all_frames_of_a_clip():
     frame = torch.rand(3, 96, 96)
     clip = frame.expand(8, 3, 96, 96).clone()

@@ -54,6 +54,31 @@ def test_refuses_to_overwrite_a_run(tmp_path):
         fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
 
 
+def test_a_non_finite_loss_stops_the_run_before_it_saves(tmp_path):
+    """A NaN loss must not be trained on and saved (pruning could then drop the last good checkpoints)."""
+    spec = load_spec("pusht-tiny", ["training.steps=4", "training.batch_size=4", "training.checkpoint_every=2"])
+    data = SyntheticWindows(4)
+    data.actions[1, 3, 0] = float("nan")
+    with pytest.raises(UvaKitError, match=r"training loss is nan at step [12]; stopped without saving .*last checkpoint: none"):
+        fit(spec, data, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_an_empty_validation_split_turns_validation_off(tmp_path, capsys):
+    spec = load_spec("pusht-tiny", ["training.steps=2", "training.batch_size=4", "training.val_every=1"])
+    result = fit(spec, SyntheticWindows(4), tmp_path / "run", val_dataset=[], progress=False)
+    assert result.val_loss is None and result.checkpoint is not None
+    assert "validation split has no windows" in capsys.readouterr().out
+
+
+def test_a_fresh_run_drops_the_log_of_an_attempt_that_saved_nothing(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.jsonl").write_text('{"step": 7, "split": "train", "loss": 1.0}\n')
+    spec = load_spec("pusht-tiny", ["training.steps=2", "training.batch_size=4", "training.log_every=1"])
+    fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
+    assert [r["step"] for r in read_metrics(tmp_path / "run")] == [1, 2]
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_bitwise_identically(tmp_path):
     reference, interrupted = tmp_path / "reference", tmp_path / "interrupted"
@@ -89,3 +114,16 @@ def test_torchrun_two_processes_match_one_process_with_accumulation(tmp_path):
     single, ddp = weights(tmp_path / "single", 4, "model"), weights(tmp_path / "ddp", 4, "model")
     assert max_difference(single, ddp) <= 1e-5
     assert max_difference(single, weights(tmp_path / "single", 2, "model")) > 1e-4  # training changed the weights
+
+
+def test_a_run_saves_absolute_data_paths_so_it_resumes_from_any_directory(tmp_path, monkeypatch):
+    from uva_kit.cli import main
+    from uva_kit.data import default_pusht_dataset
+
+    data = default_pusht_dataset()
+    monkeypatch.chdir(data.parent)
+    arguments = ["--spec", "pusht-tiny", "--data", data.name, "--no-progress", "--set", "training.batch_size=4"]
+    assert main(["train", *arguments, "--out", str(tmp_path / "run"), "--set", "training.steps=1"]) == 0
+    assert json.loads((tmp_path / "run" / "train_config.json").read_text())["data"] == str(data.resolve())
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0

@@ -82,8 +82,15 @@ def run(args: argparse.Namespace) -> int:
         val_dataset=dataset(data, "val") if training.val_ratio > 0 else None,
         video_dataset=UVADataset(resolve_data(video), spec.layout, split="all") if video else None,
         resume=bool(args.resume), init_from=init_from, device=args.device, progress=not args.no_progress,
-        latent_cache=latent_cache, run_info={"data": data, "video_data": video, "init_from": init_from, "latent_cache": latent_cache},
+        latent_cache=latent_cache,
+        run_info={"data": _absolute(data), "video_data": _absolute(video), "init_from": _absolute(init_from),
+                  "latent_cache": _absolute(latent_cache)},
     )
     if result.checkpoint is not None:
         print(f"done at step {result.step}: model in {result.checkpoint / 'pretrained_model'}")
     return 0
+
+
+def _absolute(path: str | None) -> str | None:
+    """A path made absolute, so ``--resume`` finds it from any working directory (``default`` and None as they are)."""
+    return str(Path(path).resolve()) if path is not None and path != DEFAULT_DATA else path

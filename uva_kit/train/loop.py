@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections.abc import Callable
 from functools import partial
@@ -145,6 +146,10 @@ def fit(
     if not resume and training_state.checkpoint_root(out).exists():
         raise UvaKitError(f"{out} already holds a training run; resume it with --resume, or choose another --out.")
     autocast_dtype = resolve_precision(training.precision, state.device)
+    if val_dataset is not None and len(val_dataset) == 0:
+        if state.is_main:
+            print("the validation split has no windows (too few episodes): training without validation")
+        val_dataset = None
 
     seed_everything(training.seed)
     model = build(spec).to(state.device)
@@ -174,8 +179,9 @@ def fit(
         start = training_state.load_progress(checkpoint, ema, scheduler, partial(load_optimizer_state, optimizer))
     if state.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        if checkpoint is None:
+        if checkpoint is None:  # a fresh run: nothing of an earlier attempt that saved no checkpoint is kept
             _write_run_config(out, spec, {"world_size": state.world_size, **(run_info or {})})
+            (out / MetricsLog.FILE).unlink(missing_ok=True)
         import yaml
 
         print(f"uva-kit train: {'resuming at step ' + str(start) if checkpoint else 'starting'} -> {out}")
@@ -233,6 +239,10 @@ def fit(
         ema.update(model)
 
         train_loss = state.mean(sum(step_losses) / len(step_losses))
+        if not math.isfinite(train_loss):  # every rank sees the same mean, so all stop here
+            raise UvaKitError(
+                f"the training loss is {train_loss} at step {step}; stopped without saving it (last checkpoint: "
+                f"{saved or 'none'}). Look for NaN/inf in the data and the dataset statistics, or lower training.lr.")
         now = time.perf_counter()
         samples_per_second = training.batch_size / max(now - tick, 1e-9)
         tick = now
