@@ -53,9 +53,23 @@ def test_missing_key(tmp_path, missing):
         load_episodes(path)
 
 
-def test_wrong_image_dtype(tmp_path):
-    path = make_replay(tmp_path / "r.zarr", img_dtype=np.float32)
-    with pytest.raises(DataError, match=r"r.zarr: 'data/img' must be uint8"):
+def test_float_images_in_0_255_read_as_uint8_like_diffusion_policys_pusht_buffer(tmp_path):
+    """Diffusion Policy's pusht_cchi_v7_replay.zarr stores data/img as float32 pixel values."""
+    as_uint8 = load_episodes(make_replay(tmp_path / "u.zarr"))
+    as_float = load_episodes(make_replay(tmp_path / "f.zarr", img_dtype=np.float32))
+    assert as_float.frames.dtype == np.uint8
+    np.testing.assert_array_equal(as_float.frames, as_uint8.frames)
+
+
+@pytest.mark.parametrize("dtype, scale, message", [
+    (np.float32, 4.0, r"must hold pixel values in 0..255; frames 0..89 have values in \[0.0, 356.0\]"),
+    (np.int16, 1.0, r"must be uint8 or float 0..255 \(N, H, W, 3\), got int16"),
+])
+def test_images_of_other_types_or_ranges_are_refused(tmp_path, dtype, scale, message):
+    path = make_replay(tmp_path / "r.zarr", img_dtype=dtype)
+    root = zarr.open_group(str(path), mode="a")
+    root["data/img"][...] = root["data/img"][...] * scale
+    with pytest.raises(DataError, match=rf"r.zarr: (float )?'data/img' {message}"):
         load_episodes(path)
 
 

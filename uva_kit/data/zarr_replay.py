@@ -1,6 +1,7 @@
 """Read Diffusion Policy replay buffers (e.g. ``pusht_cchi_v7_replay.zarr``) into an EpisodeTable.
 
-A replay buffer is a zarr group with ``data/img`` (N, H, W, 3) uint8, ``data/state`` (N, >=2) whose first two
+A replay buffer is a zarr group with ``data/img`` (N, H, W, 3) in 0..255 (uint8, or float32 as in Diffusion
+Policy's own ``pusht_cchi_v7_replay.zarr``; read as uint8), ``data/state`` (N, >=2) whose first two
 columns are the agent position, ``data/action`` (N, action_dim) and ``meta/episode_ends`` (E,) cumulative
 ends. Other ``data/*`` arrays with N rows become extras (``state`` itself as ``environment_state``).
 Zarr format 2 (what Diffusion Policy wrote) and 3 both read; ``.zip`` stores too.
@@ -46,10 +47,8 @@ def read_zarr_replay(path: str | Path, fps: float = 10.0) -> EpisodeTable:
             ) from None
         if array.ndim != ndim:
             raise DataError(f"{path}: '{key}' must have {ndim} dimensions, got shape {array.shape}")
-        arrays[key] = _load(array, path, key)
+        arrays[key] = _load_frames(array, path) if key == "data/img" else _load(array, path, key)
     frames = arrays["data/img"]
-    if frames.dtype != np.uint8 or frames.shape[-1] != 3:
-        raise DataError(f"{path}: 'data/img' must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}")
     state = arrays["data/state"]
     if state.shape[1] < 2:
         raise DataError(f"{path}: 'data/state' must start with the agent x, y; got shape {state.shape}")
@@ -74,8 +73,25 @@ def read_zarr_replay(path: str | Path, fps: float = 10.0) -> EpisodeTable:
     )
 
 
-def _load(array, path: Path, key: str) -> np.ndarray:
+def _load(array, path: Path, key: str, rows: slice = slice(None)) -> np.ndarray:
     try:
-        return np.asarray(array[...])
+        return np.asarray(array[rows])
     except Exception as exc:  # a missing or corrupt chunk surfaces as a codec or key error
         raise DataError(f"{path}: cannot read '{key}' ({type(exc).__name__}: {exc}); the store is corrupt or truncated") from exc
+
+
+def _load_frames(array, path: Path, block: int = 1024) -> np.ndarray:
+    """``data/img`` as uint8 (N, H, W, 3). Float images hold 0..255 (Diffusion Policy divides them by 255); they
+    are read ``block`` frames at a time, so their float copy (2.8 GB for PushT) never exists whole."""
+    if array.shape[-1] != 3 or not (array.dtype == np.uint8 or np.issubdtype(array.dtype, np.floating)):
+        raise DataError(f"{path}: 'data/img' must be uint8 or float 0..255 (N, H, W, 3), got {array.dtype} {array.shape}")
+    if array.dtype == np.uint8:
+        return _load(array, path, "data/img")
+    frames = np.empty(array.shape, np.uint8)
+    for start in range(0, len(frames), block):
+        values = _load(array, path, "data/img", slice(start, start + block))
+        if not (np.isfinite(values).all() and values.min() >= 0 and values.max() <= 255):
+            raise DataError(f"{path}: float 'data/img' must hold pixel values in 0..255; frames {start}.."
+                            f"{start + len(values) - 1} have values in [{values.min()}, {values.max()}]")
+        frames[start:start + len(values)] = np.rint(values)
+    return frames
