@@ -1,4 +1,4 @@
-# The two commands of the README. Both install what they need first (CPU torch if none is installed).
+# The two commands of the README. Both install what they need first (torch too if none is installed).
 # `make quickstart ARGS="--minutes 5"` passes options to `uva-kit quickstart`.
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip

@@ -28,15 +28,10 @@ SHIPPED_DEMOS = 20  # episodes in the PushT set inside the package (uva_kit/data
 DEFAULT_DEMOS = 200
 CLEAR_MARGIN = 0.05  # "clearly beats": at least this much higher score than each baseline
 
-# Quickstart training settings on top of the preset: a constant LR after a short warm-up (the run
-# stops on a time budget, not at a step count), batches of 16 (more updates in the budget; 1e-3 or
-# batches of 32 learned less in 30 minutes) and frequent checkpoints (an interrupt loses little).
+# Quickstart run settings on top of the preset (which holds the learning rate and batch size): the run
+# stops on a time budget, not at a step count, and checkpoints often (an interrupt loses little).
 TRAINING_OVERRIDES = (
     "training.steps=1000000",
-    "training.lr_schedule='constant'",
-    "training.warmup_steps=100",
-    "training.lr=3e-4",
-    "training.batch_size=16",
     "training.checkpoint_every=100",
     "training.val_every=200",
     "training.log_every=10",

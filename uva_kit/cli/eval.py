@@ -2,7 +2,7 @@
 
 Every subcommand writes eval_info.json, plots, videos and a self-contained report.html to --out.
 Examples:
-  uva-kit eval policy --checkpoint runs/tiny/checkpoints/last/pretrained_model --env pusht --episodes 50
+  uva-kit eval policy --checkpoint runs/tiny/checkpoints/00000200/pretrained_model --env pusht --episodes 50
   uva-kit eval policy --agent random still --env pusht --episodes 50          # baselines on the same seeds
   uva-kit eval policy --checkpoint C --visual normal bg-color bg-object goal-color   # paper Table III
   uva-kit eval policy --checkpoint H2 H4 H8 --env pusht-m --history-sweep             # paper Fig. 6
