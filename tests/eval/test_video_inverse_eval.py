@@ -78,3 +78,25 @@ def test_eval_video_and_inverse_cli(tiny_checkpoint, tmp_path):
     assert result.returncode == 0, result.stderr
     info = json.loads((out / "eval_info.json").read_text())
     assert info["windows"] == 4 and info["l2_env_units"]["mean"] > 0
+
+
+def test_a_held_out_split_without_windows_says_to_use_split_all(tiny_model, tmp_path):
+    import argparse
+
+    import numpy as np
+    import zarr
+
+    from uva_kit.cli.eval import _held_out
+    from uva_kit.errors import UvaKitError
+
+    steps = 40  # one episode: too few for a validation share
+    root = zarr.open_group(str(tmp_path / "one.zarr"), mode="w", zarr_format=2)
+    root.create_array("data/img", data=np.zeros((steps, 96, 96, 3), np.uint8))
+    root.create_array("data/state", data=np.zeros((steps, 5), np.float32))
+    root.create_array("data/action", data=np.zeros((steps, 2), np.float32))
+    root.create_array("meta/episode_ends", data=np.array([steps], np.int64))
+    args = argparse.Namespace(data=str(tmp_path / "one.zarr"), split="val")
+    with pytest.raises(UvaKitError, match="'val' split has no windows .* with --split all"):
+        _held_out(args, tiny_model)
+    args.split = "all"
+    assert len(_held_out(args, tiny_model)) == steps - 23

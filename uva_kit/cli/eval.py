@@ -151,8 +151,12 @@ def _held_out(args, model):
     from uva_kit.modality.proprio import proprio_keys
 
     training = model.spec.training
-    return UVADataset(resolve_data(args.data), model.spec.layout, split=args.split, val_ratio=training.val_ratio,
-                      split_seed=training.seed, history_keys=proprio_keys(model.spec))
+    dataset = UVADataset(resolve_data(args.data), model.spec.layout, split=args.split, val_ratio=training.val_ratio,
+                         split_seed=training.seed, history_keys=proprio_keys(model.spec))
+    if len(dataset) == 0:
+        raise UvaKitError(f"{args.data}: the '{args.split}' split has no windows (too few episodes for a held-out "
+                          "share); evaluate on every window with --split all")
+    return dataset
 
 
 def _run_video(args):
