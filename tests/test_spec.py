@@ -135,6 +135,24 @@ def test_validator_errors_name_the_table(toy_file):
     assert err.path == "layout" and "image_size must be positive" in str(err)
 
 
+@pytest.mark.parametrize("override, message", [
+    ("backbone.mlp_ratio=nan", "mlp_ratio must be a finite number, got nan"),
+    ("training.lr=inf", "lr must be a finite number, got inf"),
+    ("sampler.temperature=inf", "temperature must be a finite number, got inf"),
+    ("masking.mean=nan", "mean must be a finite number, got nan"),
+    ("training.grad_clip=0", "grad_clip must be positive, got 0"),
+    ("training.grad_clip=-1.0", "grad_clip must be positive, got -1.0"),
+    ("training.val_ratio=1.0", "val_ratio must be in [0, 1), got 1.0"),  # what the episode split accepts
+])
+def test_values_that_make_no_sense_are_spec_errors(override, message):
+    assert message in str(error_of(load_spec, "pusht-tiny", [override]))
+
+
+def test_grad_clip_may_be_off_or_positive():
+    assert load_spec("pusht-tiny").training.grad_clip is None
+    assert load_spec("pusht-tiny", ["training.grad_clip=0.5"]).training.grad_clip == 0.5
+
+
 def test_setting_type_resets_the_table_to_the_new_defaults(toy_file):
     spec = load_spec(toy_file, ["attention.type=math"])
     assert spec.attention.type == "math"
