@@ -153,6 +153,14 @@ def test_grad_clip_may_be_off_or_positive():
     assert load_spec("pusht-tiny", ["training.grad_clip=0.5"]).training.grad_clip == 0.5
 
 
+def test_more_sampling_steps_than_training_steps_is_refused_at_load():
+    err = error_of(load_spec, "pusht-tiny", ["sampler.steps=2000"])
+    assert err.path == "sampler.steps" and "diffusion.train_steps (1000)" in str(err) and "at most 1000" in str(err)
+    err = error_of(load_spec, "pusht-tiny", ["diffusion.train_steps=10"])
+    assert err.path == "sampler.steps"
+    assert load_spec("pusht-tiny", ["sampler.steps=1000"]).sampler.steps == 1000
+
+
 def test_setting_type_resets_the_table_to_the_new_defaults(toy_file):
     spec = load_spec(toy_file, ["attention.type=math"])
     assert spec.attention.type == "math"
