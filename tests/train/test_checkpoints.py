@@ -83,3 +83,39 @@ def test_the_hint_names_earlier_checkpoints_and_following_it_resumes(run):
     shutil.move(corrupt, run / "corrupt-00000002")
     (training_state.checkpoint_root(run) / training_state.LAST).write_text("00000001\n")
     assert resume(run).step == 2
+
+
+def leave_killed_saves(out):
+    """What SIGKILL during checkpoint saves leaves: a half-written step folder, a retired one, a pointer file."""
+    root = training_state.checkpoint_root(out)
+    (root / ".00000002.tmp-k1ll3d_x" / "training_state").mkdir(parents=True)
+    shutil.copytree(root / "00000001", root / ".00000001.old-k1ll3d_x")
+    (root / ".last.k1ll3d_x.tmp").write_text("0000")
+    return [".00000002.tmp-k1ll3d_x", ".00000001.old-k1ll3d_x", ".last.k1ll3d_x.tmp"]
+
+
+def test_resume_cleans_up_after_killed_saves_and_leaves_other_files(run, capsys):
+    leftovers = leave_killed_saves(run)
+    root = training_state.checkpoint_root(run)
+    (root / "notes.txt").write_text("mine")
+    (root / ".mine.tmp-keep").mkdir()
+    assert resume(run).step == 2
+    names = {p.name for p in root.iterdir()}
+    assert not names & set(leftovers) and {"notes.txt", ".mine.tmp-keep"} <= names
+    printed = capsys.readouterr().out
+    assert all(f"cleaned up {name}, left by a checkpoint save that was killed" in printed for name in leftovers)
+
+
+def test_a_retired_checkpoint_whose_replacement_was_killed_is_put_back(run):
+    root = training_state.checkpoint_root(run)
+    (root / "00000001").rename(root / ".00000001.old-k1ll3d_x")  # killed between the two renames of a re-save
+    (root / ".00000001.tmp-k1ll3d_x").mkdir()
+    assert resume(run).step == 2
+    assert not [p for p in root.iterdir() if p.name.startswith(".00000001")]
+
+
+def test_prune_removes_leftovers(run):
+    leftovers = leave_killed_saves(run)
+    training_state.prune(run, keep_last=10, keep_top_k=1)
+    root = training_state.checkpoint_root(run)
+    assert not {p.name for p in root.iterdir()} & set(leftovers) and (root / "00000001").is_dir()

@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from uva_kit.atomic import atomic_directory, atomic_write
+from uva_kit.atomic import atomic_directory, atomic_write, remove_leftovers
 from uva_kit.checksums import record_files, verify_files
 from uva_kit.errors import CheckpointError
 from uva_kit.pretrained import load_state_strict, save
@@ -201,9 +201,16 @@ def load_progress(checkpoint: Path, ema, scheduler, load_optimizer: Callable[[di
     return int(meta["step"])
 
 
+def remove_interrupted_saves(out: Path) -> list[Path]:
+    """Clean up the temporary folders and files of checkpoint saves that were killed half-way."""
+    return remove_leftovers(checkpoint_root(out))
+
+
 def prune(out: Path, keep_last: int, keep_top_k: int) -> None:
-    """Delete checkpoints that are neither among the newest ``keep_last`` nor the ``keep_top_k`` best scored."""
+    """Delete checkpoints that are neither among the newest ``keep_last`` nor the ``keep_top_k`` best scored,
+    and what interrupted saves left behind."""
     root = checkpoint_root(out)
+    remove_interrupted_saves(out)
     steps = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())
     scores = read_scores(out)
     best = sorted((s for s in scores.items() if s[1] is not None), key=lambda item: -item[1])[:keep_top_k]
