@@ -29,8 +29,13 @@ def atomic_directory(target: str | Path, overwrite: bool = True) -> Iterator[Pat
     target = Path(target)
     if target.exists() and not overwrite:
         raise UvaKitError(f"{target} already exists; choose another --out or pass --overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as exc:
+        reason = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror or exc
+        raise UvaKitError(f"cannot create {target}: {reason} ({exc.filename}); "
+                          "choose an --out in a folder you can write to") from None
     try:
         yield staging
         if target.exists():
