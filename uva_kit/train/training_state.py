@@ -132,14 +132,11 @@ def last_checkpoint(out: Path) -> Path | None:
     return target
 
 
-def _complete_checkpoints(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.name.isdigit() and (p / STATE_DIR / "state.json").is_file())
-
-
-def _earlier_checkpoints_hint(checkpoint: Path) -> str:
-    """How to resume from another checkpoint of the run than the unreadable ``checkpoint``."""
+def _other_checkpoints_hint(checkpoint: Path) -> str:
+    """How to resume from another complete checkpoint of the run than the unreadable ``checkpoint``."""
     root = checkpoint.parent
-    others = [p.name for p in _complete_checkpoints(root) if p.name != checkpoint.name]
+    others = sorted(p.name for p in root.iterdir()
+                    if p.name.isdigit() and p.name != checkpoint.name and (p / STATE_DIR / "state.json").is_file())
     if not others:
         return "The run has no other checkpoint; start a new run (another --out)."
     return (f"Other checkpoints of this run: {', '.join(others)}. To resume from the newest of them, move {checkpoint} "
@@ -153,7 +150,7 @@ def _reading(checkpoint: Path):
         yield
     except (CheckpointError, OSError, KeyError, ValueError) as exc:
         problem = str(exc) if isinstance(exc, CheckpointError) else f"{type(exc).__name__}: {exc}"
-        raise CheckpointError(f"cannot resume from {checkpoint}: {problem}\n{_earlier_checkpoints_hint(checkpoint)}") from None
+        raise CheckpointError(f"cannot resume from {checkpoint}: {problem}\n{_other_checkpoints_hint(checkpoint)}") from None
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
