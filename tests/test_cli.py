@@ -33,3 +33,27 @@ def test_bad_spec_is_a_one_line_error_with_exit_code_2(tmp_path):
     assert "uva-kit spec: error: encoder.patch_sise: unknown key 'patch_sise'" in result.stderr
     assert "Did you mean 'patch_size'?" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_value_errors_of_library_checks_are_one_line_errors_with_a_traceback_hint(tmp_path):
+    train = ("train", "--spec", "pusht-tiny", "--data", "default", "--out", str(tmp_path / "run"), "--no-progress",
+             "--set", "layout.action_chunk=5")
+    result = run_cli(*train)
+    assert result.returncode == 2
+    assert "uva-kit train: error: modality 'action': the token grid has 64 positions" in result.stderr
+    assert "set UVA_KIT_TRACEBACK=1 to see the traceback" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+    shown = run_cli(*train, env_extra={"UVA_KIT_TRACEBACK": "1"})
+    assert shown.returncode == 1 and "Traceback" in shown.stderr and "ValueError: modality 'action'" in shown.stderr
+
+
+def test_key_error_prints_its_message_unquoted(monkeypatch, capsys):
+    from uva_kit import cli
+
+    def fail(args):
+        raise KeyError("obs must have an 'image'")
+
+    monkeypatch.delenv("UVA_KIT_TRACEBACK", raising=False)
+    monkeypatch.setattr("uva_kit.cli.info.run", fail)
+    assert cli.main(["info"]) == 2
+    assert "uva-kit info: error: obs must have an 'image'\n" in capsys.readouterr().err

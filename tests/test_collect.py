@@ -43,6 +43,19 @@ def test_existing_output_is_not_overwritten(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_output_that_cannot_be_created_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("")
+    assert main(["collect", "pusht", "--episodes", "1", "--out", str(tmp_path / "file" / "out")]) == 2
+    assert f"cannot create {tmp_path / 'file' / 'out'}: a file is in the way ({tmp_path / 'file'})" in capsys.readouterr().err
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".out.tmp-x"))
+
+    monkeypatch.setattr("tempfile.mkdtemp", refused)
+    assert main(["collect", "pusht", "--episodes", "1", "--out", str(tmp_path / "out")]) == 2
+    assert "Permission denied" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_interrupted_collection_leaves_nothing(tmp_path, monkeypatch):
     def interrupted(self):
         raise KeyboardInterrupt

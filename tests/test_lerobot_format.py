@@ -86,6 +86,36 @@ def test_corrupt_info_json(copy):
         read_lerobot(copy)
 
 
+def test_corrupt_stats_json_names_the_file(copy):
+    (copy / "meta/stats.json").write_text('{"action": {"min": [0')
+    with pytest.raises(DataError, match=r"meta/stats\.json: not valid JSON .*delete it to have the statistics computed"):
+        read_lerobot(copy)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("min", [0.0], r"'action\.min' has 1 values, but each step of 'action' has 2"),
+    ("max", [1.0, float("nan")], r"'action\.max' must be finite"),
+    ("min", [float("-inf"), 0.0], r"'action\.min' must be finite"),
+    ("std", ["a", "b"], r"'action\.std' must be a number or a list of numbers"),
+    ("max", [-1e9, -1e9], r"'action\.max' is below 'action\.min'"),
+])
+def test_bad_stats_entry_names_the_file_and_key(copy, name, value, message):
+    path = copy / "meta/stats.json"
+    stats = json.loads(path.read_text())
+    stats["action"][name] = value
+    path.write_text(json.dumps(stats))  # json writes NaN and Infinity, as Python's json reads them
+    with pytest.raises(DataError, match=r"meta/stats\.json: " + message):
+        read_lerobot(copy)
+
+
+def test_stats_json_supplies_the_stored_statistics(copy):
+    path = copy / "meta/stats.json"
+    stats = json.loads(path.read_text())
+    stats["action"]["min"] = [-5.0, -6.0]
+    path.write_text(json.dumps(stats))
+    np.testing.assert_array_equal(read_lerobot(copy).stats["actions"]["min"], [-5.0, -6.0])
+
+
 def test_truncated_parquet(copy):
     path = copy / "data/chunk-000/file-000.parquet"
     path.write_bytes(path.read_bytes()[:500])

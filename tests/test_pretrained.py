@@ -70,6 +70,21 @@ def test_missing_file_is_named(saved, tmp_path, missing):
         uva_kit.load(broken)
 
 
+@pytest.mark.parametrize("files, message", [
+    ({}, r"config\.json has no checksum for model\.safetensors, normalization\.safetensors"),
+    ({WEIGHTS_FILE: "x", NORMALIZATION_FILE: {}}, r"the entry of model\.safetensors must be"),
+    ({WEIGHTS_FILE: {"bytes": 1}, NORMALIZATION_FILE: {}}, r"the entry of model\.safetensors must be"),
+    ([], "the file checksums must be a table, got list"),
+])
+def test_edited_checksum_list_is_refused(saved, tmp_path, files, message):
+    broken = copy_of(saved[1], tmp_path)
+    config = json.loads((broken / CONFIG_FILE).read_text())
+    config["files"] = files
+    (broken / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=message):
+        uva_kit.load(broken)
+
+
 def test_spec_that_does_not_match_the_weights_lists_the_keys(saved, tmp_path):
     broken = copy_of(saved[1], tmp_path)
     config = json.loads((broken / CONFIG_FILE).read_text())

@@ -135,6 +135,32 @@ def test_validator_errors_name_the_table(toy_file):
     assert err.path == "layout" and "image_size must be positive" in str(err)
 
 
+@pytest.mark.parametrize("override, message", [
+    ("backbone.mlp_ratio=nan", "mlp_ratio must be a finite number, got nan"),
+    ("training.lr=inf", "lr must be a finite number, got inf"),
+    ("sampler.temperature=inf", "temperature must be a finite number, got inf"),
+    ("masking.mean=nan", "mean must be a finite number, got nan"),
+    ("training.grad_clip=0", "grad_clip must be positive, got 0"),
+    ("training.grad_clip=-1.0", "grad_clip must be positive, got -1.0"),
+    ("training.val_ratio=1.0", "val_ratio must be in [0, 1), got 1.0"),  # what the episode split accepts
+])
+def test_values_that_make_no_sense_are_spec_errors(override, message):
+    assert message in str(error_of(load_spec, "pusht-tiny", [override]))
+
+
+def test_grad_clip_may_be_off_or_positive():
+    assert load_spec("pusht-tiny").training.grad_clip is None
+    assert load_spec("pusht-tiny", ["training.grad_clip=0.5"]).training.grad_clip == 0.5
+
+
+def test_more_sampling_steps_than_training_steps_is_refused_at_load():
+    err = error_of(load_spec, "pusht-tiny", ["sampler.steps=2000"])
+    assert err.path == "sampler.steps" and "diffusion.train_steps (1000)" in str(err) and "at most 1000" in str(err)
+    err = error_of(load_spec, "pusht-tiny", ["diffusion.train_steps=10"])
+    assert err.path == "sampler.steps"
+    assert load_spec("pusht-tiny", ["sampler.steps=1000"]).sampler.steps == 1000
+
+
 def test_setting_type_resets_the_table_to_the_new_defaults(toy_file):
     spec = load_spec(toy_file, ["attention.type=math"])
     assert spec.attention.type == "math"

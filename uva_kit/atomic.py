@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from uva_kit.errors import UvaKitError
+
+# The temporary names used here (tempfile adds 8 random characters from [a-z0-9_]): a directory is built in
+# ".<name>.tmp-XXXXXXXX" and the one it replaces is retired to ".<name>.old-XXXXXXXX"; a file is written to
+# ".<name>.XXXXXXXX.tmp". ``remove_leftovers`` recognises exactly these.
+_LEFTOVER_DIRECTORY = re.compile(r"\.(?P<target>.+)\.(?P<kind>tmp|old)-[a-z0-9_]{8}")
+_LEFTOVER_FILE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 @contextlib.contextmanager
@@ -22,8 +29,13 @@ def atomic_directory(target: str | Path, overwrite: bool = True) -> Iterator[Pat
     target = Path(target)
     if target.exists() and not overwrite:
         raise UvaKitError(f"{target} already exists; choose another --out or pass --overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as exc:
+        reason = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror or exc
+        raise UvaKitError(f"cannot create {target}: {reason} ({exc.filename}); "
+                          "choose an --out in a folder you can write to") from None
     try:
         yield staging
         if target.exists():
@@ -50,3 +62,26 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_leftovers(folder: str | Path) -> list[Path]:
+    """Clean up after atomic writes in ``folder`` that were killed (SIGKILL, power loss) half-way; returns what changed.
+
+    Unfinished temporary directories and files are deleted. A retired directory whose target is
+    missing (killed between the two renames) is put back in place; one whose target exists is deleted.
+    Only the temporary names made here are touched.
+    """
+    folder = Path(folder)
+    changed = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        directory = _LEFTOVER_DIRECTORY.fullmatch(path.name) if path.is_dir() else None
+        if directory and directory["kind"] == "old" and not (folder / directory["target"]).exists():
+            path.rename(folder / directory["target"])
+        elif directory:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and _LEFTOVER_FILE.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+        else:
+            continue
+        changed.append(path)
+    return changed

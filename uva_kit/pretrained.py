@@ -10,13 +10,13 @@ is wrong; it never keeps random weights for something it could not load.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from pathlib import Path
 from typing import Any
 
 from uva_kit.atomic import atomic_directory
+from uva_kit.checksums import record_files, verify_files
 from uva_kit.errors import CheckpointError, SpecError, UvaKitError
 
 FORMAT = "uva_kit.pretrained_model"
@@ -25,14 +25,6 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 NORMALIZATION_FILE = "normalization.safetensors"
 NORMALIZER_MARKER = "normalizer."
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _is_normalization_key(key: str) -> bool:
@@ -92,10 +84,7 @@ def save(model: Any, directory: str | Path, extra: dict | None = None) -> Path:
             "uva_kit_version": __version__,
             "torch_version": torch.__version__,
             "plugins": _used_plugins(spec),
-            "files": {
-                name: {"bytes": (staging / name).stat().st_size, "sha256": _sha256(staging / name)}
-                for name in (WEIGHTS_FILE, NORMALIZATION_FILE)
-            },
+            "files": record_files(staging, (WEIGHTS_FILE, NORMALIZATION_FILE)),
             **(extra or {}),
         }
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
@@ -128,15 +117,7 @@ def read_config(directory: str | Path) -> dict:
 
 
 def _check_files(directory: Path, config: dict) -> None:
-    for name, expected in config["files"].items():
-        path = directory / name
-        if not path.exists():
-            raise CheckpointError(f"{directory} is incomplete: {name} is missing.")
-        size = path.stat().st_size
-        if size != expected["bytes"]:
-            raise CheckpointError(f"{path} is truncated or corrupt: {size} bytes, expected {expected['bytes']}.")
-        if _sha256(path) != expected["sha256"]:
-            raise CheckpointError(f"{path} is corrupt: its checksum does not match config.json.")
+    verify_files(directory, config["files"], (WEIGHTS_FILE, NORMALIZATION_FILE), directory / CONFIG_FILE)
 
 
 def _check_plugins(config: dict) -> None:

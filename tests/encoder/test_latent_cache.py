@@ -96,3 +96,25 @@ def test_deterministic_encoders_store_latents(tmp_path, frames):
     cached = LatentCache(tmp_path, encoder).latents_for("episode_0", frames)
     assert cached.logvar is None
     assert torch.equal(cached.draw(), encoder.encode(frames[None])[0])
+
+
+@pytest.mark.parametrize("damage", [lambda data: data[: len(data) // 2], lambda data: b"\x07" * len(data)])
+def test_a_damaged_item_is_deleted_with_a_warning_and_encoded_again(tmp_path, frames, damage):
+    encoder = CountingEncoder(tiny_vae(sample_posterior=False))
+    cache = LatentCache(tmp_path, encoder)
+    first = cache.latents_for("episode_0", frames)
+    path = cache.path("episode_0")
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.warns(UserWarning, match=rf"latent cache file {path} is unreadable .*encoded again"):
+        again = cache.latents_for("episode_0", frames)
+    assert encoder.encoded == 10 and torch.equal(again.mean, first.mean)
+    assert torch.equal(cache.get("episode_0").mean, first.mean)  # the re-encoded file replaced the damaged one
+
+
+def test_build_re_encodes_a_damaged_item(tmp_path, frames):
+    cache = LatentCache(tmp_path, tiny_vae())
+    cache.build([("episode_0", frames), ("episode_1", frames)], progress=False)
+    path = cache.path("episode_1")
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.warns(UserWarning, match="is unreadable"):
+        assert cache.build([("episode_0", frames), ("episode_1", frames)], progress=False) == 1

@@ -64,3 +64,16 @@ def test_eval_policy_errors_are_clear(tmp_path):
     result = run_cli("eval", "policy", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "x"))
     assert result.returncode == 2 and "is not a model folder" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["policy", "--agent", "random", "--videos", "-1"], "--videos must be at least 0, got -1"),
+    (["video", "--num-iter", "1", "0"], "--num-iter must be at least 1, got [1, 0]"),
+    (["planning", "--videos", "-2"], "--videos must be at least 0, got -2"),
+    (["policy", "--n-action-steps", "99"], "n_action_steps must be in 1..16 (the action chunk), got 99"),
+])
+def test_bad_eval_options_are_one_line_errors(tmp_path, tiny_checkpoint, arguments, message):
+    checkpoint = [] if "--agent" in arguments else ["--checkpoint", str(tiny_checkpoint)]
+    result = run_cli("eval", *arguments, *checkpoint, "--out", str(tmp_path / "x"))
+    assert result.returncode == 2 and f"uva-kit eval: error: {message}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()

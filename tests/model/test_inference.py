@@ -102,6 +102,11 @@ def test_action_normalizer_maps_environment_units(tiny_model, tiny_batch):
     assert "modalities.action.normalizer.high" in tiny_model.state_dict()
 
 
+def test_normalizer_range_of_the_wrong_width_is_a_clear_error(tiny_model):
+    with pytest.raises(ValueError, match=r"normalizer range needs 2 values per bound, got low=\[0.0\]"):
+        tiny_model.action_normalizer.set_range([0.0], [1.0])
+
+
 def test_action_only_model_has_no_video_head():
     spec = uva_kit.load_spec("pusht-tiny", ["modalities.0.predict=false", "modes=[{mode = {type = \"policy\"}}]"])
     model = uva_kit.build(spec)

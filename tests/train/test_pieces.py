@@ -171,3 +171,10 @@ def test_fsdp_on_one_process_trains_exactly_as_ddp_and_says_it_has_no_effect(tmp
     assert "training.parallelism='fsdp' has no effect on one process" in capsys.readouterr().out
     for name in ("model", "ema", "optimizer"):
         assert_bitwise_equal(weights(tmp_path / "ddp", 2, name), weights(tmp_path / "fsdp", 2, name))
+
+
+def test_fit_refuses_a_device_that_cannot_run_here(tmp_path):
+    spec = load_spec("pusht-tiny", ["training.steps=1", "training.batch_size=4"])
+    with pytest.raises(UvaKitError, match="device 'gpu' is not one uva_kit runs on"):
+        fit(spec, SyntheticWindows(4), tmp_path / "run", device="gpu", progress=False)
+    assert not (tmp_path / "run").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,9 @@ COMMANDS: dict[str, str] = {
     "quickstart": "quickstart",
 }
 
+# Set (to anything but empty) to get the full traceback of an error instead of the one-line message.
+TRACEBACK_ENV = "UVA_KIT_TRACEBACK"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uva-kit", description="Unified Video Action models for robot learning.")
@@ -42,8 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except UvaKitError as exc:
-        print(f"uva-kit {args.command}: error: {exc}", file=sys.stderr)
+    except (UvaKitError, ValueError, KeyError) as exc:
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        # str() of a KeyError is the repr of its message; print the message itself
+        message = exc.args[0] if isinstance(exc, KeyError) and len(exc.args) == 1 else exc
+        print(f"uva-kit {args.command}: error: {message}", file=sys.stderr)
+        if not isinstance(exc, UvaKitError):  # raised by a check in the library, or a bug: say how to see where
+            print(f"uva-kit {args.command}: set {TRACEBACK_ENV}=1 to see the traceback", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"uva-kit {args.command}: interrupted", file=sys.stderr)

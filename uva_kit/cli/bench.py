@@ -41,13 +41,12 @@ def run(args: argparse.Namespace) -> int:
 
     import uva_kit
     from uva_kit.benchmarking import stage_table
+    from uva_kit.devices import resolve_device
     from uva_kit.ops import extension_status
 
     if args.batch < 1 or args.repeats < 1 or any(s < 1 for s in args.steps):
         raise UvaKitError("--batch, --repeats and --steps must be positive")
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UvaKitError(f"--device {args.device}: no CUDA device is available here (torch {torch.__version__})")
+    device = torch.device(resolve_device(args.device))
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = spec_from_arguments(args)

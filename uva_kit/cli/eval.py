@@ -96,10 +96,12 @@ def _planning_arguments(parser) -> None:
     parser.add_argument("--videos", type=int, default=1, help="MP4s of the first N episodes per selector")
 
 
-def _positive(args, *names: str) -> None:
+def _at_least(minimum: int, args, *names: str) -> None:
+    """Each option ``names`` (one number or a list) is ``minimum`` or more."""
     for name in names:
-        if getattr(args, name) < 1:
-            raise UvaKitError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+        value = getattr(args, name)
+        if any(v < minimum for v in (value if isinstance(value, list) else [value])):
+            raise UvaKitError(f"--{name.replace('_', '-')} must be at least {minimum}, got {value}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,7 +122,8 @@ def _run_policy(args):
     from uva_kit.eval.loading import load_model
     from uva_kit.eval.policy_eval import run_policy_suite
 
-    _positive(args, "episodes", "max_steps", "batch_envs", "n_action_steps")
+    _at_least(1, args, "episodes", "max_steps", "batch_envs", "n_action_steps")
+    _at_least(0, args, "videos")
     if not args.checkpoint and not args.agent:
         raise UvaKitError("give --checkpoint C [C ...] and/or --agent random|still")
     if args.history_sweep and len(args.checkpoint) < 2:
@@ -164,7 +167,8 @@ def _run_video(args):
     from uva_kit.eval.loading import load_model
     from uva_kit.eval.video_eval import evaluate_video
 
-    _positive(args, "samples", "batch_size")
+    _at_least(1, args, "samples", "batch_size", "num_iter")
+    _at_least(0, args, "pictures")
     model = load_model(args.checkpoint, args.device)
     i3d = None if args.no_fvd else load_i3d(args.i3d).to(model.device)
     dataset = _held_out(args, model)
@@ -183,7 +187,7 @@ def _run_inverse(args):
     from uva_kit.eval.inverse_eval import evaluate_inverse
     from uva_kit.eval.loading import load_model
 
-    _positive(args, "samples", "batch_size")
+    _at_least(1, args, "samples", "batch_size")
     model = load_model(args.checkpoint, args.device)
     dataset = _held_out(args, model)
 
@@ -200,7 +204,8 @@ def _run_planning(args):
     from uva_kit.eval.loading import load_model
     from uva_kit.eval.planning import evaluate_planning
 
-    _positive(args, "episodes", "candidates", "execute_steps", "max_steps", "batch_envs", "num_iter")
+    _at_least(1, args, "episodes", "candidates", "execute_steps", "max_steps", "batch_envs", "num_iter")
+    _at_least(0, args, "videos")
     forward_model = load_model(args.checkpoint, args.device)
     base_model = load_model(args.base_policy, args.device) if args.base_policy else forward_model
     if base_model.spec.layout != forward_model.spec.layout:

@@ -50,10 +50,12 @@ def resolve_data(path: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from uva_kit.devices import resolve_device
     from uva_kit.errors import UvaKitError
     from uva_kit.spec import spec_from_dict
     from uva_kit.train import fit, read_run_config
 
+    resolve_device(args.device)  # a bad --device fails before the data is read
     if args.resume:
         if args.spec or args.overrides or args.data or args.out:
             raise UvaKitError("--resume OUT continues a run with its saved spec and data; drop --spec/--set/--data/--out.")

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from uva_kit.data.episode import EpisodeRecord
-from uva_kit.data.stats import array_stats, image_stats, stats_from_json, stats_to_json
+from uva_kit.data.stats import array_stats, image_stats, stats_to_json
 from uva_kit.data.table import EpisodeTable
 from uva_kit.data.video import VideoWriter, read_video
 from uva_kit.errors import DataError
@@ -35,6 +35,8 @@ VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.m
 EPISODES_PATH = "meta/episodes/chunk-000/file-000.parquet"
 # Dataset feature -> EpisodeTable key, for the features every dataset here has.
 CORE_FEATURES = {"action": "actions", "observation.state": "agent_pos"}
+# The per-dimension statistics of a stats.json entry, checked when it is read.
+RANGE_STATS = ("min", "max", "mean", "std")
 BOOKKEEPING = {"timestamp", "frame_index", "episode_index", "index", "task_index", "next.reward", "next.done", "next.success"}
 
 
@@ -231,11 +233,14 @@ def read_lerobot(root: str | Path) -> EpisodeTable:
         if k not in CORE_FEATURES and k not in BOOKKEEPING and f.get("dtype") not in ("video", "image", "string")
     }
     stats_path = root / "meta" / "stats.json"
-    stored = stats_from_json(json.loads(stats_path.read_text())) if stats_path.is_file() else {}
+    stored = _read_stats(stats_path) if stats_path.is_file() else {}
     stats = {}
     for feature, values in {**{k: steps[k] for k in CORE_FEATURES}, **{extra_feature_name(k): v for k, v in extras.items()}}.items():
         key = CORE_FEATURES.get(feature, extra_key(feature))
-        stats[key] = stored[feature] if feature in stored and "min" in stored[feature] else array_stats(values)
+        if feature in stored and "min" in stored[feature]:
+            stats[key] = _checked_stats(stored[feature], stats_path, feature, values.shape[1:])
+        else:
+            stats[key] = array_stats(values)
     return EpisodeTable(
         frames=frames,
         actions=steps["action"].astype(np.float32),
@@ -246,6 +251,40 @@ def read_lerobot(root: str | Path) -> EpisodeTable:
         fps=float(info["fps"]),
         source=str(root),
     )
+
+
+def _read_stats(path: Path) -> dict:
+    """The raw tables of stats.json (each feature's entries are checked where they are used)."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}); the file is corrupt or truncated (delete it to have "
+                        "the statistics computed from the data)") from exc
+    if not isinstance(data, dict) or not all(isinstance(entry, dict) for entry in data.values()):
+        raise DataError(f"{path}: expected a table of features, each a table of statistics (min, max, ...)")
+    return data
+
+
+def _checked_stats(entry: dict, path: Path, feature: str, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """A feature's stats.json entry as arrays; min/max/mean/std must be finite, one per value of a step
+    (``shape``), with min <= max."""
+    arrays = {}
+    for name, value in entry.items():
+        try:
+            arrays[name] = np.asarray(value, dtype=np.float64 if name in RANGE_STATS else None)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: '{feature}.{name}' must be a number or a list of numbers, got {value!r}") from None
+        if name not in RANGE_STATS:
+            continue
+        if arrays[name].size != int(np.prod(shape)):
+            raise DataError(f"{path}: '{feature}.{name}' has {arrays[name].size} values, but each step of '{feature}' "
+                            f"has {int(np.prod(shape))}; fix it, or delete the file to have the statistics computed")
+        if not np.isfinite(arrays[name]).all():
+            raise DataError(f"{path}: '{feature}.{name}' must be finite, got {value!r}")
+        arrays[name] = arrays[name].reshape(shape)
+    if "max" in arrays and (arrays["max"] < arrays["min"]).any():
+        raise DataError(f"{path}: '{feature}.max' is below '{feature}.min' ({entry['max']!r} < {entry['min']!r})")
+    return arrays
 
 
 def _read_parquet(path: Path, what: str) -> pa.Table:

@@ -29,7 +29,3 @@ def image_stats(frames: np.ndarray, max_frames: int = 2000) -> dict[str, np.ndar
 
 def stats_to_json(stats: dict[str, dict[str, np.ndarray]]) -> dict:
     return {key: {name: np.asarray(v).tolist() for name, v in entry.items()} for key, entry in stats.items()}
-
-
-def stats_from_json(data: dict) -> dict[str, dict[str, np.ndarray]]:
-    return {key: {name: np.asarray(v) for name, v in entry.items()} for key, entry in data.items()}

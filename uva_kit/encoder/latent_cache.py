@@ -8,6 +8,7 @@ so a changed encoder never reads stale latents. Where the encoder samples its po
 moments (mean, logvar) are stored and a fresh sample is drawn at each read; otherwise the latents
 themselves. One safetensors file per item (written atomically) plus an ``encoder.json`` that
 describes the encoder. ``item_id`` must identify the frames (e.g. dataset fingerprint + episode).
+An unreadable item file (truncated, overwritten) is deleted with a warning and encoded again.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
@@ -58,12 +61,28 @@ class LatentCache:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", item_id)[:80]
         return self.directory / f"{safe}-{hashlib.sha1(item_id.encode()).hexdigest()[:10]}.safetensors"
 
+    def contains(self, item_id: str) -> bool:
+        """Whether ``item_id`` is cached in a readable file (its header is checked; a damaged file is discarded)."""
+        path = self.path(item_id)
+        if not path.exists():
+            return False
+        try:
+            with safe_open(str(path), "pt"):
+                return True
+        except SafetensorError as exc:
+            _discard(path, exc)
+            return False
+
     def get(self, item_id: str) -> LatentPosterior | None:
-        """The cached latents of ``item_id``, or None."""
+        """The cached latents of ``item_id``, or None (also for a damaged file, which is discarded)."""
         path = self.path(item_id)
         if not path.exists():
             return None
-        tensors = load_file(path)
+        try:
+            tensors = load_file(path)
+        except SafetensorError as exc:
+            _discard(path, exc)
+            return None
         return LatentPosterior(tensors["mean"], tensors.get("logvar"))
 
     @torch.no_grad()
@@ -92,7 +111,14 @@ class LatentCache:
         """Encode every item not cached yet; returns how many were encoded."""
         encoded = 0
         for item_id, frames in tqdm(items, total=total, desc="caching latents", unit="item", disable=not progress):
-            if not self.path(item_id).exists():
+            if not self.contains(item_id):
                 self.latents_for(item_id, frames)
                 encoded += 1
         return encoded
+
+
+def _discard(path: Path, problem: Exception) -> None:
+    """Delete a damaged cache file, saying so: the cache is derived data, so the item is simply encoded again."""
+    warnings.warn(f"latent cache file {path} is unreadable ({problem}); deleted it, its frames are encoded again",
+                  stacklevel=3)
+    path.unlink(missing_ok=True)

@@ -17,14 +17,10 @@ def model_directory(path: str | Path) -> Path:
                           "pass OUT/checkpoints/<step>/pretrained_model or a folder written by uva_kit.save")
 
 
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def load_model(path: str | Path, device: str | None = None):
     """The model at ``path`` on ``device`` (default: cuda when available), in eval mode."""
     import uva_kit
+    from uva_kit.devices import resolve_device
 
-    return uva_kit.load(model_directory(path), device=device or default_device()).eval()
+    device = resolve_device(device)  # before the model is read: a bad --device fails fast
+    return uva_kit.load(model_directory(path), device=device).eval()

@@ -12,14 +12,14 @@ import torch
 
 from uva_kit.masking.base import MaskingStrategy, random_ranks
 from uva_kit.spec import ComponentSpec
-from uva_kit.spec.validators import positive, probability
+from uva_kit.spec.validators import finite, positive, probability
 
 
 @attrs.frozen
 class MarMaskingSpec(ComponentSpec):
     min_ratio: float = attrs.field(default=0.7, validator=probability)
     max_ratio: float = attrs.field(default=1.0, validator=probability)
-    mean: float = 1.0
+    mean: float = attrs.field(default=1.0, validator=finite)
     std: float = attrs.field(default=0.25, validator=positive)
 
     def __attrs_post_init__(self):

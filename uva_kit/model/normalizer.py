@@ -19,8 +19,12 @@ class RangeNormalizer(nn.Module):
         self.register_buffer("high", torch.ones(dim))
 
     def set_range(self, low, high) -> None:
-        low = torch.as_tensor(low, dtype=self.low.dtype).reshape(self.low.shape)
-        high = torch.as_tensor(high, dtype=self.high.dtype).reshape(self.high.shape)
+        low = torch.as_tensor(low, dtype=self.low.dtype)
+        high = torch.as_tensor(high, dtype=self.high.dtype)
+        if low.numel() != self.low.numel() or high.numel() != self.high.numel():
+            raise ValueError(f"normalizer range needs {self.low.numel()} values per bound, got low={low.tolist()}, "
+                             f"high={high.tolist()}")
+        low, high = low.reshape(self.low.shape), high.reshape(self.high.shape)
         if (high < low).any():
             raise ValueError(f"normalizer range has high < low: low={low.tolist()}, high={high.tolist()}")
         self.low.copy_(low)

@@ -9,7 +9,7 @@ from uva_kit.sampler.base import Sampler
 from uva_kit.sampler.update import coefficient_table
 from uva_kit.spec import ComponentSpec
 from uva_kit.spec.model import DiffusionSpec
-from uva_kit.spec.validators import positive
+from uva_kit.spec.validators import non_negative, positive
 
 
 @attrs.frozen
@@ -17,7 +17,7 @@ class DdimSpec(ComponentSpec):
     """``eta`` = 0 is deterministic given the initial noise; 1 matches DDPM's variance."""
 
     steps: int = attrs.field(default=100, validator=positive)
-    eta: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+    eta: float = attrs.field(default=0.0, validator=non_negative)
 
 
 class DdimSampler(Sampler):

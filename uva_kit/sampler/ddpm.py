@@ -9,7 +9,7 @@ from uva_kit.sampler.base import Sampler
 from uva_kit.sampler.update import coefficient_table
 from uva_kit.spec import ComponentSpec
 from uva_kit.spec.model import DiffusionSpec
-from uva_kit.spec.validators import positive
+from uva_kit.spec.validators import non_negative, positive
 
 
 @attrs.frozen
@@ -17,7 +17,7 @@ class DdpmSpec(ComponentSpec):
     """``steps`` kept out of the training steps; ``temperature`` scales the per-step noise only."""
 
     steps: int = attrs.field(default=100, validator=positive)
-    temperature: float = attrs.field(default=0.95, validator=attrs.validators.ge(0.0))
+    temperature: float = attrs.field(default=0.95, validator=non_negative)
 
 
 class DdpmSampler(Sampler):

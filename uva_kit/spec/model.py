@@ -6,6 +6,7 @@ from typing import Literal
 
 import attrs
 
+from uva_kit.errors import SpecError
 from uva_kit.spec.component import ComponentSpec, default_component, slot
 from uva_kit.spec.migrations import CURRENT_SPEC_VERSION
 from uva_kit.spec.training import TrainingSpec
@@ -77,3 +78,11 @@ class UVASpec:
     text_encoder: ComponentSpec | None = slot("text_encoder", optional=True)
     modes: tuple[ModeWeight, ...] = attrs.field(factory=_default_mixture)
     training: TrainingSpec = attrs.field(factory=TrainingSpec)
+
+    def __attrs_post_init__(self):
+        """Checks across slots (the model checks the rest when it is built)."""
+        sample_steps = getattr(self.sampler, "steps", None)
+        if isinstance(sample_steps, int) and sample_steps > self.diffusion.train_steps:
+            train_steps = self.diffusion.train_steps
+            raise SpecError("sampler.steps", f"{sample_steps} is more than diffusion.train_steps ({train_steps}): sampling "
+                            f"keeps a subset of the training steps; use at most {train_steps}.")

@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from uva_kit.spec.validators import non_negative, positive, probability
+from uva_kit.spec.validators import fraction_below_one, non_negative, positive, probability
 
 
 @attrs.frozen
@@ -31,13 +31,13 @@ class TrainingSpec:
     weight_decay: float = attrs.field(default=0.02, validator=non_negative)
     warmup_steps: int = attrs.field(default=1000, validator=non_negative)
     lr_schedule: Literal["cosine", "constant"] = "cosine"
-    grad_clip: float | None = None
+    grad_clip: float | None = attrs.field(default=None, validator=attrs.validators.optional(positive))  # None: off
     ema_power: float = attrs.field(default=0.75, validator=positive)
     ema_max_decay: float = attrs.field(default=0.9999, validator=probability)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     seed: int = 42
     num_workers: int = attrs.field(default=0, validator=non_negative)
-    val_ratio: float = attrs.field(default=0.02, validator=probability)
+    val_ratio: float = attrs.field(default=0.02, validator=fraction_below_one)  # >= 1 training episode
     val_every: int = attrs.field(default=1000, validator=positive)
     val_batches: int = attrs.field(default=4, validator=positive)
     log_every: int = attrs.field(default=10, validator=positive)

@@ -1,14 +1,26 @@
-"""attrs validators shared by component specs (messages name the option and the bad value)."""
+"""attrs validators shared by component specs (messages name the option and the bad value).
+
+NaN and infinity are rejected wherever a bound is checked: no option is meaningful at either.
+"""
 
 from __future__ import annotations
 
+import math
+
+
+def finite(instance, attribute, value) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be a finite number, got {value}")
+
 
 def positive(instance, attribute, value) -> None:
+    finite(instance, attribute, value)
     if value <= 0:
         raise ValueError(f"{attribute.name} must be positive, got {value}")
 
 
 def non_negative(instance, attribute, value) -> None:
+    finite(instance, attribute, value)
     if value < 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {value}")
 
@@ -16,3 +28,8 @@ def non_negative(instance, attribute, value) -> None:
 def probability(instance, attribute, value) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{attribute.name} must be in [0, 1], got {value}")
+
+
+def fraction_below_one(instance, attribute, value) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{attribute.name} must be in [0, 1), got {value}")

@@ -14,6 +14,8 @@ import attrs
 import torch
 import torch.distributed as dist
 
+from uva_kit.devices import resolve_device
+
 
 @attrs.frozen
 class Distributed:
@@ -73,8 +75,7 @@ class Replicated:
 def setup(device: str | None = None) -> Distributed:
     """Join the process group that torchrun describes in the environment (a no-op without torchrun)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     if world_size <= 1:
         return Distributed(device=device)
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))

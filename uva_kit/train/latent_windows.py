@@ -60,7 +60,7 @@ class CachedLatentWindows(torch.utils.data.Dataset):
 
         def windows():
             for index in indices:
-                if not self.cache.path(self._item_id(index)).exists():
+                if not self.cache.contains(self._item_id(index)):
                     sample = self.dataset[index]
                     yield self._item_id(index), self._frames(sample["history_frames"], sample["future_frames"])
 

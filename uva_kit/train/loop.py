@@ -142,6 +142,11 @@ def fit(
     training = spec.training
     state = distributed.setup(device)
     out = Path(out)
+    if resume:
+        if state.is_main:
+            for path in training_state.remove_interrupted_saves(out):
+                print(f"cleaned up {path.name}, left by a checkpoint save that was killed")
+        state.barrier()
     checkpoint = training_state.last_checkpoint(out) if resume else None
     if not resume and training_state.checkpoint_root(out).exists():
         raise UvaKitError(f"{out} already holds a training run; resume it with --resume, or choose another --out.")

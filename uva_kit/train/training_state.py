@@ -3,8 +3,9 @@
 ``pretrained_model/`` is a normal model directory (``uva_kit.load``) holding the EMA weights, which
 is what evaluation uses. ``training_state/`` holds everything needed to continue bit for bit: the
 raw weights, the EMA weights and update count, the optimizer and LR-scheduler state, the RNG
-states and the step. Tensors go to safetensors, the rest to JSON; each checkpoint is written
-atomically and ``last`` is replaced only after it is complete.
+states and the step. Tensors go to safetensors, the rest to JSON, and ``checksums.json`` holds the
+size and SHA-256 of each file, verified on resume (checkpoints from before it are not verified).
+Each checkpoint is written atomically and ``last`` is replaced only after it is complete.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from uva_kit.atomic import atomic_directory, atomic_write
+from uva_kit.atomic import atomic_directory, atomic_write, remove_leftovers
+from uva_kit.checksums import record_files, verify_files
 from uva_kit.errors import CheckpointError
 from uva_kit.pretrained import load_state_strict, save
 
@@ -30,6 +33,8 @@ LAST = "last"
 STATE_DIR = "training_state"
 MODEL_DIR = "pretrained_model"
 SCORES = "scores.json"
+CHECKSUMS = "checksums.json"
+STATE_FILES = ("model.safetensors", "ema.safetensors", "optimizer.safetensors", "rng.safetensors", "state.json")
 
 
 def checkpoint_root(out: Path) -> Path:
@@ -111,6 +116,7 @@ def save_checkpoint(out: Path, step: int, ema_model, ema_updates: int, model_sta
             "rng": rng_meta,
         }
         (state_dir / "state.json").write_text(json.dumps(meta))
+        (state_dir / CHECKSUMS).write_text(json.dumps(record_files(state_dir, STATE_FILES), indent=2) + "\n")
     atomic_write(root / LAST, lambda temporary: Path(temporary).write_text(step_name(step) + "\n"))
     return target
 
@@ -126,22 +132,55 @@ def last_checkpoint(out: Path) -> Path | None:
     return target
 
 
+def _other_checkpoints_hint(checkpoint: Path) -> str:
+    """How to resume from another complete checkpoint of the run than the unreadable ``checkpoint``."""
+    root = checkpoint.parent
+    others = sorted(p.name for p in root.iterdir()
+                    if p.name.isdigit() and p.name != checkpoint.name and (p / STATE_DIR / "state.json").is_file())
+    if not others:
+        return "The run has no other checkpoint; start a new run (another --out)."
+    return (f"Other checkpoints of this run: {', '.join(others)}. To resume from the newest of them, move {checkpoint} "
+            f"out of the way and run: echo {others[-1]} > {root / LAST}")
+
+
 @contextlib.contextmanager
 def _reading(checkpoint: Path):
+    """A checkpoint that cannot be read is a CheckpointError that names it and the run's other checkpoints."""
     try:
         yield
-    except CheckpointError:
-        raise
-    except (OSError, json.JSONDecodeError, KeyError, ValueError) as exc:
-        raise CheckpointError(f"cannot resume from {checkpoint}: {type(exc).__name__}: {exc}") from None
+    except (CheckpointError, OSError, KeyError, ValueError) as exc:
+        problem = str(exc) if isinstance(exc, CheckpointError) else f"{type(exc).__name__}: {exc}"
+        raise CheckpointError(f"cannot resume from {checkpoint}: {problem}\n{_other_checkpoints_hint(checkpoint)}") from None
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise CheckpointError(f"{path} is truncated or corrupt ({exc}).") from None
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} is corrupt (invalid JSON: {exc}).") from None
+
+
+def _verify(state_dir: Path) -> None:
+    """Check the training-state files against checksums.json, when the checkpoint has one."""
+    listing = state_dir / CHECKSUMS
+    if listing.exists():
+        verify_files(state_dir, _load_json(listing), STATE_FILES, listing)
 
 
 def load_weights(checkpoint: Path, model, ema) -> None:
     """Restore the whole training and EMA weights (before the model is wrapped or sharded)."""
     state_dir = Path(checkpoint) / STATE_DIR
     with _reading(checkpoint):
+        _verify(state_dir)
         for module, name in ((model, "model.safetensors"), (ema.model, "ema.safetensors")):
-            load_state_strict(module, load_file(str(state_dir / name)), str(state_dir / name))
+            load_state_strict(module, _load_tensors(state_dir / name), str(state_dir / name))
 
 
 def load_progress(checkpoint: Path, ema, scheduler, load_optimizer: Callable[[dict], None]) -> int:
@@ -151,17 +190,24 @@ def load_progress(checkpoint: Path, ema, scheduler, load_optimizer: Callable[[di
     """
     state_dir = Path(checkpoint) / STATE_DIR
     with _reading(checkpoint):
-        meta = json.loads((state_dir / "state.json").read_text())
-        load_optimizer(_unflatten_optimizer(load_file(str(state_dir / "optimizer.safetensors")), meta["optimizer"]))
-        _restore_rng(load_file(str(state_dir / "rng.safetensors")), meta["rng"])
+        meta = _load_json(state_dir / "state.json")
+        load_optimizer(_unflatten_optimizer(_load_tensors(state_dir / "optimizer.safetensors"), meta["optimizer"]))
+        _restore_rng(_load_tensors(state_dir / "rng.safetensors"), meta["rng"])
     scheduler.load_state_dict(meta["scheduler"])
     ema.updates = meta["ema_updates"]
     return int(meta["step"])
 
 
+def remove_interrupted_saves(out: Path) -> list[Path]:
+    """Clean up the temporary folders and files of checkpoint saves that were killed half-way."""
+    return remove_leftovers(checkpoint_root(out))
+
+
 def prune(out: Path, keep_last: int, keep_top_k: int) -> None:
-    """Delete checkpoints that are neither among the newest ``keep_last`` nor the ``keep_top_k`` best scored."""
+    """Delete checkpoints that are neither among the newest ``keep_last`` nor the ``keep_top_k`` best scored,
+    and what interrupted saves left behind."""
     root = checkpoint_root(out)
+    remove_interrupted_saves(out)
     steps = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())
     scores = read_scores(out)
     best = sorted((s for s in scores.items() if s[1] is not None), key=lambda item: -item[1])[:keep_top_k]
