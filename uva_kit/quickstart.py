@@ -95,8 +95,8 @@ def _train(options: QuickstartOptions, state: dict) -> Path:
     spec = load_spec(options.spec, list(TRAINING_OVERRIDES))
     data = _demonstrations(options)
     resume = (train_dir / "train_config.json").exists()
-    print(f"[1/3] training {spec.name} on {data} for up to {options.minutes:g} min"
-          + (" (resuming)" if resume else "") + f" -> {train_dir}")
+    print(f"[1/3] training {spec.name} on {data} for up to {options.minutes:g} min in all"
+          + (" (resuming)" if resume and last_checkpoint(train_dir) is not None else "") + f" -> {train_dir}")
     result = fit(
         spec, split_dataset(spec, str(data), "train"), train_dir, val_dataset=split_dataset(spec, str(data), "val"),
         resume=resume, time_limit_s=options.minutes * 60, progress=True, run_info={"data": str(data)},
@@ -161,6 +161,7 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     report.paragraph(verdict)
     report.table(["agent", "score (mean best reward)", "success rate", "episodes"],
                  [[run["label"], run["score"], run["success_rate"], run["episodes"]] for run in info["runs"]])
+    report.image(out / "eval" / "per_seed.png")
     report.paragraph(f"Model: {model.spec.name} trained for {_read_state(out).get('steps', '?')} steps "
                      f"(budget {options.minutes:g} min); checkpoint {checkpoint}. Deviations from the paper: "
                      + "; ".join(model.spec.deviations) + ".")
@@ -173,9 +174,8 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     )
     report.heading("Rollouts (first episodes; click for the MP4)")
     for run in info["runs"]:
-        gif = run.get("gif") or next((v for v in run["videos"] if v.endswith(".gif")), None)
-        if gif:
-            report.image(out / "eval" / gif, caption=run["label"], link=Path("eval") / run["videos"][0])
+        if run["gif"]:
+            report.image(out / "eval" / run["gif"], caption=run["label"], link=Path("eval") / run["videos"][0])
     report.heading("Predicted vs real future frames (held-out windows; rows: real, predicted)")
     for result in video["results"]:
         report.image(video_dir / result["grid_png"], caption=f"PSNR {result['psnr']:.1f} dB, SSIM {result['ssim']:.3f}")

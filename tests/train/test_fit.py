@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -127,3 +129,93 @@ def test_a_run_saves_absolute_data_paths_so_it_resumes_from_any_directory(tmp_pa
     assert json.loads((tmp_path / "run" / "train_config.json").read_text())["data"] == str(data.resolve())
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
+
+
+class SignalAtRead(SyntheticWindows):
+    """Sends ``signal`` to this process when sample ``at_read`` is read: a Ctrl-C mid-step."""
+
+    def __init__(self, at_read: int, signal_number=None, **options):
+        super().__init__(**options)
+        self.at_read, self.reads, self.signal = at_read, 0, signal_number or signal.SIGINT
+
+    def __getitem__(self, index: int) -> dict:
+        self.reads += 1
+        if self.reads == self.at_read:
+            os.kill(os.getpid(), self.signal)
+        return super().__getitem__(index)
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_finishes_the_step_saves_and_resumes_exactly(tmp_path, capsys, signal_name):
+    spec = load_spec("pusht-tiny", ["training.steps=6", "training.batch_size=4", "training.checkpoint_every=100",
+                                    "training.log_every=1", "training.warmup_steps=0"])
+    stopped = fit(spec, SignalAtRead(at_read=10, signal_number=getattr(signal, signal_name), size=4),
+                  tmp_path / "interrupted", progress=False)
+    assert stopped.step == 3 and stopped.checkpoint.name == "00000003"  # the 10th read is in step 3
+    assert f"{signal_name} received at step 3: saved" in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers are back
+    resumed = fit(spec, SyntheticWindows(4), tmp_path / "interrupted", resume=True, progress=False)
+    whole = fit(spec, SyntheticWindows(4), tmp_path / "whole", progress=False)
+    assert resumed.step == whole.step == 6
+    for name in ("model", "ema", "optimizer"):
+        assert_bitwise_equal(weights(tmp_path / "interrupted", 6, name), weights(tmp_path / "whole", 6, name))
+
+
+def test_a_second_ctrl_c_interrupts_at_once():
+    from uva_kit.train.stop_request import StopRequest
+
+    with StopRequest() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.requested and stop.signal_name == "SIGINT"
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_the_time_limit_counts_the_training_time_of_earlier_segments(tmp_path, capsys):
+    """A resumed time-limited run (the quickstart's) stops once all its segments together reach the limit."""
+    spec = load_spec("pusht-tiny", ["training.steps=8", "training.batch_size=4", "training.checkpoint_every=2",
+                                    "training.keep_last=10"])
+    fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False, time_limit_s=3600)
+    state_file = tmp_path / "run" / "checkpoints" / "00000008" / "training_state" / "state.json"
+    assert 0 < json.loads(state_file.read_text())["trained_s"] < 3600
+    (tmp_path / "run" / "checkpoints" / "last").write_text("00000002\n")
+    state_file = tmp_path / "run" / "checkpoints" / "00000002" / "training_state" / "state.json"
+    state = json.loads(state_file.read_text())
+    state_file.write_text(json.dumps({**state, "trained_s": 3599.99}))  # as if it had trained for an hour
+    (state_file.parent / "checksums.json").unlink()  # the edit above would fail the integrity check
+    result = fit(spec, SyntheticWindows(4), tmp_path / "run", resume=True, progress=False, time_limit_s=3600)
+    assert result.step == 3 and "time limit of 3600 s reached at step 3" in capsys.readouterr().out
+
+
+def test_log_records_average_their_window_and_split_the_loss_by_modality(tmp_path, capsys):
+    from uva_kit.train.optim import lr_multiplier
+
+    spec = load_spec("pusht-tiny", ["training.steps=6", "training.batch_size=4", "training.log_every=3",
+                                    "training.warmup_steps=4", "training.lr=1e-3"])
+    fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
+    records = read_metrics(tmp_path / "run", "train")
+    assert [r["step"] for r in records] == [3, 6]
+    assert all({"loss", "samples_per_s", "lr"} <= set(r) and any(k.startswith("loss/") for k in r) for r in records)
+    for record in records:  # the learning rate the step trained with, not the next one
+        assert record["lr"] == pytest.approx(1e-3 * lr_multiplier(record["step"] - 1, spec.training))
+    output = capsys.readouterr().out
+    assert "note: training.warmup_steps (4) >= training.steps" not in output
+    assert "step 3: loss " in output and "step 6: loss " in output  # progress=False: a line per record
+
+
+def test_a_warm_up_longer_than_the_run_is_pointed_out(tmp_path, capsys):
+    spec = load_spec("pusht-tiny", ["training.steps=2", "training.batch_size=4", "training.warmup_steps=10"])
+    fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
+    assert "training.warmup_steps (10) >= training.steps (2): the learning rate never reaches" in capsys.readouterr().out
+
+
+def test_data_loader_workers_leave_ctrl_c_to_the_training_process():
+    """A terminal's Ctrl-C reaches the whole process group; workers ignore it so the step can finish."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal; from uva_kit.train.stop_request import ignore_stop_signals; ignore_stop_signals(0); "
+            "os.kill(os.getpid(), signal.SIGINT); os.kill(os.getpid(), signal.SIGTERM); print('still running')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert result.stdout.strip() == "still running", result.stderr

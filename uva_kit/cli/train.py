@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                                "the cached latents (no augmentation)")
     parser.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    parser.add_argument("--no-progress", action="store_true", help="a line per log record instead of the progress bar")
 
 
 def split_dataset(spec, path: str, split: str, augment: bool | None = None):

@@ -65,7 +65,7 @@ class PolicyRun:
     def to_dict(self) -> dict:
         return {"label": self.label, "agent": self.agent, "visual": self.visual, "checkpoint": self.checkpoint,
                 "history_frames": self.history_frames, **summarize(self.results),
-                "per_episode": [r.to_dict() for r in self.results], "videos": self.videos}
+                "per_episode": [r.to_dict() for r in self.results], "videos": self.videos, "gif": self.gif}
 
 
 def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out: Path, *, episodes: int = 50,

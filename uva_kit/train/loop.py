@@ -21,9 +21,11 @@ from uva_kit.spec import UVASpec, to_dict
 from uva_kit.train import distributed, training_state
 from uva_kit.train.batches import BatchPlan, PlanSampler, SeededSamples, derive_seed, seed_everything, seeded
 from uva_kit.train.ema import EMA
+from uva_kit.train.loss_window import LossWindow
 from uva_kit.train.metrics import MetricsLog
 from uva_kit.train.optim import build_optimizer, build_scheduler
 from uva_kit.train.sharding import full_optimizer_state, load_optimizer_state
+from uva_kit.train.stop_request import StopRequest, ignore_stop_signals
 
 RUN_CONFIG = "train_config.json"
 Evaluate = Callable[[torch.nn.Module, int], float]
@@ -179,9 +181,10 @@ def fit(
     parallel = _parallelism(training.parallelism, state, model, ema)
     optimizer = build_optimizer(model, training)
     scheduler = build_scheduler(optimizer, training)
-    start = 0
+    progress_so_far = training_state.Progress(step=0, trained_s=0.0)
     if checkpoint is not None:
-        start = training_state.load_progress(checkpoint, ema, scheduler, partial(load_optimizer_state, optimizer))
+        progress_so_far = training_state.load_progress(checkpoint, ema, scheduler, partial(load_optimizer_state, optimizer))
+    start = progress_so_far.step
     if state.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if checkpoint is None:  # a fresh run: nothing of an earlier attempt that saved no checkpoint is kept
@@ -193,6 +196,9 @@ def fit(
         print(yaml.safe_dump({"spec": to_dict(spec), "world_size": state.world_size, "device": state.device}, sort_keys=False))
         if training.parallelism == "fsdp" and not state.enabled:
             print("training.parallelism='fsdp' has no effect on one process (launch with torchrun for sharding)")
+        if training.warmup_steps >= training.steps:
+            print(f"note: training.warmup_steps ({training.warmup_steps}) >= training.steps ({training.steps}): the "
+                  f"learning rate never reaches training.lr ({training.lr:g})")
 
     sources = {"main": dataset} | ({"video": video_dataset} if video_dataset is not None else {})
     plan = BatchPlan(
@@ -201,7 +207,7 @@ def fit(
     )
     loader = torch.utils.data.DataLoader(
         SeededSamples(sources), batch_sampler=PlanSampler(plan, start, training.steps),
-        num_workers=training.num_workers, persistent_workers=False,
+        num_workers=training.num_workers, persistent_workers=False, worker_init_fn=ignore_stop_signals,
     )
     scaler = torch.amp.GradScaler("cuda") if autocast_dtype == torch.float16 else None
     device_type = "cuda" if state.device.startswith("cuda") else "cpu"
@@ -212,76 +218,85 @@ def fit(
     micro_batches = zip(plan.iterate(start, training.steps), loader)
     bar = tqdm(total=None if time_limit_s else training.steps, initial=start, desc="train", unit="step",
                disable=not (progress and state.is_main), dynamic_ncols=True)
+    announce = tqdm.write if state.is_main else (lambda line: None)
     train_loss = val_loss = None
     saved: Path | None = checkpoint
     step = start
-    tick = started = time.perf_counter()
-    for step in range(start + 1, training.steps + 1):
-        model.train()
-        step_losses = []
-        for accumulation in range(training.grad_accumulation):
-            micro, batch = next(micro_batches)
-            last_micro = accumulation == training.grad_accumulation - 1
-            autocast = torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
-            with parallel.micro_batch(last_micro), seeded(micro.seed):
-                with autocast:
-                    loss, _ = parallel.module(_to_device(batch, state.device))
-                scaled = loss / training.grad_accumulation
-                (scaler.scale(scaled) if scaler else scaled).backward()
-            step_losses.append(float(loss.detach()))
-        parallel.drop_unused_gradients()
-        if scaler:
-            scaler.unscale_(optimizer)
-        if training.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), training.grad_clip)
-        if scaler:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        ema.update(model)
+    window = LossWindow()
+    started = time.perf_counter()
+    with StopRequest() as stop:  # Ctrl-C or SIGTERM: finish the step, save, stop
+        for step in range(start + 1, training.steps + 1):
+            model.train()
+            step_losses, micro_metrics = [], []
+            for accumulation in range(training.grad_accumulation):
+                micro, batch = next(micro_batches)
+                last_micro = accumulation == training.grad_accumulation - 1
+                autocast = torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
+                with parallel.micro_batch(last_micro), seeded(micro.seed):
+                    with autocast:
+                        loss, metrics = parallel.module(_to_device(batch, state.device))
+                    scaled = loss / training.grad_accumulation
+                    (scaler.scale(scaled) if scaler else scaled).backward()
+                step_losses.append(float(loss.detach()))
+                micro_metrics.append(metrics)
+            parallel.drop_unused_gradients()
+            if scaler:
+                scaler.unscale_(optimizer)
+            if training.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), training.grad_clip)
+            if scaler:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            lr = scheduler.get_last_lr()[0]  # this step's learning rate
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            ema.update(model)
 
-        train_loss = state.mean(sum(step_losses) / len(step_losses))
-        if not math.isfinite(train_loss):  # every rank sees the same mean, so all stop here
-            raise UvaKitError(
-                f"the training loss is {train_loss} at step {step}; stopped without saving it (last checkpoint: "
-                f"{saved or 'none'}). Look for NaN/inf in the data and the dataset statistics, or lower training.lr.")
-        now = time.perf_counter()
-        samples_per_second = training.batch_size / max(now - tick, 1e-9)
-        tick = now
-        lr = scheduler.get_last_lr()[0]
-        bar.update(1)
-        bar.set_postfix(loss=f"{train_loss:.4f}", lr=f"{lr:.2e}", samples_s=f"{samples_per_second:.1f}")
-        out_of_time = time_limit_s is not None and state.mean(time.perf_counter() - started) >= time_limit_s
-        last = out_of_time or step == training.steps  # a run's last step is always logged and validated
-        if step % training.log_every == 0 or last:
-            log.write(step, "train", {"loss": train_loss, "lr": lr, "samples_per_s": samples_per_second})
-        validating = val_dataset is not None and (step % training.val_every == 0 or last)
-        evaluating = evaluate is not None and training.eval_every is not None and step % training.eval_every == 0
-        saving = evaluating or out_of_time or step % training.checkpoint_every == 0 or step == training.steps
-        # gathering sharded states is a collective: every rank takes part, rank 0 uses the result
-        ema_model = parallel.full_ema_model() if validating or saving else None
-        if validating and state.is_main:
-            val_loss = validation_loss(ema_model, val_dataset, plan.micro_batch_size, training.val_batches,
-                                       training.seed, state.device)
-            log.write(step, "val", {"loss": val_loss})
-        if saving:
-            model_state, optimizer_state = parallel.full_model_state(), full_optimizer_state(optimizer, state.is_main)
-            if state.is_main:
-                saved = training_state.save_checkpoint(out, step, ema_model, ema.updates, model_state, optimizer_state,
-                                                       scheduler)
-                if evaluating:
-                    score = float(evaluate(ema_model, step))
-                    training_state.record_score(out, step, score)
-                    log.write(step, "eval", {"score": score})
-                training_state.prune(out, training.keep_last, training.keep_top_k)
-            state.barrier()
-        if out_of_time:
-            if state.is_main:
-                print(f"time limit of {time_limit_s:.0f} s reached at step {step}; resume to continue")
-            break
+            train_loss = state.mean(sum(step_losses) / len(step_losses))
+            if not math.isfinite(train_loss):  # every rank sees the same mean, so all stop here
+                raise UvaKitError(
+                    f"the training loss is {train_loss} at step {step}; stopped without saving it (last checkpoint: "
+                    f"{saved or 'none'}). Look for NaN/inf in the data and the dataset statistics, or lower training.lr.")
+            window.add(train_loss, micro_metrics)
+            bar.update(1)
+            bar.set_postfix(loss=f"{window.mean_loss:.4f}", lr=f"{lr:.2e}")
+            trained_s = progress_so_far.trained_s + time.perf_counter() - started  # over every resumed segment
+            out_of_time = time_limit_s is not None and state.mean(trained_s) >= time_limit_s
+            stopping = state.mean(float(stop.requested)) > 0  # every rank stops at the same step
+            last = out_of_time or stopping or step == training.steps  # a run's last step is always logged and validated
+            if step % training.log_every == 0 or last:
+                record = {**window.record(training.batch_size), "lr": lr}
+                log.write(step, "train", record)
+                if not progress:  # logs only: a line per record
+                    announce(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in record.items()))
+                window.clear()
+            validating = val_dataset is not None and (step % training.val_every == 0 or last)
+            evaluating = evaluate is not None and training.eval_every is not None and step % training.eval_every == 0
+            saving = evaluating or last or step % training.checkpoint_every == 0
+            # gathering sharded states is a collective: every rank takes part, rank 0 uses the result
+            ema_model = parallel.full_ema_model() if validating or saving else None
+            if validating and state.is_main:
+                val_loss = validation_loss(ema_model, val_dataset, plan.micro_batch_size, training.val_batches,
+                                           training.seed, state.device)
+                log.write(step, "val", {"loss": val_loss})
+                announce(f"step {step}: validation loss {val_loss:.4f} (EMA weights)")
+            if saving:
+                model_state, optimizer_state = parallel.full_model_state(), full_optimizer_state(optimizer, state.is_main)
+                if state.is_main:
+                    saved = training_state.save_checkpoint(out, step, ema_model, ema.updates, model_state, optimizer_state,
+                                                           scheduler, trained_s)
+                    if evaluating:
+                        score = float(evaluate(ema_model, step))
+                        training_state.record_score(out, step, score)
+                        log.write(step, "eval", {"score": score})
+                    training_state.prune(out, training.keep_last, training.keep_top_k)
+                state.barrier()
+            if out_of_time or stopping:
+                reason = f"time limit of {time_limit_s:.0f} s reached" if out_of_time else f"{stop.signal_name} received"
+                announce(f"{reason} at step {step}: saved {saved}; continue with `uva-kit train --resume {out}`")
+                break
     bar.close()
     log.close()
     distributed.teardown(state)

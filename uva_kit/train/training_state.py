@@ -16,7 +16,7 @@ import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -89,9 +89,16 @@ def _restore_rng(tensors: dict[str, torch.Tensor], meta: dict) -> None:
     random.setstate((version, tuple(state), python_gauss))
 
 
+class Progress(NamedTuple):
+    """How far a run got: its last finished ``step`` and ``trained_s``, the wall time its segments trained."""
+
+    step: int
+    trained_s: float
+
+
 def save_checkpoint(out: Path, step: int, ema_model, ema_updates: int, model_state: dict, optimizer_state: dict,
-                    scheduler) -> Path:
-    """Write checkpoint ``step`` atomically and point ``last`` at it.
+                    scheduler, trained_s: float = 0.0) -> Path:
+    """Write checkpoint ``step`` atomically and point ``last`` at it (``trained_s``: see ``Progress``).
 
     ``ema_model`` is the whole EMA model; ``model_state`` and ``optimizer_state`` are the whole
     training weights and optimizer state (``state_dict()`` layouts; see ``uva_kit.train.sharding``).
@@ -110,6 +117,7 @@ def save_checkpoint(out: Path, step: int, ema_model, ema_updates: int, model_sta
         save_file(rng_tensors, str(state_dir / "rng.safetensors"))
         meta = {
             "step": step,
+            "trained_s": trained_s,
             "ema_updates": ema_updates,
             "scheduler": scheduler.state_dict(),
             "optimizer": optimizer_meta,
@@ -183,10 +191,10 @@ def load_weights(checkpoint: Path, model, ema) -> None:
             load_state_strict(module, _load_tensors(state_dir / name), str(state_dir / name))
 
 
-def load_progress(checkpoint: Path, ema, scheduler, load_optimizer: Callable[[dict], None]) -> int:
+def load_progress(checkpoint: Path, ema, scheduler, load_optimizer: Callable[[dict], None]) -> Progress:
     """Restore the optimizer (through ``load_optimizer(whole state)``), LR schedule, EMA count and RNG states.
 
-    Returns the step to continue from. Runs after ``load_weights`` and after the optimizer exists.
+    Returns where to continue from. Runs after ``load_weights`` and after the optimizer exists.
     """
     state_dir = Path(checkpoint) / STATE_DIR
     with _reading(checkpoint):
@@ -195,7 +203,7 @@ def load_progress(checkpoint: Path, ema, scheduler, load_optimizer: Callable[[di
         _restore_rng(_load_tensors(state_dir / "rng.safetensors"), meta["rng"])
     scheduler.load_state_dict(meta["scheduler"])
     ema.updates = meta["ema_updates"]
-    return int(meta["step"])
+    return Progress(int(meta["step"]), float(meta.get("trained_s", 0.0)))  # older checkpoints lack trained_s
 
 
 def remove_interrupted_saves(out: Path) -> list[Path]:
