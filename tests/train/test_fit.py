@@ -219,3 +219,11 @@ def test_data_loader_workers_leave_ctrl_c_to_the_training_process():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
     assert result.stdout.strip() == "still running", result.stderr
+
+
+def test_a_run_starts_with_a_short_summary_and_points_at_its_whole_spec(tmp_path, capsys):
+    spec = load_spec("pusht-tiny", ["training.steps=1", "training.batch_size=4"])
+    fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
+    head = capsys.readouterr().out.split("step 1:")[0]
+    assert "pusht-tiny: " in head and "trainable parameters" in head and "1 steps of batch 4, lr 0.0001" in head
+    assert f"the whole spec: {tmp_path / 'run' / 'train_config.json'}" in head and len(head.splitlines()) <= 6

@@ -190,10 +190,13 @@ def fit(
         if checkpoint is None:  # a fresh run: nothing of an earlier attempt that saved no checkpoint is kept
             _write_run_config(out, spec, {"world_size": state.world_size, **(run_info or {})})
             (out / MetricsLog.FILE).unlink(missing_ok=True)
-        import yaml
-
-        print(f"uva-kit train: {'resuming at step ' + str(start) if checkpoint else 'starting'} -> {out}")
-        print(yaml.safe_dump({"spec": to_dict(spec), "world_size": state.world_size, "device": state.device}, sort_keys=False))
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        schedule = f"{training.lr_schedule} after {training.warmup_steps} warm-up steps"
+        print(f"uva-kit train: {'resuming at step ' + str(start) if checkpoint else 'starting'} -> {out}\n"
+              f"  {spec.name}: {trainable:,} trainable parameters, {len(spec.deviations)} deviations from the paper "
+              f"(listed in the spec); device {state.device}, {state.world_size} process(es)\n"
+              f"  {training.steps} steps of batch {training.batch_size}, lr {training.lr:g} ({schedule}), "
+              f"precision {training.precision}\n  the whole spec: {out / RUN_CONFIG}")
         if training.parallelism == "fsdp" and not state.enabled:
             print("training.parallelism='fsdp' has no effect on one process (launch with torchrun for sharding)")
         if training.warmup_steps >= training.steps:
