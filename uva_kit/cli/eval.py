@@ -2,7 +2,7 @@
 
 Every subcommand writes eval_info.json, plots, videos and a self-contained report.html to --out.
 Examples:
-  uva-kit eval policy --checkpoint runs/tiny/checkpoints/00000200/pretrained_model --env pusht --episodes 50
+  uva-kit eval policy --checkpoint runs/tiny --env pusht --episodes 50      # the run's newest checkpoint
   uva-kit eval policy --agent random still --env pusht --episodes 50          # baselines on the same seeds
   uva-kit eval policy --checkpoint C --visual normal bg-color bg-object goal-color   # paper Table III
   uva-kit eval policy --checkpoint H2 H4 H8 --env pusht-m --history-sweep             # paper Fig. 6
@@ -22,6 +22,7 @@ from uva_kit.errors import UvaKitError
 
 BASELINE_NAMES = ("random", "still")
 VISUALS = ("normal", "bg-color", "bg-object", "goal-color")  # uva_kit.envs.pusht.VISUAL_VARIANTS (no pygame import here)
+CHECKPOINT_FORMS = "also a training checkpoint OUT/checkpoints/<step> or a training run OUT (its newest checkpoint)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _policy_arguments(parser) -> None:
-    parser.add_argument("--checkpoint", nargs="+", default=[], help="model folder(s) (OUT/checkpoints/<step>/pretrained_model)")
+    parser.add_argument("--checkpoint", nargs="+", default=[], help=f"model folder(s); {CHECKPOINT_FORMS}")
     parser.add_argument("--agent", nargs="+", default=[], choices=BASELINE_NAMES, help="baseline agent(s) on the same seeds")
     parser.add_argument("--env", default="pusht", choices=sorted(ENVIRONMENTS), help="environment (default pusht)")
     parser.add_argument("--episodes", type=int, default=50, help="episodes per run (default 50, as the paper)")
@@ -58,7 +59,7 @@ def _policy_arguments(parser) -> None:
 
 
 def _data_arguments(parser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="model folder")
+    parser.add_argument("--checkpoint", required=True, help=f"model folder; {CHECKPOINT_FORMS}")
     parser.add_argument("--data", default="default", help="dataset folder or zarr; 'default' = the shipped PushT set")
     parser.add_argument("--split", default="val", choices=["val", "all"],
                         help="'val': the episodes the checkpoint's training held out (training.val_ratio/seed)")
@@ -83,7 +84,7 @@ def _inverse_arguments(parser) -> None:
 
 
 def _planning_arguments(parser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="the UVA model used as forward-dynamics model")
+    parser.add_argument("--checkpoint", required=True, help=f"the UVA model used as forward-dynamics model; {CHECKPOINT_FORMS}")
     parser.add_argument("--base-policy", help="model folder sampling the candidates (default: --checkpoint's policy)")
     parser.add_argument("--episodes", type=int, default=10, help="episodes per selector (default 10)")
     parser.add_argument("--seed", type=int, default=100000)
@@ -132,9 +133,9 @@ def _run_policy(args):
         raise UvaKitError("--visual variants exist for pusht and pusht-m only")
     agents = []
     for i, path in enumerate(args.checkpoint):
-        model = load_model(path, args.device)
+        model, directory = load_model(path, args.device)
         name = f"uva-{i + 1}" if len(args.checkpoint) > 1 else "uva"
-        agents.append((PolicyAgent(model, name=name, n_action_steps=args.n_action_steps), str(path)))
+        agents.append((PolicyAgent(model, name=name, n_action_steps=args.n_action_steps), str(directory)))
     agents += [(baseline(name), None) for name in args.agent]
 
     def evaluate(folder: Path) -> str:
@@ -169,7 +170,7 @@ def _run_video(args):
 
     _at_least(1, args, "samples", "batch_size", "num_iter")
     _at_least(0, args, "pictures")
-    model = load_model(args.checkpoint, args.device)
+    model, _ = load_model(args.checkpoint, args.device)
     i3d = None if args.no_fvd else load_i3d(args.i3d).to(model.device)
     dataset = _held_out(args, model)
 
@@ -188,7 +189,7 @@ def _run_inverse(args):
     from uva_kit.eval.loading import load_model
 
     _at_least(1, args, "samples", "batch_size")
-    model = load_model(args.checkpoint, args.device)
+    model, _ = load_model(args.checkpoint, args.device)
     dataset = _held_out(args, model)
 
     def evaluate(folder: Path) -> str:
@@ -206,8 +207,8 @@ def _run_planning(args):
 
     _at_least(1, args, "episodes", "candidates", "execute_steps", "max_steps", "batch_envs", "num_iter")
     _at_least(0, args, "videos")
-    forward_model = load_model(args.checkpoint, args.device)
-    base_model = load_model(args.base_policy, args.device) if args.base_policy else forward_model
+    forward_model, _ = load_model(args.checkpoint, args.device)
+    base_model = load_model(args.base_policy, args.device)[0] if args.base_policy else forward_model
     if base_model.spec.layout != forward_model.spec.layout:
         raise UvaKitError("--base-policy and --checkpoint must share the time layout (history frames, stride, chunk)")
 
