@@ -14,6 +14,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from uva_kit.errors import UvaKitError
 
 BASELINE_NAMES = ("random", "still")
 VISUALS = ("normal", "bg-color", "bg-object", "goal-color")  # uva_kit.envs.pusht.VISUAL_VARIANTS (no pygame import here)
+PRESENTATION_OPTIONS = ("out", "overwrite", "no_progress")  # where and how results are shown, not what they are
 CHECKPOINT_FORMS = "also a training checkpoint OUT/checkpoints/<step> or a training run OUT (its newest checkpoint)"
 
 
@@ -113,9 +115,27 @@ def run(args: argparse.Namespace) -> int:
     prepared = runner(args)  # loads and checks everything before the output folder is created
     with atomic_directory(out, overwrite=args.overwrite) as folder:
         summary = prepared(folder)
+        _record_options(folder / "eval_info.json", args)
     print(summary)
     print(f"results in {out}/ (report: {out / 'report.html'}, data: {out / 'eval_info.json'})")
     return 0
+
+
+def _record_options(info_file: Path, args: argparse.Namespace) -> None:
+    """Put the command and its options into eval_info.json, so that the result can be repeated from it."""
+    options = {name: value for name, value in vars(args).items()
+               if name not in (*PRESENTATION_OPTIONS, "command", "kind", "run")}
+    info = json.loads(info_file.read_text())
+    info_file.write_text(json.dumps({"command": f"uva-kit eval {args.kind}", "options": options, **info}, indent=2))
+
+
+def _load(args: argparse.Namespace, option: str):
+    """The model that option ``option`` names; the option then holds the model folder used (as recorded)."""
+    from uva_kit.eval.loading import load_model
+
+    model, directory = load_model(getattr(args, option), args.device)
+    setattr(args, option, str(directory))
+    return model
 
 
 def _run_policy(args):
@@ -134,6 +154,7 @@ def _run_policy(args):
     agents = []
     for i, path in enumerate(args.checkpoint):
         model, directory = load_model(path, args.device)
+        args.checkpoint[i] = str(directory)  # eval_info.json records the model folders used
         name = f"uva-{i + 1}" if len(args.checkpoint) > 1 else "uva"
         agents.append((PolicyAgent(model, name=name, n_action_steps=args.n_action_steps), str(directory)))
     agents += [(baseline(name), None) for name in args.agent]
@@ -165,12 +186,11 @@ def _held_out(args, model):
 
 def _run_video(args):
     from uva_kit.eval.i3d import load_i3d
-    from uva_kit.eval.loading import load_model
     from uva_kit.eval.video_eval import evaluate_video
 
     _at_least(1, args, "samples", "batch_size", "num_iter")
     _at_least(0, args, "pictures")
-    model, _ = load_model(args.checkpoint, args.device)
+    model = _load(args, "checkpoint")
     i3d = None if args.no_fvd else load_i3d(args.i3d).to(model.device)
     dataset = _held_out(args, model)
 
@@ -186,10 +206,9 @@ def _run_video(args):
 
 def _run_inverse(args):
     from uva_kit.eval.inverse_eval import evaluate_inverse
-    from uva_kit.eval.loading import load_model
 
     _at_least(1, args, "samples", "batch_size")
-    model, _ = load_model(args.checkpoint, args.device)
+    model = _load(args, "checkpoint")
     dataset = _held_out(args, model)
 
     def evaluate(folder: Path) -> str:
@@ -202,13 +221,12 @@ def _run_inverse(args):
 
 
 def _run_planning(args):
-    from uva_kit.eval.loading import load_model
     from uva_kit.eval.planning import evaluate_planning
 
     _at_least(1, args, "episodes", "candidates", "execute_steps", "max_steps", "batch_envs", "num_iter")
     _at_least(0, args, "videos")
-    forward_model, _ = load_model(args.checkpoint, args.device)
-    base_model = load_model(args.base_policy, args.device)[0] if args.base_policy else forward_model
+    forward_model = _load(args, "checkpoint")
+    base_model = _load(args, "base_policy") if args.base_policy else forward_model
     if base_model.spec.layout != forward_model.spec.layout:
         raise UvaKitError("--base-policy and --checkpoint must share the time layout (history frames, stride, chunk)")
 

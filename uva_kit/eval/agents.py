@@ -69,6 +69,14 @@ class PolicyAgent:
     def history_frames(self) -> int:
         return self.model.spec.layout.history_frames
 
+    @property
+    def n_action_steps(self) -> int:
+        return self.policy.n_action_steps
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
     def reset(self, seeds: Sequence[int]) -> None:
         self.generator.manual_seed(self.seed + int(seeds[0]))
         self.policy.reset()

@@ -51,21 +51,26 @@ def _visual_option(visual: str) -> dict:
 
 @attrs.define
 class PolicyRun:
-    """One agent on one visual variant: its episodes and where its videos went."""
+    """One agent on one visual variant: its episodes, its policy's settings (None for a baseline), its videos.
+
+    Beside the batching, the score depends on ``n_action_steps`` and on ``device`` (which draws the noise).
+    """
 
     label: str
     agent: str
     visual: str
     checkpoint: str | None
-    history_frames: int | None
     results: list[EpisodeResult]
+    history_frames: int | None = None
+    n_action_steps: int | None = None
+    device: str | None = None
     videos: list[str] = attrs.field(factory=list)
     gif: str | None = None
 
     def to_dict(self) -> dict:
         return {"label": self.label, "agent": self.agent, "visual": self.visual, "checkpoint": self.checkpoint,
-                "history_frames": self.history_frames, **summarize(self.results),
-                "per_episode": [r.to_dict() for r in self.results], "videos": self.videos}
+                "history_frames": self.history_frames, "n_action_steps": self.n_action_steps, "device": self.device,
+                **summarize(self.results), "per_episode": [r.to_dict() for r in self.results], "videos": self.videos}
 
 
 def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out: Path, *, episodes: int = 50,
@@ -84,11 +89,12 @@ def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out:
             results, recordings = run_episodes(
                 env, agent, seeds, batch_envs=batch_envs, max_steps=max_steps, env_options=_visual_option(visual),
                 record=videos, asynchronous=asynchronous, progress=progress, description=f"{env} {label}")
-            run = PolicyRun(label, agent.name, visual, checkpoint, getattr(agent, "history_frames", None), results)
+            settings = {name: getattr(agent, name, None) for name in ("history_frames", "n_action_steps", "device")}
+            run = PolicyRun(label, agent.name, visual, checkpoint, results, **settings)
             _write_videos(run, recordings, out)
             runs.append(run)
     info = {
-        "env": env, "episodes": episodes, "seeds": seeds, "max_steps": max_steps,
+        "env": env, "episodes": episodes, "seeds": seeds, "max_steps": max_steps, "batch_envs": batch_envs,
         "env_options": default_env_options(env), "visuals": list(visuals),
         "protocol": "score = mean over episodes of each episode's max reward; success = the env's success flag",
         "runs": [run.to_dict() for run in runs],

@@ -96,8 +96,9 @@ def evaluate_video(model, dataset, out: Path, *, samples: int = 32, num_iters: S
             }
             result.update(_write_pictures(out, f"{mode}_iter{num_iter}", clips["history_frames"], real, fake, pictures))
             results.append(result)
-    info = {"samples": len(real), "image_size": model.spec.layout.image_size, "seed": seed,
-            "fvd_features": "I3D Kinetics-400 logits" if i3d is not None else None, "results": results}
+    info = {"samples": len(real), "image_size": model.spec.layout.image_size, "seed": seed, "batch_size": batch_size,
+            "device": str(model.device), "fvd_features": "I3D Kinetics-400 logits" if i3d is not None else None,
+            "results": results}
     (out / "eval_info.json").write_text(json.dumps(info, indent=2))
     _write_report(info, out)
     return info
