@@ -127,3 +127,17 @@ def test_a_run_saves_absolute_data_paths_so_it_resumes_from_any_directory(tmp_pa
     assert json.loads((tmp_path / "run" / "train_config.json").read_text())["data"] == str(data.resolve())
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
+
+
+
+@pytest.mark.parametrize("val_ratio, line", [
+    ("0.1", "data: 18 train episodes (1,490 windows), 2 validation episodes (279 windows)"),
+    ("0", "data: 20 train episodes (1,769 windows), no validation (training.val_ratio = 0)"),
+])
+def test_train_says_how_the_data_was_split(tmp_path, capsys, val_ratio, line):
+    from uva_kit.cli import main
+
+    arguments = ["--spec", "pusht-tiny", "--data", "default", "--no-progress", "--set", "training.batch_size=4",
+                 "--set", "training.steps=1", "--set", f"training.val_ratio={val_ratio}"]
+    assert main(["train", *arguments, "--out", str(tmp_path / "run")]) == 0
+    assert [text for text in capsys.readouterr().out.splitlines() if text.startswith("data: ")] == [line]
