@@ -68,7 +68,7 @@ def test_eval_video_and_inverse_cli(tiny_checkpoint, tmp_path):
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "eval_info.json").read_text())["results"]
     assert {r["mode"] for r in results} == {"video", "forward_dynamics"} and all(r["fvd"] is None for r in results)
-    assert (out / "report.html").is_file()
+    assert "not computed: turned off (--no-fvd" in (out / "report.html").read_text()
 
     result = run_cli("eval", "video", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "fvd"),
                      env_extra={**ONE_THREAD, "UVA_KIT_I3D_WEIGHTS": ""})

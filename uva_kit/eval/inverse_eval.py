@@ -84,6 +84,9 @@ def _trajectory_plot(predicted: np.ndarray, recorded: np.ndarray, path: Path) ->
         axes.plot(p[:, 0], p[:, 1], "--x", markersize=3, color=line.get_color())
     axes.set_aspect("equal")
     axes.invert_yaxis()  # image coordinates
+    axes.set_xlabel("x (env units)")
+    axes.set_ylabel("y (env units)")
+    axes.set_title("action targets: recorded vs predicted")
     axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -213,8 +213,10 @@ def evaluate_planning(base_model, forward_model, out: Path, *, episodes: int = 1
 
 def _write_report(info: dict, out: Path) -> None:
     runs = info["runs"]
-    bar_plot([r["selector"] for r in runs], [r["success_rate"] for r in runs], out / "success.png",
-             ylabel="success rate", title="two-block: success by action selection", ylim=(0, 1))
+    bar_plot([r["selector"] for r in runs], {"success rate": [r["success_rate"] for r in runs],
+                                             "score (mean best reward)": [r["score"] for r in runs]},
+             out / "success.png", ylabel="success rate, score", title="two-block: results by action selection",
+             ylim=(0, 1))
     report = Report("Forward-dynamics planning: two-block pushing")
     report.paragraph(f"{info['episodes']} episodes (seeds {info['seeds'][0]}..{info['seeds'][-1]}). Each replanning samples "
                      f"{info['candidates']} action chunks from the base policy; 'uva' keeps the chunk whose forward_dynamics "
