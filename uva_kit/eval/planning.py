@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from uva_kit.eval.frame_reward import frame_reward, locate
 from uva_kit.eval.report import Report
-from uva_kit.eval.rollout import summary_postfix
+from uva_kit.eval.rollout import batch_step_bar, summary_postfix
 from uva_kit.eval.scoring import EpisodeResult, episode_result, summarize
 from uva_kit.eval.visuals import bar_plot, enlarge, to_uint8, write_gif, write_mp4
 
@@ -125,22 +125,25 @@ def run_selector(selector: str, base_model, forward_model, seeds: Sequence[int],
     results: list[EpisodeResult] = []
     recordings: dict[int, np.ndarray] = {}
     bar = tqdm(total=len(seeds), desc=f"{ENV} {selector}", unit="episode", disable=not progress)
+    steps = batch_step_bar(max_steps, progress)
     for start in range(0, len(seeds), batch_envs):
         batch = [int(s) for s in seeds[start:start + batch_envs]]
         generator.manual_seed(seed + batch[0])
         vector = make_vector(ENV, len(batch), max_episode_steps=max_steps)
+        steps.reset()
         try:
             results += _run_batch(selector, vector, batch, base_model, forward_model, candidates, execute_steps,
-                                  num_iter, generator, set(list(seeds)[:record]), recordings, bar)
+                                  num_iter, generator, set(list(seeds)[:record]), recordings, bar, steps)
         finally:
             vector.close()
         bar.set_postfix(summary_postfix(results))
+    steps.close()
     bar.close()
     return results, recordings
 
 
 def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_steps, num_iter, generator, recorded_seeds,
-               recordings, bar) -> list[EpisodeResult]:
+               recordings, bar, steps) -> list[EpisodeResult]:
     count = len(seeds)
     obs, _ = vector.reset(seed=seeds)
     envs = [env.unwrapped for env in vector.envs]
@@ -176,6 +179,7 @@ def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_st
             newly_done = ~done & (terminated | truncated)
             done |= newly_done
             bar.update(int(newly_done.sum()))
+            steps.update()
             if done.all():
                 break
     for i, episode_frames in frames.items():
