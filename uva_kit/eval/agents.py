@@ -82,8 +82,6 @@ class PolicyAgent:
         self.policy.reset()
 
     def act(self, obs: dict) -> np.ndarray:
-        import torch
+        from uva_kit.envs import policy_observation
 
-        pixels = torch.from_numpy(np.asarray(obs["pixels"])).permute(0, 3, 1, 2).float() / 255.0
-        observation = {"image": pixels, **{key: obs[key] for key in self.policy.observed.values() if key in obs}}
-        return self.policy.select_action(observation).detach().cpu().double().numpy()
+        return self.policy.select_action(policy_observation(obs)).detach().cpu().double().numpy()

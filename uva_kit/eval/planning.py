@@ -46,9 +46,11 @@ class ObservationHistory:
 
     def add(self, obs: dict) -> None:
         """Append a batch of vector-env observations: "pixels" (B, H, W, 3) uint8 and each observed key (B, dim)."""
-        self.frames.append(torch.from_numpy(np.asarray(obs["pixels"])).permute(0, 3, 1, 2).float() / 255.0)
-        self.values.append({name: torch.as_tensor(np.asarray(obs[key]), dtype=torch.float32)
-                            for name, key in self.observed.items()})
+        from uva_kit.envs import policy_observation
+
+        observation = policy_observation(obs)
+        self.frames.append(observation["image"])
+        self.values.append({name: observation[key] for name, key in self.observed.items()})
 
     def _at_history_steps(self, series: list) -> list:
         now = len(series) - 1
