@@ -1,6 +1,8 @@
 """``uva-kit collect``: several processes, a success report, a dataset that reads back, atomic output."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -48,10 +50,14 @@ def test_output_that_cannot_be_created_is_a_clear_error(tmp_path, capsys, monkey
     assert main(["collect", "pusht", "--episodes", "1", "--out", str(tmp_path / "file" / "out")]) == 2
     assert f"cannot create {tmp_path / 'file' / 'out'}: a file is in the way ({tmp_path / 'file'})" in capsys.readouterr().err
 
-    def refused(*args, **kwargs):
-        raise PermissionError(13, "Permission denied", str(tmp_path / ".out.tmp-x"))
+    mkdir = os.mkdir
 
-    monkeypatch.setattr("tempfile.mkdtemp", refused)
+    def refused(path, *args, **kwargs):  # the staging folder of --out cannot be made
+        if Path(path).name.startswith(".out.tmp-"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr("os.mkdir", refused)
     assert main(["collect", "pusht", "--episodes", "1", "--out", str(tmp_path / "out")]) == 2
     assert "Permission denied" in capsys.readouterr().err and not (tmp_path / "out").exists()
 

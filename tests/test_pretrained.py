@@ -9,7 +9,7 @@ import torch
 
 import uva_kit
 from uva_kit.errors import CheckpointError
-from uva_kit.pretrained import CONFIG_FILE, NORMALIZATION_FILE, WEIGHTS_FILE
+from uva_kit.pretrained import CONFIG_FILE, NORMALIZATION_FILE, WEIGHTS_FILE, model_directory
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,47 @@ def test_round_trip_gives_the_same_predictions_and_statistics(saved):
     torch.testing.assert_close(actual, expected)
     config = json.loads((directory / CONFIG_FILE).read_text())
     assert config["spec"]["name"] == "pusht-tiny" and config["uva_kit_version"] == uva_kit.__version__
+
+
+def training_run(model, out):
+    """A run folder as training writes it: complete checkpoints 1 and 2, ``last`` naming 2."""
+    for step in ("00000001", "00000002"):
+        uva_kit.save(model, out / "checkpoints" / step / "pretrained_model")
+        (out / "checkpoints" / step / "training_state").mkdir()
+        (out / "checkpoints" / step / "training_state" / "state.json").write_text("{}")
+    (out / "checkpoints" / "last").write_text("00000002\n")
+    return out
+
+
+def test_a_checkpoint_or_a_run_folder_loads_its_model(saved, tmp_path):
+    run = training_run(saved[0], tmp_path / "run")
+    assert model_directory(run) == run / "checkpoints" / "00000002" / "pretrained_model"
+    assert model_directory(run / "checkpoints" / "00000001") == run / "checkpoints" / "00000001" / "pretrained_model"
+    assert model_directory(saved[1]) == saved[1]
+    torch.testing.assert_close(uva_kit.load(run).action_normalizer.high, torch.tensor([500.0, 480.0]))
+
+
+def test_the_cli_says_which_checkpoint_of_a_run_it_loads(saved, tmp_path, capsys):
+    from uva_kit.eval.loading import load_model
+
+    run = training_run(saved[0], tmp_path / "run")
+    _, directory = load_model(run, "cpu")
+    assert directory == run / "checkpoints" / "00000002" / "pretrained_model"
+    assert capsys.readouterr().out == f"{run}: using {directory}\n"
+    load_model(directory, "cpu")
+    assert capsys.readouterr().out == ""  # a model folder is used as given
+
+
+def test_a_folder_that_is_no_model_checkpoint_or_run_is_refused(saved, tmp_path):
+    with pytest.raises(CheckpointError, match=r"nothing is not a model folder \(it does not exist\); .* a training run OUT"):
+        uva_kit.load(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match=r"no config\.json in it or in .*pretrained_model\); pass a folder written"):
+        uva_kit.load(tmp_path / "empty")
+    run = training_run(saved[0], tmp_path / "run")
+    (run / "checkpoints" / "last").write_text("00000003\n")  # pruned or never completed
+    with pytest.raises(CheckpointError, match="points at 00000003, which is missing or incomplete"):
+        uva_kit.load(run)
 
 
 def copy_of(directory, tmp_path):

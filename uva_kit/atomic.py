@@ -5,18 +5,38 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from uva_kit.errors import UvaKitError
 
-# The temporary names used here (tempfile adds 8 random characters from [a-z0-9_]): a directory is built in
-# ".<name>.tmp-XXXXXXXX" and the one it replaces is retired to ".<name>.old-XXXXXXXX"; a file is written to
-# ".<name>.XXXXXXXX.tmp". ``remove_leftovers`` recognises exactly these.
+# The temporary names used here (8 random characters; [a-z0-9_] as tempfile's, which earlier versions used): a
+# directory is built in ".<name>.tmp-XXXXXXXX" and the one it replaces is retired to ".<name>.old-XXXXXXXX"; a
+# file is written to ".<name>.XXXXXXXX.tmp". ``remove_leftovers`` recognises exactly these.
 _LEFTOVER_DIRECTORY = re.compile(r"\.(?P<target>.+)\.(?P<kind>tmp|old)-[a-z0-9_]{8}")
 _LEFTOVER_FILE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def _create_new(folder: Path, name: Callable[[str], str], create: Callable[[Path], object]) -> Path:
+    """``create(folder / name(token))`` with a random token, retried while the name is taken; returns the path.
+
+    Not tempfile's mkdtemp/mkstemp: they make private (0700/0600) entries, while a plain mkdir/open honours
+    the umask, so collaborators can read what is written. Tokens come from the OS (``secrets``), never from
+    ``random``, whose state a checkpoint records.
+    """
+    while True:
+        path = folder / name(secrets.token_hex(4))
+        try:
+            create(path)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _create_file(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
 
 
 @contextlib.contextmanager
@@ -31,7 +51,7 @@ def atomic_directory(target: str | Path, overwrite: bool = True) -> Iterator[Pat
         raise UvaKitError(f"{target} already exists; choose another --out or pass --overwrite")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        staging = _create_new(target.parent, lambda token: f".{target.name}.tmp-{token}", os.mkdir)
     except OSError as exc:
         reason = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror or exc
         raise UvaKitError(f"cannot create {target}: {reason} ({exc.filename}); "
@@ -53,13 +73,12 @@ def atomic_directory(target: str | Path, overwrite: bool = True) -> Iterator[Pat
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
     """Call ``write(temporary_path)``, then move the result to ``path``; a failure leaves ``path`` untouched."""
     path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(descriptor)
+    temporary = _create_new(path.parent, lambda token: f".{path.name}.{token}.tmp", _create_file)
     try:
-        write(temporary)
+        write(str(temporary))
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
 

@@ -6,6 +6,9 @@
 
 Writes are atomic. Loading refuses an incomplete, corrupt or mismatched directory and says what
 is wrong; it never keeps random weights for something it could not load.
+
+``uva_kit.load`` also takes a training checkpoint ``OUT/checkpoints/<step>`` or a training run ``OUT``
+(its newest complete checkpoint); :func:`model_directory` says which model directory that is.
 """
 
 from __future__ import annotations
@@ -91,6 +94,24 @@ def save(model: Any, directory: str | Path, extra: dict | None = None) -> Path:
     return directory
 
 
+def model_directory(path: str | Path) -> Path:
+    """The model directory ``path`` names: ``path`` itself when it holds config.json, a training checkpoint's
+    ``pretrained_model/``, or for a training run the one of its newest complete checkpoint (``checkpoints/last``)."""
+    from uva_kit.train.training_state import LAST, MODEL_DIR, checkpoint_root, last_checkpoint
+
+    path = Path(path)
+    if (path / CONFIG_FILE).is_file():
+        return path
+    if (path / MODEL_DIR / CONFIG_FILE).is_file():
+        return path / MODEL_DIR
+    if (checkpoint_root(path) / LAST).is_file():
+        return last_checkpoint(path) / MODEL_DIR
+    found = "it does not exist" if not path.exists() else f"no {CONFIG_FILE} in it or in {path / MODEL_DIR}"
+    raise CheckpointError(f"{path} is not a model folder ({found}); pass a folder written by uva_kit.save, a "
+                          "training checkpoint OUT/checkpoints/<step> (or its pretrained_model), or a training run OUT "
+                          "(its newest checkpoint)")
+
+
 def read_config(directory: str | Path) -> dict:
     """The parsed config.json of a model directory, checked for format and completeness."""
     directory = Path(directory)
@@ -173,7 +194,10 @@ def load_matching_weights(model: Any, directory: str | Path) -> tuple[list[str],
 
 
 def load(directory: str | Path, device: Any = "cpu") -> Any:
-    """Build the model described by ``directory/config.json`` and load its weights and statistics."""
+    """Build the model described by ``directory/config.json`` and load its weights and statistics.
+
+    ``directory`` may also be a training checkpoint or run: see :func:`model_directory`.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -181,7 +205,7 @@ def load(directory: str | Path, device: Any = "cpu") -> Any:
     from uva_kit.encoder.checkpoint import RandomWeightsWarning
     from uva_kit.spec import spec_from_dict
 
-    directory = Path(directory)
+    directory = model_directory(directory)
     config = read_config(directory)
     _check_files(directory, config)
     _check_plugins(config)

@@ -93,5 +93,6 @@ def test_eval_planning_cli_runs_every_selector_on_the_same_seeds(tiny_checkpoint
     assert result.returncode == 0, result.stderr
     info = json.loads((out / "eval_info.json").read_text())
     assert [r["selector"] for r in info["runs"]] == ["base", "uva", "simulator"]
+    assert info["batch_envs"] == 2 and info["device"] == "cpu" and info["options"]["batch_envs"] == 2
     assert all([e["seed"] for e in r["per_episode"]] == [100000, 100001] for r in info["runs"])
     assert (out / "report.html").is_file() and (out / info["runs"][1]["videos"][0]["mp4"]).is_file()

@@ -28,12 +28,17 @@ def test_evaluate_policy_and_the_training_hook_agree(tiny_model):
 def test_eval_policy_cli_compares_a_checkpoint_with_baselines(tiny_checkpoint, tmp_path):
     out = tmp_path / "policy"
     result = run_cli("eval", "policy", "--checkpoint", str(tiny_checkpoint), "--agent", "random", "still",
-                     "--episodes", "2", "--max-steps", "12", "--videos", "1", "--out", str(out), "--no-progress",
-                     env_extra=ONE_THREAD)
+                     "--episodes", "2", "--max-steps", "12", "--videos", "1", "--batch-envs", "1", "--n-action-steps", "4",
+                     "--out", str(out), "--no-progress", env_extra=ONE_THREAD)
     assert result.returncode == 0, result.stderr
     assert f"results in {out}" in result.stdout
     info = json.loads((out / "eval_info.json").read_text())
     assert [run["label"] for run in info["runs"]] == ["uva", "random", "still"]
+    # what changes the scores is recorded, so that they can be reproduced
+    assert info["command"] == "uva-kit eval policy" and info["batch_envs"] == 1
+    assert info["options"]["checkpoint"] == [str(tiny_checkpoint)] and info["options"]["n_action_steps"] == 4
+    assert {"out", "no_progress", "overwrite"}.isdisjoint(info["options"])
+    assert [(r["n_action_steps"], r["device"]) for r in info["runs"]] == [(4, "cpu"), (None, None), (None, None)]
     for run in info["runs"]:
         assert [e["seed"] for e in run["per_episode"]] == [100000, 100001]
         assert run["score"] == pytest.approx(sum(e["score"] for e in run["per_episode"]) / 2)

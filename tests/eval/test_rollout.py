@@ -38,3 +38,34 @@ def test_still_agent_scores_the_start_state_reward():
     # staying put never moves the T, so the best reward is the reward of the first step
     results, _ = run_episodes("pusht", StillAgent(), [100004], batch_envs=1, max_steps=5, progress=False)
     assert results[0].score == pytest.approx(results[0].final_reward)
+
+
+def test_progress_moves_with_every_step_of_a_batch(monkeypatch):
+    """Besides the finished episodes, a second bar counts the steps of the running batch, from 0 for each batch."""
+    import uva_kit.eval.rollout as rollout
+
+    bars = []
+
+    class RecordingBar:
+        def __init__(self, total, unit, **options):
+            self.unit, self.counts, self.n = unit, [], 0
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+            self.counts.append(self.n)
+
+        def reset(self):
+            self.n = 0
+
+        def set_postfix(self, postfix):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(rollout, "tqdm", RecordingBar)
+    run_episodes("pusht", StillAgent(), [100000, 100001, 100002], batch_envs=2, max_steps=4)
+    episodes, steps = bars
+    assert episodes.unit == "episode" and episodes.n == 3
+    assert steps.unit == "step" and steps.counts == [1, 2, 3, 4, 1, 2, 3, 4]

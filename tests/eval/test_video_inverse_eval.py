@@ -38,6 +38,7 @@ def test_inverse_error_is_in_environment_units(tiny_model, tmp_path, monkeypatch
     monkeypatch.setattr(tiny_model, "inverse_dynamics", shifted_truth)
     info = evaluate_inverse(tiny_model, dataset, tmp_path, samples=2, batch_size=2, progress=False)
     assert info["l2_env_units"]["mean"] == pytest.approx(5.0)
+    assert info["batch_size"] == 2 and info["device"] == "cpu"  # they decide the noise of each window
     assert info["l2_env_units_per_step"] == pytest.approx([5.0] * 16)
     scale = 2.0 / (tiny_model.action_normalizer.high - tiny_model.action_normalizer.low)
     assert info["l2_normalized"]["mean"] == pytest.approx(float(torch.tensor([3.0, 4.0]).mul(scale).norm()), rel=1e-5)
@@ -47,7 +48,8 @@ def test_inverse_error_is_in_environment_units(tiny_model, tmp_path, monkeypatch
 def test_evaluate_video_scores_both_modes_and_draws_them(tiny_model, tmp_path):
     features = torch.nn.Sequential(torch.nn.AdaptiveAvgPool3d(2), torch.nn.Flatten(), torch.nn.Linear(24, 8))
     info = evaluate_video(tiny_model, held_out(tiny_model), tmp_path, samples=3, num_iters=(1, 2), i3d=features,
-                          pictures=2, progress=False)
+                          pictures=2, batch_size=2, progress=False)
+    assert info["batch_size"] == 2 and info["device"] == "cpu"  # they decide the noise of each window
     assert [(r["mode"], r["num_iter"]) for r in info["results"]] == [
         ("video", 1), ("video", 2), ("forward_dynamics", 1), ("forward_dynamics", 2)]
     for r in info["results"]:
@@ -66,7 +68,7 @@ def test_eval_video_and_inverse_cli(tiny_checkpoint, tmp_path):
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "eval_info.json").read_text())["results"]
     assert {r["mode"] for r in results} == {"video", "forward_dynamics"} and all(r["fvd"] is None for r in results)
-    assert (out / "report.html").is_file()
+    assert "not computed: turned off (--no-fvd" in (out / "report.html").read_text()
 
     result = run_cli("eval", "video", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "fvd"),
                      env_extra={**ONE_THREAD, "UVA_KIT_I3D_WEIGHTS": ""})
@@ -78,6 +80,8 @@ def test_eval_video_and_inverse_cli(tiny_checkpoint, tmp_path):
     assert result.returncode == 0, result.stderr
     info = json.loads((out / "eval_info.json").read_text())
     assert info["windows"] == 4 and info["l2_env_units"]["mean"] > 0
+    assert info["options"] == {"checkpoint": str(tiny_checkpoint), "data": "default", "split": "val", "seed": 0,
+                               "samples": 4, "batch_size": 16, "device": None}
 
 
 def test_a_held_out_split_without_windows_says_to_use_split_all(tiny_model, tmp_path):

@@ -206,6 +206,11 @@ def test_the_policy_says_when_an_image_is_channels_last(tiny_model):
         uva_kit.Policy(tiny_model).select_action({"image": torch.rand(96, 96, 3)})
 
 
+def test_the_policy_says_that_obs_is_a_dict(tiny_model):
+    with pytest.raises(TypeError, match=r"obs must be a dict such as \{'image': frame\}, got a Tensor; .*policy_observation"):
+        uva_kit.Policy(tiny_model).select_action(torch.rand(3, 16, 16))
+
+
 def test_inputs_that_disagree_on_the_batch_size_are_refused(tiny_model, tiny_batch):
     history, future, actions = tiny_batch["history_frames"], tiny_batch["future_frames"], tiny_batch["actions"]
     with pytest.raises(ValueError, match="disagree on the batch size: .*give every input the same B"):

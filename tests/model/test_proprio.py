@@ -123,3 +123,24 @@ def test_a_pusht_state_proprio_reads_the_dataset_in_training_and_the_env_in_a_ro
     expected = torch.tensor(observation["pusht_state"], dtype=torch.float32)[:, None].expand(2, 4, 6)
     assert torch.equal(given[0], expected)
     vector.close()
+
+
+def test_an_env_observation_drives_the_policy_through_policy_observation(proprio_model):
+    """``uva_kit.envs.policy_observation`` turns what an env (one, or a vector of them) returns into what
+    ``Policy.select_action`` takes: the frame channels first in [0, 1], the position as a tensor."""
+    pytest.importorskip("gym_pusht")
+    import uva_kit.envs as envs
+
+    observation, _ = envs.make("pusht").reset(seed=0)
+    converted = envs.policy_observation(observation)
+    assert converted["image"].shape == (3, 96, 96) and converted["image"].dtype == torch.float32
+    assert torch.equal((converted["image"] * 255).round().to(torch.uint8), torch.from_numpy(observation["pixels"]).permute(2, 0, 1))
+    assert torch.equal(converted["agent_pos"], torch.tensor(observation["agent_pos"], dtype=torch.float32))
+    policy = uva_kit.Policy(proprio_model, generator=seeded())
+    assert policy.select_action(converted).shape == (2,)
+
+    vector = envs.make_vector("pusht", 2)
+    observations, _ = vector.reset(seed=[0, 1])
+    policy.reset()
+    assert policy.select_action(envs.policy_observation(observations)).shape == (2, 2)
+    vector.close()

@@ -227,3 +227,15 @@ def test_a_run_starts_with_a_short_summary_and_points_at_its_whole_spec(tmp_path
     head = capsys.readouterr().out.split("step 1:")[0]
     assert "pusht-tiny: " in head and "trainable parameters" in head and "1 steps of batch 4, lr 0.0001" in head
     assert f"the whole spec: {tmp_path / 'run' / 'train_config.json'}" in head and len(head.splitlines()) <= 6
+
+@pytest.mark.parametrize("val_ratio, line", [
+    ("0.1", "data: 18 train episodes (1,490 windows), 2 validation episodes (279 windows)"),
+    ("0", "data: 20 train episodes (1,769 windows), no validation (training.val_ratio = 0)"),
+])
+def test_train_says_how_the_data_was_split(tmp_path, capsys, val_ratio, line):
+    from uva_kit.cli import main
+
+    arguments = ["--spec", "pusht-tiny", "--data", "default", "--no-progress", "--set", "training.batch_size=4",
+                 "--set", "training.steps=1", "--set", f"training.val_ratio={val_ratio}"]
+    assert main(["train", *arguments, "--out", str(tmp_path / "run")]) == 0
+    assert [text for text in capsys.readouterr().out.splitlines() if text.startswith("data: ")] == [line]

@@ -2,7 +2,7 @@
 
 Every subcommand writes eval_info.json, plots, videos and a self-contained report.html to --out.
 Examples:
-  uva-kit eval policy --checkpoint runs/tiny/checkpoints/00000200/pretrained_model --env pusht --episodes 50
+  uva-kit eval policy --checkpoint runs/tiny --env pusht --episodes 50      # the run's newest checkpoint
   uva-kit eval policy --agent random still --env pusht --episodes 50          # baselines on the same seeds
   uva-kit eval policy --checkpoint C --visual normal bg-color bg-object goal-color   # paper Table III
   uva-kit eval policy --checkpoint H2 H4 H8 --env pusht-m --history-sweep             # paper Fig. 6
@@ -14,6 +14,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from uva_kit.errors import UvaKitError
 
 BASELINE_NAMES = ("random", "still")
 VISUALS = ("normal", "bg-color", "bg-object", "goal-color")  # uva_kit.envs.pusht.VISUAL_VARIANTS (no pygame import here)
+PRESENTATION_OPTIONS = ("out", "overwrite", "no_progress")  # where and how results are shown, not what they are
+CHECKPOINT_FORMS = "also a training checkpoint OUT/checkpoints/<step> or a training run OUT (its newest checkpoint)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _policy_arguments(parser) -> None:
-    parser.add_argument("--checkpoint", nargs="+", default=[], help="model folder(s) (OUT/checkpoints/<step>/pretrained_model)")
+    parser.add_argument("--checkpoint", nargs="+", default=[], help=f"model folder(s); {CHECKPOINT_FORMS}")
     parser.add_argument("--agent", nargs="+", default=[], choices=BASELINE_NAMES, help="baseline agent(s) on the same seeds")
     parser.add_argument("--env", default="pusht", choices=sorted(ENVIRONMENTS), help="environment (default pusht)")
     parser.add_argument("--episodes", type=int, default=50, help="episodes per run (default 50, as the paper)")
@@ -58,7 +61,7 @@ def _policy_arguments(parser) -> None:
 
 
 def _data_arguments(parser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="model folder")
+    parser.add_argument("--checkpoint", required=True, help=f"model folder; {CHECKPOINT_FORMS}")
     parser.add_argument("--data", default="default", help="dataset folder or zarr; 'default' = the shipped PushT set")
     parser.add_argument("--split", default="val", choices=["val", "all"],
                         help="'val': the episodes the checkpoint's training held out (training.val_ratio/seed)")
@@ -83,7 +86,7 @@ def _inverse_arguments(parser) -> None:
 
 
 def _planning_arguments(parser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="the UVA model used as forward-dynamics model")
+    parser.add_argument("--checkpoint", required=True, help=f"the UVA model used as forward-dynamics model; {CHECKPOINT_FORMS}")
     parser.add_argument("--base-policy", help="model folder sampling the candidates (default: --checkpoint's policy)")
     parser.add_argument("--episodes", type=int, default=10, help="episodes per selector (default 10)")
     parser.add_argument("--seed", type=int, default=100000)
@@ -112,9 +115,27 @@ def run(args: argparse.Namespace) -> int:
     prepared = runner(args)  # loads and checks everything before the output folder is created
     with atomic_directory(out, overwrite=args.overwrite) as folder:
         summary = prepared(folder)
+        _record_options(folder / "eval_info.json", args)
     print(summary)
     print(f"results in {out}/ (report: {out / 'report.html'}, data: {out / 'eval_info.json'})")
     return 0
+
+
+def _record_options(info_file: Path, args: argparse.Namespace) -> None:
+    """Put the command and its options into eval_info.json, so that the result can be repeated from it."""
+    options = {name: value for name, value in vars(args).items()
+               if name not in (*PRESENTATION_OPTIONS, "command", "kind", "run")}
+    info = json.loads(info_file.read_text())
+    info_file.write_text(json.dumps({"command": f"uva-kit eval {args.kind}", "options": options, **info}, indent=2))
+
+
+def _load(args: argparse.Namespace, option: str):
+    """The model that option ``option`` names; the option then holds the model folder used (as recorded)."""
+    from uva_kit.eval.loading import load_model
+
+    model, directory = load_model(getattr(args, option), args.device)
+    setattr(args, option, str(directory))
+    return model
 
 
 def _run_policy(args):
@@ -132,9 +153,10 @@ def _run_policy(args):
         raise UvaKitError("--visual variants exist for pusht and pusht-m only")
     agents = []
     for i, path in enumerate(args.checkpoint):
-        model = load_model(path, args.device)
+        model, directory = load_model(path, args.device)
+        args.checkpoint[i] = str(directory)  # eval_info.json records the model folders used
         name = f"uva-{i + 1}" if len(args.checkpoint) > 1 else "uva"
-        agents.append((PolicyAgent(model, name=name, n_action_steps=args.n_action_steps), str(path)))
+        agents.append((PolicyAgent(model, name=name, n_action_steps=args.n_action_steps), str(directory)))
     agents += [(baseline(name), None) for name in args.agent]
 
     def evaluate(folder: Path) -> str:
@@ -164,12 +186,11 @@ def _held_out(args, model):
 
 def _run_video(args):
     from uva_kit.eval.i3d import load_i3d
-    from uva_kit.eval.loading import load_model
     from uva_kit.eval.video_eval import evaluate_video
 
     _at_least(1, args, "samples", "batch_size", "num_iter")
     _at_least(0, args, "pictures")
-    model = load_model(args.checkpoint, args.device)
+    model = _load(args, "checkpoint")
     i3d = None if args.no_fvd else load_i3d(args.i3d).to(model.device)
     dataset = _held_out(args, model)
 
@@ -185,10 +206,9 @@ def _run_video(args):
 
 def _run_inverse(args):
     from uva_kit.eval.inverse_eval import evaluate_inverse
-    from uva_kit.eval.loading import load_model
 
     _at_least(1, args, "samples", "batch_size")
-    model = load_model(args.checkpoint, args.device)
+    model = _load(args, "checkpoint")
     dataset = _held_out(args, model)
 
     def evaluate(folder: Path) -> str:
@@ -201,13 +221,12 @@ def _run_inverse(args):
 
 
 def _run_planning(args):
-    from uva_kit.eval.loading import load_model
     from uva_kit.eval.planning import evaluate_planning
 
     _at_least(1, args, "episodes", "candidates", "execute_steps", "max_steps", "batch_envs", "num_iter")
     _at_least(0, args, "videos")
-    forward_model = load_model(args.checkpoint, args.device)
-    base_model = load_model(args.base_policy, args.device) if args.base_policy else forward_model
+    forward_model = _load(args, "checkpoint")
+    base_model = _load(args, "base_policy") if args.base_policy else forward_model
     if base_model.spec.layout != forward_model.spec.layout:
         raise UvaKitError("--base-policy and --checkpoint must share the time layout (history frames, stride, chunk)")
 

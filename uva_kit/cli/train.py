@@ -10,6 +10,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from uva_kit.cli.spec_arguments import add_spec_arguments
@@ -41,6 +42,16 @@ def split_dataset(spec, path: str, split: str, augment: bool | None = None):
     training = spec.training
     return UVADataset(resolve_data(path), spec.layout, split=split, val_ratio=training.val_ratio,
                       split_seed=training.seed, augment=augment, history_keys=proprio_keys(spec))
+
+
+def split_summary(train, val) -> str:
+    """One line on how the data was split: the episodes and windows of each split."""
+    def part(dataset, name: str) -> str:
+        episodes = len(dataset.episode_indices)
+        return f"{episodes} {name} episode{'' if episodes == 1 else 's'} ({len(dataset):,} windows)"
+
+    return f"data: {part(train, 'train')}, " + (part(val, "validation") if val is not None
+                                                  else "no validation (training.val_ratio = 0)")
 
 
 def resolve_data(path: str) -> Path:
@@ -79,9 +90,11 @@ def run(args: argparse.Namespace) -> int:
     def dataset(path: str, split: str):
         return split_dataset(spec, path, split, augment=False if latent_cache else None)
 
+    train_data, val_data = dataset(data, "train"), dataset(data, "val") if training.val_ratio > 0 else None
+    if int(os.environ.get("RANK", "0")) == 0:  # the main process under torchrun
+        print(split_summary(train_data, val_data))
     result = fit(
-        spec, dataset(data, "train"), out,
-        val_dataset=dataset(data, "val") if training.val_ratio > 0 else None,
+        spec, train_data, out, val_dataset=val_data,
         video_dataset=UVADataset(resolve_data(video), spec.layout, split="all") if video else None,
         resume=bool(args.resume), init_from=init_from, device=args.device, progress=not args.no_progress,
         latent_cache=latent_cache,

@@ -1,7 +1,8 @@
 """Simulated environments: PushT, PushT-M (random goals) and two-block pushing, all 96x96 pixels + agent_pos.
 
 ``make(name, **options)`` builds one env (wrapped in a 300-step time limit); ``make_vector`` builds a
-gymnasium vector env of them. Needs the ``sim`` extra: ``pip install 'uva_kit[sim]'``.
+gymnasium vector env of them; ``policy_observation(obs)`` turns an observation of either into the input
+of ``uva_kit.Policy.select_action``. Needs the ``sim`` extra: ``pip install 'uva_kit[sim]'``.
 """
 
 from __future__ import annotations
@@ -67,4 +68,22 @@ def make_vector(name: str, num_envs: int, asynchronous: bool = False, **options)
     return gym.vector.SyncVectorEnv(factories)
 
 
-__all__ = ["ENVIRONMENTS", "MAX_EPISODE_STEPS", "env_class", "make", "make_vector"]
+def policy_observation(obs: dict) -> dict:
+    """An observation of ``make`` or ``make_vector`` as ``uva_kit.Policy.select_action`` takes it.
+
+    ``"pixels"`` (H, W, 3) uint8, or (N, H, W, 3) from a vector env, becomes ``"image"`` (3, H, W) or
+    (N, 3, H, W) float in [0, 1]; every other entry (``agent_pos``, ``pusht_state``) a float32 tensor::
+
+        action = policy.select_action(policy_observation(obs))
+    """
+    import numpy as np
+    import torch
+
+    if "pixels" not in obs:
+        raise KeyError(f"an env observation has 'pixels' (H, W, 3) uint8; got keys {sorted(obs)}")
+    pixels = torch.from_numpy(np.asarray(obs["pixels"]))
+    values = {key: torch.as_tensor(np.asarray(value), dtype=torch.float32) for key, value in obs.items() if key != "pixels"}
+    return {"image": pixels.movedim(-1, -3).float() / 255.0, **values}
+
+
+__all__ = ["ENVIRONMENTS", "MAX_EPISODE_STEPS", "env_class", "make", "make_vector", "policy_observation"]

@@ -69,13 +69,19 @@ class PolicyAgent:
     def history_frames(self) -> int:
         return self.model.spec.layout.history_frames
 
+    @property
+    def n_action_steps(self) -> int:
+        return self.policy.n_action_steps
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
     def reset(self, seeds: Sequence[int]) -> None:
         self.generator.manual_seed(self.seed + int(seeds[0]))
         self.policy.reset()
 
     def act(self, obs: dict) -> np.ndarray:
-        import torch
+        from uva_kit.envs import policy_observation
 
-        pixels = torch.from_numpy(np.asarray(obs["pixels"])).permute(0, 3, 1, 2).float() / 255.0
-        observation = {"image": pixels, **{key: obs[key] for key in self.policy.observed.values() if key in obs}}
-        return self.policy.select_action(observation).detach().cpu().double().numpy()
+        return self.policy.select_action(policy_observation(obs)).detach().cpu().double().numpy()

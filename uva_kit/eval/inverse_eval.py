@@ -44,7 +44,8 @@ def evaluate_inverse(model, dataset, out: Path, *, samples: int = 256, batch_siz
     normalize = model.action_normalizer.normalize
     normalized = action_errors(*(normalize(a.to(model.device, torch.float32)).cpu() for a in (predicted, recorded)))
     info = {
-        "windows": len(indices), "actions_per_window": errors.shape[1], "seed": seed,
+        "windows": len(indices), "actions_per_window": errors.shape[1], "seed": seed, "batch_size": batch_size,
+        "device": str(model.device),
         "l2_env_units": {"mean": float(errors.mean()), "median": float(errors.median()), "std": float(errors.std())},
         "l2_normalized": {"mean": float(normalized.mean()), "median": float(normalized.median())},
         "l2_env_units_per_step": errors.mean(dim=0).tolist(),
@@ -83,6 +84,9 @@ def _trajectory_plot(predicted: np.ndarray, recorded: np.ndarray, path: Path) ->
         axes.plot(p[:, 0], p[:, 1], "--x", markersize=3, color=line.get_color())
     axes.set_aspect("equal")
     axes.invert_yaxis()  # image coordinates
+    axes.set_xlabel("x (env units)")
+    axes.set_ylabel("y (env units)")
+    axes.set_title("action targets: recorded vs predicted")
     axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from uva_kit.eval.frame_reward import frame_reward, locate
 from uva_kit.eval.report import Report
-from uva_kit.eval.rollout import summary_postfix
+from uva_kit.eval.rollout import batch_step_bar, summary_postfix
 from uva_kit.eval.scoring import EpisodeResult, episode_result, summarize
 from uva_kit.eval.visuals import bar_plot, enlarge, to_uint8, write_gif, write_mp4
 
@@ -46,9 +46,11 @@ class ObservationHistory:
 
     def add(self, obs: dict) -> None:
         """Append a batch of vector-env observations: "pixels" (B, H, W, 3) uint8 and each observed key (B, dim)."""
-        self.frames.append(torch.from_numpy(np.asarray(obs["pixels"])).permute(0, 3, 1, 2).float() / 255.0)
-        self.values.append({name: torch.as_tensor(np.asarray(obs[key]), dtype=torch.float32)
-                            for name, key in self.observed.items()})
+        from uva_kit.envs import policy_observation
+
+        observation = policy_observation(obs)
+        self.frames.append(observation["image"])
+        self.values.append({name: observation[key] for name, key in self.observed.items()})
 
     def _at_history_steps(self, series: list) -> list:
         now = len(series) - 1
@@ -125,22 +127,25 @@ def run_selector(selector: str, base_model, forward_model, seeds: Sequence[int],
     results: list[EpisodeResult] = []
     recordings: dict[int, np.ndarray] = {}
     bar = tqdm(total=len(seeds), desc=f"{ENV} {selector}", unit="episode", disable=not progress)
+    steps = batch_step_bar(max_steps, progress)
     for start in range(0, len(seeds), batch_envs):
         batch = [int(s) for s in seeds[start:start + batch_envs]]
         generator.manual_seed(seed + batch[0])
         vector = make_vector(ENV, len(batch), max_episode_steps=max_steps)
+        steps.reset()
         try:
             results += _run_batch(selector, vector, batch, base_model, forward_model, candidates, execute_steps,
-                                  num_iter, generator, set(list(seeds)[:record]), recordings, bar)
+                                  num_iter, generator, set(list(seeds)[:record]), recordings, bar, steps)
         finally:
             vector.close()
         bar.set_postfix(summary_postfix(results))
+    steps.close()
     bar.close()
     return results, recordings
 
 
 def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_steps, num_iter, generator, recorded_seeds,
-               recordings, bar) -> list[EpisodeResult]:
+               recordings, bar, steps) -> list[EpisodeResult]:
     count = len(seeds)
     obs, _ = vector.reset(seed=seeds)
     envs = [env.unwrapped for env in vector.envs]
@@ -176,6 +181,7 @@ def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_st
             newly_done = ~done & (terminated | truncated)
             done |= newly_done
             bar.update(int(newly_done.sum()))
+            steps.update()
             if done.all():
                 break
     for i, episode_frames in frames.items():
@@ -204,7 +210,8 @@ def evaluate_planning(base_model, forward_model, out: Path, *, episodes: int = 1
         runs.append({"selector": selector, **summarize(results), "per_episode": [r.to_dict() for r in results],
                      "videos": media})
     info = {"env": ENV, "episodes": episodes, "seeds": seeds, "candidates": candidates, "execute_steps": execute_steps,
-            "max_steps": max_steps, "num_iter": num_iter, "runs": runs}
+            "max_steps": max_steps, "num_iter": num_iter, "batch_envs": batch_envs, "device": str(base_model.device),
+            "runs": runs}
     (out / "eval_info.json").write_text(json.dumps(info, indent=2))
     _write_report(info, out)
     return info
@@ -212,8 +219,10 @@ def evaluate_planning(base_model, forward_model, out: Path, *, episodes: int = 1
 
 def _write_report(info: dict, out: Path) -> None:
     runs = info["runs"]
-    bar_plot([r["selector"] for r in runs], [r["success_rate"] for r in runs], out / "success.png",
-             ylabel="success rate", title="two-block: success by action selection", ylim=(0, 1))
+    bar_plot([r["selector"] for r in runs], {"success rate": [r["success_rate"] for r in runs],
+                                             "score (mean best reward)": [r["score"] for r in runs]},
+             out / "success.png", ylabel="success rate, score", title="two-block: results by action selection",
+             ylim=(0, 1))
     report = Report("Forward-dynamics planning: two-block pushing")
     report.paragraph(f"{info['episodes']} episodes (seeds {info['seeds'][0]}..{info['seeds'][-1]}). Each replanning samples "
                      f"{info['candidates']} action chunks from the base policy; 'uva' keeps the chunk whose forward_dynamics "

@@ -51,21 +51,27 @@ def _visual_option(visual: str) -> dict:
 
 @attrs.define
 class PolicyRun:
-    """One agent on one visual variant: its episodes and where its videos went."""
+    """One agent on one visual variant: its episodes, its policy's settings (None for a baseline), its videos.
+
+    Beside the batching, the score depends on ``n_action_steps`` and on ``device`` (which draws the noise).
+    """
 
     label: str
     agent: str
     visual: str
     checkpoint: str | None
-    history_frames: int | None
     results: list[EpisodeResult]
+    history_frames: int | None = None
+    n_action_steps: int | None = None
+    device: str | None = None
     videos: list[str] = attrs.field(factory=list)
     gif: str | None = None
 
     def to_dict(self) -> dict:
         return {"label": self.label, "agent": self.agent, "visual": self.visual, "checkpoint": self.checkpoint,
-                "history_frames": self.history_frames, **summarize(self.results),
-                "per_episode": [r.to_dict() for r in self.results], "videos": self.videos, "gif": self.gif}
+                "history_frames": self.history_frames, "n_action_steps": self.n_action_steps, "device": self.device,
+                **summarize(self.results), "per_episode": [r.to_dict() for r in self.results], "videos": self.videos,
+                "gif": self.gif}
 
 
 def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out: Path, *, episodes: int = 50,
@@ -84,11 +90,12 @@ def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out:
             results, recordings = run_episodes(
                 env, agent, seeds, batch_envs=batch_envs, max_steps=max_steps, env_options=_visual_option(visual),
                 record=videos, asynchronous=asynchronous, progress=progress, description=f"{env} {label}")
-            run = PolicyRun(label, agent.name, visual, checkpoint, getattr(agent, "history_frames", None), results)
+            settings = {name: getattr(agent, name, None) for name in ("history_frames", "n_action_steps", "device")}
+            run = PolicyRun(label, agent.name, visual, checkpoint, results, **settings)
             _write_videos(run, recordings, out)
             runs.append(run)
     info = {
-        "env": env, "episodes": episodes, "seeds": seeds, "max_steps": max_steps,
+        "env": env, "episodes": episodes, "seeds": seeds, "max_steps": max_steps, "batch_envs": batch_envs,
         "env_options": default_env_options(env), "visuals": list(visuals),
         "protocol": "score = mean over episodes of each episode's max reward; success = the env's success flag",
         "runs": [run.to_dict() for run in runs],
@@ -110,10 +117,11 @@ def _write_videos(run: PolicyRun, recordings: dict, out: Path) -> None:
 def _write_report(info: dict, runs: list[PolicyRun], out: Path, history_sweep: bool) -> None:
     labels = [run.label for run in runs]
     summaries = [summarize(run.results) for run in runs]
-    bar_plot(labels, [s["score"] for s in summaries], out / "scores.png", ylabel="score (mean best reward)",
+    bar_plot(labels, {"score": [s["score"] for s in summaries]}, out / "scores.png", ylabel="score (mean best reward)",
              title=f"{info['env']}: score over {info['episodes']} episodes", ylim=(0, 1))
     line_plot({run.label: (list(range(len(run.results))), [r.score for r in run.results]) for run in runs},
-              out / "per_seed.png", xlabel=f"episode (seed - {info['seeds'][0]})", ylabel="best reward", title="per episode")
+              out / "per_seed.png", xlabel=f"episode (seed - {info['seeds'][0]})", ylabel="best reward", title="per episode",
+              connect=False)
     report = Report(f"Policy evaluation: {info['env']}")
     report.paragraph(f"{info['episodes']} episodes on seeds {info['seeds'][0]}..{info['seeds'][-1]}, at most "
                      f"{info['max_steps']} steps each. Score = mean over episodes of each episode's best reward "

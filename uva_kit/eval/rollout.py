@@ -45,19 +45,28 @@ def run_episodes(
     recordings: dict[int, np.ndarray] = {}
     vectors: dict[int, object] = {}
     bar = tqdm(total=len(seeds), desc=description or f"{env} {agent.name}", unit="episode", disable=not progress)
+    steps = batch_step_bar(max_steps, progress)
     try:
         for start in range(0, len(seeds), batch_envs):
             batch = [int(s) for s in seeds[start:start + batch_envs]]
             if len(batch) not in vectors:
                 vectors[len(batch)] = make_vector(env, len(batch), asynchronous=asynchronous, **options)
-            finished = _run_batch(vectors[len(batch)], agent, batch, recorded_seeds, recordings, bar)
+            steps.reset()
+            finished = _run_batch(vectors[len(batch)], agent, batch, recorded_seeds, recordings, bar, steps)
             results.extend(finished)
             bar.set_postfix(summary_postfix(results))
     finally:
+        steps.close()
         bar.close()
         for vector in vectors.values():
             vector.close()
     return results, recordings
+
+
+def batch_step_bar(max_steps: int, progress: bool) -> tqdm:
+    """A bar below the episode bar counting the env steps of the running batch (``reset()`` it per batch): the
+    episode bar only moves when a batch ends, minutes apart with long episodes."""
+    return tqdm(total=max_steps, desc="steps of this batch", unit="step", leave=False, position=1, disable=not progress)
 
 
 def summary_postfix(results: Sequence[EpisodeResult]) -> dict:
@@ -65,7 +74,8 @@ def summary_postfix(results: Sequence[EpisodeResult]) -> dict:
     return {"score": f"{summary['score']:.3f}", "success": f"{summary['success_rate']:.0%}"}
 
 
-def _run_batch(vector, agent, seeds: list[int], recorded_seeds: set, recordings: dict, bar) -> list[EpisodeResult]:
+def _run_batch(vector, agent, seeds: list[int], recorded_seeds: set, recordings: dict, bar,
+               steps) -> list[EpisodeResult]:
     count = len(seeds)
     obs, _ = vector.reset(seed=seeds)
     agent.reset(seeds)
@@ -85,6 +95,7 @@ def _run_batch(vector, agent, seeds: list[int], recorded_seeds: set, recordings:
         newly_done = ~done & (terminated | truncated)
         done |= newly_done
         bar.update(int(newly_done.sum()))
+        steps.update()
     for i, episode_frames in frames.items():
         recordings[seeds[i]] = np.stack(episode_frames)
     return [episode_result(seed, rewards[i], successes[i]) for i, seed in enumerate(seeds)]

@@ -96,8 +96,9 @@ def evaluate_video(model, dataset, out: Path, *, samples: int = 32, num_iters: S
             }
             result.update(_write_pictures(out, f"{mode}_iter{num_iter}", clips["history_frames"], real, fake, pictures))
             results.append(result)
-    info = {"samples": len(real), "image_size": model.spec.layout.image_size, "seed": seed,
-            "fvd_features": "I3D Kinetics-400 logits" if i3d is not None else None, "results": results}
+    info = {"samples": len(real), "image_size": model.spec.layout.image_size, "seed": seed, "batch_size": batch_size,
+            "device": str(model.device), "fvd_features": "I3D Kinetics-400 logits" if i3d is not None else None,
+            "results": results}
     (out / "eval_info.json").write_text(json.dumps(info, indent=2))
     _write_report(info, out)
     return info
@@ -127,7 +128,8 @@ def _write_pictures(out: Path, name: str, history, real, fake, count: int) -> di
 def _write_report(info: dict, out: Path) -> None:
     results = info["results"]
     labels = [f"{r['mode']}\nnum_iter {r['num_iter']}" for r in results]
-    bar_plot(labels, [r["psnr"] for r in results], out / "psnr.png", ylabel="PSNR (dB)", title="PSNR, higher is better")
+    bar_plot(labels, {"PSNR": [r["psnr"] for r in results]}, out / "psnr.png", ylabel="PSNR (dB)",
+             title="PSNR, higher is better")
     line_plot({f"{r['mode']} x{r['num_iter']}": (list(range(1, len(r["psnr_per_future_frame"]) + 1)),
                                                   r["psnr_per_future_frame"]) for r in results},
               out / "psnr_per_frame.png", xlabel="future frame", ylabel="PSNR (dB)", title="PSNR by future frame")
@@ -135,7 +137,7 @@ def _write_report(info: dict, out: Path) -> None:
     report.paragraph(f"{info['samples']} held-out windows, frames compared at {info['image_size']}x{info['image_size']}. "
                      "video = generate_video (history only); forward_dynamics = history plus the recorded actions. "
                      "FVD: Fréchet distance of I3D Kinetics-400 logits (lower is better)"
-                     + ("." if info["fvd_features"] else "; not computed (no I3D weights given)."))
+                     + ("." if info["fvd_features"] else "; not computed: turned off (--no-fvd; from Python, i3d=None)."))
     report.table(["mode", "num_iter", "PSNR (dB)", "SSIM", "FVD"],
                  [[r["mode"], r["num_iter"], r["psnr"], r["ssim"], "-" if r["fvd"] is None else r["fvd"]] for r in results])
     report.image(out / "psnr.png")

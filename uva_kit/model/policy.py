@@ -25,6 +25,8 @@ sampling loop.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
 from uva_kit.encoder.latent_posterior import LatentPosterior
@@ -76,6 +78,9 @@ class Policy:
 
     def select_action(self, obs: dict) -> torch.Tensor:
         """The next action, (B, action_dim), or (action_dim,) for an unbatched (3, H, W) image."""
+        if not isinstance(obs, Mapping):
+            raise TypeError(f"obs must be a dict such as {{'image': frame}}, got a {type(obs).__name__}; an env's "
+                            "observation converts with uva_kit.envs.policy_observation(obs)")
         if "image" not in obs:
             raise KeyError(f"obs must have an 'image' (B, 3, H, W) or (3, H, W) in [0, 1]; got keys {sorted(obs)}")
         image = torch.as_tensor(obs["image"])
