@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from cli_support import run_cli
 
 
@@ -35,25 +36,45 @@ def test_bad_spec_is_a_one_line_error_with_exit_code_2(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_value_errors_of_library_checks_are_one_line_errors_with_a_traceback_hint(tmp_path):
+def test_bad_input_found_by_library_checks_is_a_one_line_error_unless_a_traceback_is_asked_for(tmp_path):
     train = ("train", "--spec", "pusht-tiny", "--data", "default", "--out", str(tmp_path / "run"), "--no-progress",
              "--set", "layout.action_chunk=5")
     result = run_cli(*train)
     assert result.returncode == 2
     assert "uva-kit train: error: modality 'action': the token grid has 64 positions" in result.stderr
-    assert "set UVA_KIT_TRACEBACK=1 to see the traceback" in result.stderr and "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
     shown = run_cli(*train, env_extra={"UVA_KIT_TRACEBACK": "1"})
-    assert shown.returncode == 1 and "Traceback" in shown.stderr and "ValueError: modality 'action'" in shown.stderr
+    assert shown.returncode == 1 and "Traceback" in shown.stderr and "InputError: modality 'action'" in shown.stderr
 
 
-def test_key_error_prints_its_message_unquoted(monkeypatch, capsys):
+def test_a_missing_key_prints_its_message_unquoted_and_a_bug_keeps_its_traceback(monkeypatch, capsys):
     from uva_kit import cli
+    from uva_kit.errors import MissingKeyError
 
-    def fail(args):
-        raise KeyError("obs must have an 'image'")
+    def missing(args):
+        raise MissingKeyError("obs must have an 'image'")
+
+    def bug(args):
+        raise KeyError("a bug")
 
     monkeypatch.delenv("UVA_KIT_TRACEBACK", raising=False)
-    monkeypatch.setattr("uva_kit.cli.info.run", fail)
+    monkeypatch.setattr("uva_kit.cli.info.run", missing)
     assert cli.main(["info"]) == 2
     assert "uva-kit info: error: obs must have an 'image'\n" in capsys.readouterr().err
+    monkeypatch.setattr("uva_kit.cli.info.run", bug)
+    with pytest.raises(KeyError, match="a bug"):
+        cli.main(["info"])
+
+
+@pytest.mark.parametrize("command", [["collect", "pusht", "--episodes", "1", "--out", "x"],
+                                     ["eval", "policy", "--agent", "random"],
+                                     ["eval", "video", "--checkpoint", "x"],
+                                     ["eval", "planning", "--checkpoint", "x"],
+                                     ["train-vae", "--frames", "f.npz", "--out", "x"]])
+def test_a_negative_seed_is_a_usage_error(command, capsys):
+    from uva_kit.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([*command, "--seed", "-1"])
+    assert exit_info.value.code == 2 and "argument --seed: must be 0 or more, got -1" in capsys.readouterr().err

@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import torch
 
+from uva_kit.errors import InputError
+
 PATHS = ("reference", "fast")
 
 
@@ -50,7 +52,7 @@ def _instruction(model) -> str | None:
 def policy_stages(model, path: str, batch: int = 1, steps: tuple[int, ...] = (16, 100), seed: int = 0) -> dict[str, Callable]:
     """Stage name -> a zero-argument call running that stage of the policy on ``model``'s device."""
     if path not in PATHS:
-        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+        raise InputError(f"path must be one of {PATHS}, got {path!r}")
     device = model.device
     size = model.spec.layout.image_size
     graphs = device.type == "cuda" and path == "fast"

@@ -26,6 +26,17 @@ class UvaKitError(Exception):
     """Base class of every error uva_kit raises on purpose."""
 
 
+class InputError(UvaKitError, ValueError):
+    """An argument, tensor or value given to uva_kit is wrong (a ValueError, so ``except ValueError`` catches it)."""
+
+
+class MissingKeyError(UvaKitError, KeyError):
+    """A dict given to uva_kit (an observation, a batch) lacks a key it needs."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 class SpecError(UvaKitError, ValueError):
     """A spec is invalid. ``path`` is the dotted path of the offending value ('' for the root)."""
 

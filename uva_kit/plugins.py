@@ -17,6 +17,7 @@ import attrs
 import pluggy
 
 from uva_kit import hookspecs
+from uva_kit.errors import InputError
 from uva_kit.registry import Provider, Registry
 
 ENTRY_POINT_GROUP = "uva_kit.plugins"
@@ -122,7 +123,7 @@ def _collect_presets(manager: pluggy.PluginManager, plugin: object) -> dict[str,
             continue
         for name, path in (impl.function() or {}).items():
             if name in _presets or name in shipped:
-                raise ValueError(f"preset '{name}' is already provided by another plugin")
+                raise InputError(f"preset '{name}' is already provided by another plugin")
             shipped[name] = Path(path)
     return shipped
 

@@ -174,7 +174,7 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     )
     report.heading("Rollouts (first episodes; click for the MP4)")
     for run in info["runs"]:
-        if run["gif"]:
+        if run.get("gif"):  # an older eval_info.json (a resumed quickstart) lacks it
             report.image(out / "eval" / run["gif"], caption=run["label"], link=Path("eval") / run["videos"][0])
     report.heading("Predicted vs real future frames (held-out windows; rows: real, predicted)")
     for result in video["results"]:

@@ -145,8 +145,19 @@ class SignalAtRead(SyntheticWindows):
         return super().__getitem__(index)
 
 
+@pytest.fixture
+def default_signal_handlers():
+    """Python's own SIGINT/SIGTERM handlers for the test (a CI job started in the background ignores SIGINT)."""
+    previous = {number: signal.signal(number, handler)
+                for number, handler in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL))}
+    yield
+    for number, handler in previous.items():
+        signal.signal(number, handler)
+
+
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
-def test_ctrl_c_or_sigterm_finishes_the_step_saves_and_resumes_exactly(tmp_path, capsys, signal_name):
+def test_ctrl_c_or_sigterm_finishes_the_step_saves_and_resumes_exactly(tmp_path, capsys, signal_name,
+                                                                       default_signal_handlers):
     spec = load_spec("pusht-tiny", ["training.steps=6", "training.batch_size=4", "training.checkpoint_every=100",
                                     "training.log_every=1", "training.warmup_steps=0"])
     stopped = fit(spec, SignalAtRead(at_read=10, signal_number=getattr(signal, signal_name), size=4),
@@ -161,14 +172,25 @@ def test_ctrl_c_or_sigterm_finishes_the_step_saves_and_resumes_exactly(tmp_path,
         assert_bitwise_equal(weights(tmp_path / "interrupted", 6, name), weights(tmp_path / "whole", 6, name))
 
 
-def test_a_second_ctrl_c_interrupts_at_once():
+def test_a_second_ctrl_c_interrupts_at_once_but_further_sigterms_are_absorbed(default_signal_handlers):
     from uva_kit.train.stop_request import StopRequest
 
     with StopRequest() as stop:
-        os.kill(os.getpid(), signal.SIGINT)
-        assert stop.requested and stop.signal_name == "SIGINT"
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)  # a second SIGTERM (torchrun forwarding its own) must not kill the run
+        assert stop.requested and stop.signal_name == "SIGTERM"
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_signal_ignored_at_start_stays_ignored(default_signal_handlers):
+    from uva_kit.train.stop_request import StopRequest
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup
+    with StopRequest() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert not stop.requested
 
 
 def test_the_time_limit_counts_the_training_time_of_earlier_segments(tmp_path, capsys):

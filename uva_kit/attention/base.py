@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from uva_kit.errors import InputError
+
 
 class AttentionBackend(torch.nn.Module):
     """Bidirectional attention over (B, heads, L, head_dim) tensors; subclasses set ``name``."""
@@ -20,7 +22,7 @@ class AttentionBackend(torch.nn.Module):
     @staticmethod
     def check_shapes(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
         if query.dim() != 4 or key.shape != value.shape or query.shape[:2] != key.shape[:2] or query.shape[-1] != key.shape[-1]:
-            raise ValueError(
+            raise InputError(
                 "attention expects query (B, heads, Lq, D) and key/value (B, heads, Lk, D); got "
                 f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
             )

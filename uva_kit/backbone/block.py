@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from uva_kit.errors import InputError
+
 LN_EPS = 1e-6
 
 
@@ -14,7 +16,7 @@ class SelfAttention(nn.Module):
     def __init__(self, width: int, num_heads: int, backend: nn.Module, attn_drop: float, proj_drop: float, qkv_bias: bool):
         super().__init__()
         if width % num_heads:
-            raise ValueError(f"width {width} is not divisible by num_heads {num_heads}")
+            raise InputError(f"width {width} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
         self.qkv = nn.Linear(width, 3 * width, bias=qkv_bias)
         self.proj = nn.Linear(width, width)

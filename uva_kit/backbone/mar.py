@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from uva_kit.backbone.block import LN_EPS, Block
+from uva_kit.errors import InputError
 from uva_kit.model.grid import TokenGrid
 from uva_kit.spec import ComponentSpec
 from uva_kit.spec.validators import positive, probability
@@ -37,7 +38,7 @@ class MarSpec(ComponentSpec):
 
     def __attrs_post_init__(self):
         if self.width % self.num_heads:
-            raise ValueError(f"width {self.width} must be divisible by num_heads {self.num_heads}")
+            raise InputError(f"width {self.width} must be divisible by num_heads {self.num_heads}")
 
 
 def _table(*shape: int) -> nn.Parameter:
@@ -83,9 +84,9 @@ class MarBackbone(nn.Module):
     def forward(self, streams: list[torch.Tensor], prefix: torch.Tensor | None = None) -> torch.Tensor:
         """Fuse ``streams`` (each (B, L, width)), optionally prepend ``prefix`` (B, P, width) -> z (B, L, width)."""
         if len(streams) != self.num_streams:
-            raise ValueError(f"the backbone was built for {self.num_streams} streams, got {len(streams)}")
+            raise InputError(f"the backbone was built for {self.num_streams} streams, got {len(streams)}")
         if (prefix is None) != (self.prefix_tokens == 0) or (prefix is not None and prefix.shape[1] != self.prefix_tokens):
-            raise ValueError(f"the backbone expects {self.prefix_tokens} prefix tokens, got "
+            raise InputError(f"the backbone expects {self.prefix_tokens} prefix tokens, got "
                              f"{0 if prefix is None else prefix.shape[1]}")
         x = self.fusion(torch.cat(streams, dim=-1))
         x = x + self._grid_table(self.temporal_pos_embed, self.spatial_pos_embed)

@@ -25,7 +25,7 @@ COMMANDS: dict[str, str] = {
     "quickstart": "quickstart",
 }
 
-# Set (to anything but empty) to get the full traceback of an error instead of the one-line message.
+# Set (to anything but empty) to get the traceback of a bad-input error instead of its one-line message.
 TRACEBACK_ENV = "UVA_KIT_TRACEBACK"
 
 
@@ -46,14 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (UvaKitError, ValueError, KeyError) as exc:
+    except UvaKitError as exc:  # bad input, said in one line; anything else is a bug and keeps its traceback
         if os.environ.get(TRACEBACK_ENV):
             raise
-        # str() of a KeyError is the repr of its message; print the message itself
-        message = exc.args[0] if isinstance(exc, KeyError) and len(exc.args) == 1 else exc
-        print(f"uva-kit {args.command}: error: {message}", file=sys.stderr)
-        if not isinstance(exc, UvaKitError):  # raised by a check in the library, or a bug: say how to see where
-            print(f"uva-kit {args.command}: set {TRACEBACK_ENV}=1 to see the traceback", file=sys.stderr)
+        print(f"uva-kit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"uva-kit {args.command}: interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
 
+from uva_kit.cli.argument_types import non_negative_int
 from uva_kit.envs import ENVIRONMENTS
 from uva_kit.errors import UvaKitError
 
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, required=True, help="number of episodes to run")
     parser.add_argument("--out", required=True, help="output dataset folder (must not exist unless --overwrite)")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="processes (default: up to 4)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first episode (default 0)")
     parser.add_argument("--max-steps", type=int, default=300, help="step limit per episode (default 300)")
     parser.add_argument("--legacy-seeding", action="store_true", help="PushT start states as the original evaluation")
     parser.add_argument("--deterministic", action="store_true", help="always take the best push (not the diverse expert)")

@@ -18,6 +18,7 @@ import json
 import time
 from pathlib import Path
 
+from uva_kit.cli.argument_types import non_negative_int
 from uva_kit.envs import ENVIRONMENTS
 from uva_kit.errors import UvaKitError
 
@@ -49,7 +50,7 @@ def _policy_arguments(parser) -> None:
     parser.add_argument("--agent", nargs="+", default=[], choices=BASELINE_NAMES, help="baseline agent(s) on the same seeds")
     parser.add_argument("--env", default="pusht", choices=sorted(ENVIRONMENTS), help="environment (default pusht)")
     parser.add_argument("--episodes", type=int, default=50, help="episodes per run (default 50, as the paper)")
-    parser.add_argument("--seed", type=int, default=100000, help="seed of the first episode (default 100000, the test seeds)")
+    parser.add_argument("--seed", type=non_negative_int, default=100000, help="seed of the first episode (default 100000, the test seeds)")
     parser.add_argument("--max-steps", type=int, default=300, help="step limit per episode (default 300)")
     parser.add_argument("--batch-envs", type=int, default=10, help="environments run side by side (default 10)")
     parser.add_argument("--n-action-steps", type=int, default=8, help="actions executed per predicted chunk (default 8)")
@@ -65,7 +66,7 @@ def _data_arguments(parser) -> None:
     parser.add_argument("--data", default="default", help="dataset folder or zarr; 'default' = the shipped PushT set")
     parser.add_argument("--split", default="val", choices=["val", "all"],
                         help="'val': the episodes the checkpoint's training held out (training.val_ratio/seed)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed")
 
 
 def _video_arguments(parser) -> None:
@@ -89,7 +90,7 @@ def _planning_arguments(parser) -> None:
     parser.add_argument("--checkpoint", required=True, help=f"the UVA model used as forward-dynamics model; {CHECKPOINT_FORMS}")
     parser.add_argument("--base-policy", help="model folder sampling the candidates (default: --checkpoint's policy)")
     parser.add_argument("--episodes", type=int, default=10, help="episodes per selector (default 10)")
-    parser.add_argument("--seed", type=int, default=100000)
+    parser.add_argument("--seed", type=non_negative_int, default=100000)
     parser.add_argument("--candidates", type=int, default=100, help="action chunks sampled per replanning (default 100)")
     parser.add_argument("--execute-steps", type=int, default=6, help="actions executed before replanning (default 6)")
     parser.add_argument("--max-steps", type=int, default=300)

@@ -15,6 +15,8 @@ import argparse
 import json
 import warnings
 
+from uva_kit.cli.argument_types import non_negative_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", required=True, help="an .npz/.npy file of uint8 (N, H, W, 3) frames")
@@ -35,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--kl-weight", type=float, default=1e-4)
     parser.add_argument("--held-out", type=float, default=0.1, help="fraction of frames held out (default 0.1)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
 
 
 def _encoder_spec(args: argparse.Namespace):

@@ -14,7 +14,7 @@ from uva_kit.data.split import split_episodes
 from uva_kit.data.stats import array_stats
 from uva_kit.data.table import EpisodeTable
 from uva_kit.data.windows import WindowSampler
-from uva_kit.errors import DataError
+from uva_kit.errors import DataError, InputError
 from uva_kit.spec import LayoutSpec
 
 
@@ -52,7 +52,7 @@ class UVADataset(torch.utils.data.Dataset):
         self.episodes = source if isinstance(source, EpisodeTable) else load_episodes(source)
         self.layout = layout or LayoutSpec()
         if split not in ("train", "val", "all"):
-            raise ValueError(f"split must be 'train', 'val' or 'all', got '{split}'")
+            raise InputError(f"split must be 'train', 'val' or 'all', got '{split}'")
         train, val = split_episodes(self.episodes.num_episodes, val_ratio, split_seed)
         self.episode_indices = {"train": train, "val": val, "all": np.arange(self.episodes.num_episodes)}[split]
         self.sampler = WindowSampler(

@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from uva_kit.errors import InputError
 from uva_kit.spec.model import DiffusionSpec
 
 
@@ -36,7 +37,7 @@ def spaced_timesteps(train_steps: int, sample_steps: int) -> list[int]:
     exactly the original's.
     """
     if not 1 <= sample_steps <= train_steps:
-        raise ValueError(f"sampling steps must be in 1..{train_steps}, got {sample_steps}")
+        raise InputError(f"sampling steps must be in 1..{train_steps}, got {sample_steps}")
     if sample_steps == 1:
         return [0]
     stride = (train_steps - 1) / (sample_steps - 1)

@@ -18,7 +18,7 @@ import torch
 from uva_kit.encoder.checkpoint import WEIGHTS_FILE, load_state, read_state_dict, warn_random_weights
 from uva_kit.encoder.kl_autoencoder import AutoencoderShape
 from uva_kit.encoder.vae_encoder import VAEEncoder
-from uva_kit.errors import CheckpointError
+from uva_kit.errors import CheckpointError, InputError
 from uva_kit.spec import ComponentSpec, to_dict
 
 CONFIG_FILE = "config.json"
@@ -29,7 +29,7 @@ RUNTIME_OPTIONS = ("type", "sample_posterior", "checkpoint")
 def _positive(instance, attribute, value):
     values = value if isinstance(value, tuple) else (value,)
     if not values or any(v <= 0 for v in values):
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
+        raise InputError(f"{attribute.name} must be positive, got {value}")
 
 
 @attrs.frozen
@@ -51,7 +51,7 @@ class ConvVAESpec(ComponentSpec):
     def __attrs_post_init__(self):
         bad = [self.ch * m for m in self.ch_mult if (self.ch * m) % self.norm_groups]
         if bad:
-            raise ValueError(f"norm_groups {self.norm_groups} does not divide the level widths {bad}")
+            raise InputError(f"norm_groups {self.norm_groups} does not divide the level widths {bad}")
 
     @property
     def shape(self) -> AutoencoderShape:

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from uva_kit.atomic import atomic_write
 from uva_kit.encoder.latent_posterior import LatentPosterior, encoder_posterior
+from uva_kit.errors import InputError
 from uva_kit.spec import to_dict
 
 
@@ -89,7 +90,7 @@ class LatentCache:
     def encode(self, frames: torch.Tensor) -> LatentPosterior:
         """Latents of ``frames`` (T, 3, H, W) in [0, 1], encoded in chunks of ``batch_frames``."""
         if frames.dim() != 4:
-            raise ValueError(f"frames must be (T, 3, H, W) in [0, 1], got shape {tuple(frames.shape)}")
+            raise InputError(f"frames must be (T, 3, H, W) in [0, 1], got shape {tuple(frames.shape)}")
         chunks = [encoder_posterior(self.encoder, frames[i:i + self.batch_frames][None])
                   for i in range(0, len(frames), self.batch_frames)]
         return LatentPosterior.cat(chunks, dim=1).select(0)

@@ -6,6 +6,7 @@ import attrs
 import torch
 import torch.nn.functional as F
 
+from uva_kit.errors import InputError
 from uva_kit.spec import ComponentSpec
 from uva_kit.spec.validators import positive
 
@@ -29,10 +30,10 @@ class PatchEncoder(torch.nn.Module):
     def encode(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Frames (B, T, 3, H, W) in [0, 1] -> (B, T, 3 * p * p, H / p, W / p); deterministic (``generator`` unused)."""
         if frames.dim() != 5 or frames.shape[2] != 3:
-            raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
+            raise InputError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
         batch, time, _, height, width = frames.shape
         if height % self.downsample or width % self.downsample:
-            raise ValueError(f"frame size {height}x{width} is not a multiple of patch_size {self.downsample}")
+            raise InputError(f"frame size {height}x{width} is not a multiple of patch_size {self.downsample}")
         tokens = F.pixel_unshuffle(frames.reshape(batch * time, 3, height, width) * 2 - 1, self.downsample)
         return tokens.reshape(batch, time, *tokens.shape[1:])
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from uva_kit.encoder.kl_autoencoder import AutoencoderKL, AutoencoderShape
+from uva_kit.errors import InputError
 
 
 def sample_latents(mean: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -35,10 +36,10 @@ class VAEEncoder(nn.Module):
 
     def _images(self, frames: torch.Tensor) -> torch.Tensor:
         if frames.dim() != 5 or frames.shape[2] != 3:
-            raise ValueError(f"frames must be (B, T, 3, H, W) in [0, 1], got shape {tuple(frames.shape)}")
+            raise InputError(f"frames must be (B, T, 3, H, W) in [0, 1], got shape {tuple(frames.shape)}")
         height, width = frames.shape[-2:]
         if height % self.downsample or width % self.downsample:
-            raise ValueError(
+            raise InputError(
                 f"frame size {height}x{width} is not a multiple of the encoder's downsampling factor "
                 f"{self.downsample}; resize the frames (e.g. layout.image_size) first"
             )

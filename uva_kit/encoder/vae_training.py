@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from uva_kit.encoder.vae_encoder import VAEEncoder, sample_latents
+from uva_kit.errors import InputError
 
 EVAL_FRAMES = 512  # at most this many frames for the held-out PSNR and the latent scale
 
@@ -88,9 +89,9 @@ def train_vae(
     pixel MSE on [-1, 1] images. The encoder is frozen again afterwards.
     """
     if steps is None and minutes is None:
-        raise ValueError("give a budget: steps, minutes, or both")
+        raise InputError("give a budget: steps, minutes, or both")
     if len(frames) == 0 or len(held_out) == 0:
-        raise ValueError("train_vae needs training frames and held-out frames")
+        raise InputError("train_vae needs training frames and held-out frames")
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     pixels = torch.from_numpy(np.ascontiguousarray(frames))  # uint8, converted per batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from uva_kit.errors import UvaKitError, choices_hint
+from uva_kit.errors import MissingKeyError, UvaKitError, choices_hint
 
 MAX_EPISODE_STEPS = 300
 
@@ -80,7 +80,7 @@ def policy_observation(obs: dict) -> dict:
     import torch
 
     if "pixels" not in obs:
-        raise KeyError(f"an env observation has 'pixels' (H, W, 3) uint8; got keys {sorted(obs)}")
+        raise MissingKeyError(f"an env observation has 'pixels' (H, W, 3) uint8; got keys {sorted(obs)}")
     pixels = torch.from_numpy(np.asarray(obs["pixels"]))
     values = {key: torch.as_tensor(np.asarray(value), dtype=torch.float32) for key, value in obs.items() if key != "pixels"}
     return {"image": pixels.movedim(-1, -3).float() / 255.0, **values}

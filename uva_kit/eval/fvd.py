@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from uva_kit.errors import InputError
+
 I3D_FRAMES = 16
 I3D_SIZE = 224
 
@@ -22,7 +24,7 @@ I3D_SIZE = 224
 def i3d_input(frames: torch.Tensor) -> torch.Tensor:
     """Clips (B, T, 3, H, W) in [0, 1] -> the I3D input (B, 3, max(T, 16), 224, 224) in [-1, 1]."""
     if frames.dim() != 5 or frames.shape[2] != 3:
-        raise ValueError(f"clips must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}")
+        raise InputError(f"clips must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}")
     batch, time = frames.shape[:2]
     if time < I3D_FRAMES:
         frames = frames.repeat_interleave(math.ceil(I3D_FRAMES / time), dim=1)[:, :I3D_FRAMES]
@@ -56,7 +58,7 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     """||mu_r - mu_f||^2 + tr(S_r) + tr(S_f) - 2 tr((S_r^1/2 S_f S_r^1/2)^1/2) of two feature sets (N, D), N >= 2."""
     real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1] or min(len(real), len(fake)) < 2:
-        raise ValueError(f"need two feature sets (N, D) with equal D and N >= 2, got {real.shape} and {fake.shape}")
+        raise InputError(f"need two feature sets (N, D) with equal D and N >= 2, got {real.shape} and {fake.shape}")
     mean_real, mean_fake = real.mean(axis=0), fake.mean(axis=0)
     cov_real, cov_fake = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
     root = _sqrt_psd(cov_real)

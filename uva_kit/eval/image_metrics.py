@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from uva_kit.errors import InputError
+
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 K1, K2 = 0.01, 0.03
@@ -18,7 +20,7 @@ MIN_MSE = 1e-10  # identical frames: PSNR 100 dB instead of infinity
 
 def _frames(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if x.shape != y.shape or x.dim() < 3 or x.shape[-3] != 3:
-        raise ValueError(f"frames must both be (..., 3, H, W) and of equal shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise InputError(f"frames must both be (..., 3, H, W) and of equal shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     return x.double().reshape(-1, *x.shape[-3:]), y.double().reshape(-1, *y.shape[-3:])
 
 

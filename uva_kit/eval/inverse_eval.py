@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from uva_kit.errors import InputError
 from uva_kit.eval.report import Report
 from uva_kit.eval.video_eval import window_indices
 from uva_kit.eval.visuals import line_plot
@@ -22,7 +23,7 @@ from uva_kit.eval.visuals import line_plot
 def action_errors(predicted: torch.Tensor, recorded: torch.Tensor) -> torch.Tensor:
     """L2 distance per action (N, L) between action chunks (N, L, action_dim)."""
     if predicted.shape != recorded.shape:
-        raise ValueError(f"action chunks differ in shape: {tuple(predicted.shape)} vs {tuple(recorded.shape)}")
+        raise InputError(f"action chunks differ in shape: {tuple(predicted.shape)} vs {tuple(recorded.shape)}")
     return (predicted.double() - recorded.double()).norm(dim=-1)
 
 

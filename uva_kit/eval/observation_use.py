@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from uva_kit.errors import InputError
 from uva_kit.eval.video_eval import window_indices
 
 
@@ -17,7 +18,7 @@ def observation_use(model, dataset, *, samples: int = 64, draws: int = 4, seed: 
     """Mean policy-mode action loss on ``samples`` spread windows with their own and with shifted history frames."""
     indices = window_indices(len(dataset), samples)
     if len(indices) < 2:
-        raise ValueError("observation_use needs at least 2 windows to swap their frames")
+        raise InputError("observation_use needs at least 2 windows to swap their frames")
     batch = torch.utils.data.default_collate([dataset[i] for i in indices])
     swapped = {**batch, "history_frames": batch["history_frames"].roll(1, dims=0)}
     was_training = model.training

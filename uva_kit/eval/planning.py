@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from uva_kit.errors import InputError
 from uva_kit.eval.frame_reward import frame_reward, locate
 from uva_kit.eval.report import Report
 from uva_kit.eval.rollout import batch_step_bar, summary_postfix
@@ -119,10 +120,10 @@ def run_selector(selector: str, base_model, forward_model, seeds: Sequence[int],
     from uva_kit.envs import make_vector
 
     if selector not in SELECTORS:
-        raise ValueError(f"unknown selector '{selector}'; choose from {list(SELECTORS)}")
+        raise InputError(f"unknown selector '{selector}'; choose from {list(SELECTORS)}")
     chunk = base_model.spec.layout.action_chunk
     if not 1 <= execute_steps <= chunk:
-        raise ValueError(f"execute_steps must be in 1..{chunk} (the action chunk), got {execute_steps}")
+        raise InputError(f"execute_steps must be in 1..{chunk} (the action chunk), got {execute_steps}")
     generator = torch.Generator(device=base_model.device)
     results: list[EpisodeResult] = []
     recordings: dict[int, np.ndarray] = {}

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm import tqdm
 
+from uva_kit.errors import InputError
 from uva_kit.eval.scoring import EpisodeResult, episode_result, summarize
 
 LEGACY_SEEDED_ENVS = ("pusht", "pusht-m")  # start states as the original evaluation (seeds 100000..)
@@ -38,7 +39,7 @@ def run_episodes(
     from uva_kit.envs import make_vector
 
     if batch_envs < 1 or max_steps < 1:
-        raise ValueError(f"batch_envs and max_steps must be at least 1, got {batch_envs} and {max_steps}")
+        raise InputError(f"batch_envs and max_steps must be at least 1, got {batch_envs} and {max_steps}")
     options = {**default_env_options(env), **(env_options or {}), "max_episode_steps": max_steps}
     recorded_seeds = set(list(seeds)[:record])
     results: list[EpisodeResult] = []

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
+from uva_kit.errors import InputError
+
 
 @attrs.frozen
 class EpisodeResult:
@@ -30,7 +32,7 @@ class EpisodeResult:
 def episode_result(seed: int, rewards: Sequence[float], successes: Sequence[bool]) -> EpisodeResult:
     """Score an episode from its per-step rewards and success flags (one per executed step)."""
     if len(rewards) == 0 or len(rewards) != len(successes):
-        raise ValueError(f"need one success flag per reward and at least one step, got {len(rewards)} "
+        raise InputError(f"need one success flag per reward and at least one step, got {len(rewards)} "
                          f"rewards and {len(successes)} flags")
     return EpisodeResult(seed=int(seed), score=float(np.max(rewards)), success=bool(np.any(successes)),
                          steps=len(rewards), final_reward=float(rewards[-1]))
@@ -39,7 +41,7 @@ def episode_result(seed: int, rewards: Sequence[float], successes: Sequence[bool
 def summarize(results: Sequence[EpisodeResult]) -> dict:
     """The paper's score (mean best reward), the success rate and the mean episode length."""
     if not results:
-        raise ValueError("no episodes to summarize")
+        raise InputError("no episodes to summarize")
     return {
         "score": float(np.mean([r.score for r in results])),
         "success_rate": float(np.mean([r.success for r in results])),

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from uva_kit.errors import InputError
 from uva_kit.eval.fvd import frechet_distance, i3d_features
 from uva_kit.eval.image_metrics import psnr, ssim
 from uva_kit.eval.report import Report
@@ -39,7 +40,7 @@ PICTURE_SCALE = 4
 def window_indices(count: int, samples: int) -> list[int]:
     """``samples`` window indices spread evenly over ``count`` windows (all of them if fewer)."""
     if count == 0:
-        raise ValueError("the dataset split has no windows")
+        raise InputError("the dataset split has no windows")
     return sorted(set(np.linspace(0, count - 1, min(samples, count)).round().astype(int).tolist()))
 
 
@@ -78,7 +79,7 @@ def evaluate_video(model, dataset, out: Path, *, samples: int = 32, num_iters: S
     """Score every (mode, num_iter) on the same windows; write eval_info.json, pictures and report.html to ``out``."""
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
-        raise ValueError(f"unknown video mode(s) {unknown}; choose from {list(MODES)}")
+        raise InputError(f"unknown video mode(s) {unknown}; choose from {list(MODES)}")
     clips = held_out_clips(dataset, samples, model.spec.layout.image_size)
     real = clips["future_frames"]
     real_features = i3d_features(i3d, real, progress=progress) if i3d is not None else None

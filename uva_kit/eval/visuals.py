@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from uva_kit.errors import InputError
+
 SEPARATOR = 2  # px of white between panels
 
 
@@ -27,7 +29,7 @@ def enlarge(frames: np.ndarray, scale: int) -> np.ndarray:
 def side_by_side(*clips: np.ndarray) -> np.ndarray:
     """Clips (T, H, W, 3) of equal shape joined left to right with a white separator."""
     if len({clip.shape for clip in clips}) != 1:
-        raise ValueError(f"clips must have the same shape, got {[clip.shape for clip in clips]}")
+        raise InputError(f"clips must have the same shape, got {[clip.shape for clip in clips]}")
     gap = np.full((*clips[0].shape[:2], SEPARATOR, 3), 255, dtype=np.uint8)
     parts = [part for clip in clips for part in (clip, gap)][:-1]
     return np.concatenate(parts, axis=2)

@@ -17,6 +17,7 @@ from torch import nn
 
 from uva_kit.diffusion.loss import diffusion_loss
 from uva_kit.diffusion.schedule import DiffusionSchedule
+from uva_kit.errors import InputError
 from uva_kit.head.denoiser import AdaLNDenoiser
 from uva_kit.model.grid import TokenGrid
 from uva_kit.spec.model import DiffusionSpec
@@ -56,7 +57,7 @@ class DiffusionHead(nn.Module):
         """
         conditions = self.conditions(z)
         if target.shape[:2] != conditions.shape[:2] or target.shape[-1] != self.in_channels:
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__}: target {tuple(target.shape)} does not match "
                 f"{tuple(conditions.shape[:2]) + (self.in_channels,)}"
             )
@@ -100,5 +101,5 @@ class DiffusionHead(nn.Module):
 
 def check_grid(grid: TokenGrid | None, head: str) -> TokenGrid:
     if grid is None:
-        raise ValueError(f"the {head} head needs the token grid (context 'grid')")
+        raise InputError(f"the {head} head needs the token grid (context 'grid')")
     return grid

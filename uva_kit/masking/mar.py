@@ -10,6 +10,7 @@ import math
 import attrs
 import torch
 
+from uva_kit.errors import InputError
 from uva_kit.masking.base import MaskingStrategy, random_ranks
 from uva_kit.spec import ComponentSpec
 from uva_kit.spec.validators import finite, positive, probability
@@ -24,7 +25,7 @@ class MarMaskingSpec(ComponentSpec):
 
     def __attrs_post_init__(self):
         if self.min_ratio > self.max_ratio:
-            raise ValueError(f"min_ratio {self.min_ratio} is above max_ratio {self.max_ratio}")
+            raise InputError(f"min_ratio {self.min_ratio} is above max_ratio {self.max_ratio}")
 
 
 def truncated_normal(mean: float, std: float, low: float, high: float, generator=None) -> float:

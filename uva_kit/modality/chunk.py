@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from uva_kit.errors import InputError
 from uva_kit.modality.base import Modality, ModalityContext, absent_vector
 from uva_kit.model.normalizer import RangeNormalizer
 
@@ -20,7 +21,7 @@ class ChunkModality(Modality):
     def __init__(self, name: str, *, data_key: str, dim: int, length: int, head_spec, context: ModalityContext):
         super().__init__(name)
         if context.grid.length % length:
-            raise ValueError(
+            raise InputError(
                 f"modality '{name}': the token grid has {context.grid.length} positions, which is not a multiple of "
                 f"the chunk length {length}; change layout.action_chunk or the image size"
             )
@@ -39,7 +40,7 @@ class ChunkModality(Modality):
 
     def prepare(self, value: torch.Tensor) -> torch.Tensor:
         if value.dim() != 3 or value.shape[1:] != (self.length, self.dim):
-            raise ValueError(f"'{self.data_key}' must be (B, {self.length}, {self.dim}), got {tuple(value.shape)}")
+            raise InputError(f"'{self.data_key}' must be (B, {self.length}, {self.dim}), got {tuple(value.shape)}")
         return self.normalizer.normalize(value)
 
     def restore(self, value: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ import attrs
 import torch
 from torch import nn
 
+from uva_kit.errors import InputError
 from uva_kit.modality.base import Modality, ModalityContext, absent_vector
 from uva_kit.spec import ComponentSpec
 from uva_kit.spec.validators import positive, probability
@@ -30,7 +31,7 @@ def instruction_list(value: str | Sequence[str], batch: int) -> list[str]:
         return [value] * batch
     value = list(value)
     if len(value) != batch or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"'instruction' must be a string or a list of {batch} strings, got {value!r}")
+        raise InputError(f"'instruction' must be a string or a list of {batch} strings, got {value!r}")
     return value
 
 
@@ -40,7 +41,7 @@ class LanguageModality(Modality):
     def __init__(self, spec: LanguageModalitySpec, *, context: ModalityContext):
         super().__init__(spec.type)
         if context.text_encoder is None:
-            raise ValueError("the language modality needs a text encoder (context.text_encoder)")
+            raise InputError("the language modality needs a text encoder (context.text_encoder)")
         self.prefix_tokens = spec.num_tokens
         self.drop_prob = spec.drop_prob
         self.text_encoder = context.text_encoder

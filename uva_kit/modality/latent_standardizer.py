@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from uva_kit.errors import InputError
+
 MIN_STD = 1e-3
 
 
@@ -28,7 +30,7 @@ class LatentStandardizer(nn.Module):
         """Measure the statistics on tokens (N, frames * tokens_per_frame, channels) of training frames."""
         positions, channels = self.mean.shape
         if tokens.dim() != 3 or tokens.shape[-1] != channels or tokens.shape[1] % positions:
-            raise ValueError(f"tokens must be (N, frames * {positions}, {channels}), got {tuple(tokens.shape)}")
+            raise InputError(f"tokens must be (N, frames * {positions}, {channels}), got {tuple(tokens.shape)}")
         per_position = tokens.reshape(-1, positions, channels).to(self.mean)
         mean = per_position.mean(dim=0)
         std = (per_position - mean).pow(2).mean(dim=(0, 1)).sqrt().clamp(min=MIN_STD)

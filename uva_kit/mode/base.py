@@ -16,6 +16,7 @@ from typing import Literal
 
 import attrs
 
+from uva_kit.errors import InputError
 from uva_kit.spec import ComponentSpec
 
 VIDEO = "video"
@@ -31,14 +32,14 @@ class ModeSpec(ComponentSpec):
 
     def __attrs_post_init__(self):
         if not self.losses:
-            raise ValueError("a mode needs at least one loss")
+            raise InputError("a mode needs at least one loss")
         if VIDEO in self.given:
-            raise ValueError("'video' is set by future_video, not listed in 'given'")
+            raise InputError("'video' is set by future_video, not listed in 'given'")
         if VIDEO in self.losses and self.future_video == "given":
-            raise ValueError("a mode cannot train the video loss while the future frames are given")
+            raise InputError("a mode cannot train the video loss while the future frames are given")
         overlap = set(self.given) & set(self.losses)
         if overlap:
-            raise ValueError(f"{sorted(overlap)} cannot be both given and predicted")
+            raise InputError(f"{sorted(overlap)} cannot be both given and predicted")
 
 
 class Mode:

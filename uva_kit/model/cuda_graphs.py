@@ -19,6 +19,7 @@ import contextlib
 import torch
 
 from uva_kit.encoder.latent_posterior import LatentPosterior
+from uva_kit.errors import InputError
 
 
 class CapturedCall:
@@ -95,13 +96,13 @@ class GraphedPolicy:
         other inputs by name."""
         inputs = inputs or {}
         if sorted(inputs) != self._input_names:
-            raise ValueError(f"the policy mode takes inputs {self._input_names}, got {sorted(inputs)}")
+            raise InputError(f"the policy mode takes inputs {self._input_names}, got {sorted(inputs)}")
         device, batch = history_latents.device, history_latents.shape[0]
         values = [inputs[name].to(device, torch.float32) for name in self._input_names]
         if not self._instructed:
             return values
         if instruction is None:
-            raise ValueError("this model reads an instruction: pass instruction=...")
+            raise InputError("this model reads an instruction: pass instruction=...")
         key = (instruction if isinstance(instruction, str) else tuple(instruction), batch)
         if self._instruction_tokens[0] != key:
             self._instruction_tokens = (key, self.model.instruction_tokens(instruction, batch))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from uva_kit.errors import InputError
+
 RANGE_EPS = 1e-4
 
 
@@ -22,11 +24,11 @@ class RangeNormalizer(nn.Module):
         low = torch.as_tensor(low, dtype=self.low.dtype)
         high = torch.as_tensor(high, dtype=self.high.dtype)
         if low.numel() != self.low.numel() or high.numel() != self.high.numel():
-            raise ValueError(f"normalizer range needs {self.low.numel()} values per bound, got low={low.tolist()}, "
+            raise InputError(f"normalizer range needs {self.low.numel()} values per bound, got low={low.tolist()}, "
                              f"high={high.tolist()}")
         low, high = low.reshape(self.low.shape), high.reshape(self.high.shape)
         if (high < low).any():
-            raise ValueError(f"normalizer range has high < low: low={low.tolist()}, high={high.tolist()}")
+            raise InputError(f"normalizer range has high < low: low={low.tolist()}, high={high.tolist()}")
         self.low.copy_(low)
         self.high.copy_(high)
 

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 import torch
 
 from uva_kit.encoder.latent_posterior import LatentPosterior
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import InputError, MissingKeyError, UvaKitError
 from uva_kit.model.uva import check_frames
 
 
@@ -38,7 +38,7 @@ class Policy:
     def __init__(self, model, *, n_action_steps: int = 8, instruction=None, generator: torch.Generator | None = None):
         layout = model.spec.layout
         if not 1 <= n_action_steps <= layout.action_chunk:
-            raise ValueError(f"n_action_steps must be in 1..{layout.action_chunk} (the action chunk), got {n_action_steps}")
+            raise InputError(f"n_action_steps must be in 1..{layout.action_chunk} (the action chunk), got {n_action_steps}")
         self.model = model
         self.n_action_steps = n_action_steps
         self.instruction = instruction
@@ -82,11 +82,11 @@ class Policy:
             raise TypeError(f"obs must be a dict such as {{'image': frame}}, got a {type(obs).__name__}; an env's "
                             "observation converts with uva_kit.envs.policy_observation(obs)")
         if "image" not in obs:
-            raise KeyError(f"obs must have an 'image' (B, 3, H, W) or (3, H, W) in [0, 1]; got keys {sorted(obs)}")
+            raise MissingKeyError(f"obs must have an 'image' (B, 3, H, W) or (3, H, W) in [0, 1]; got keys {sorted(obs)}")
         image = torch.as_tensor(obs["image"])
         if image.dim() not in (3, 4) or image.shape[-3] != 3:
             channels_last = image.dim() in (3, 4) and image.shape[-1] == 3
-            raise ValueError(f"obs['image'] must be (B, 3, H, W) or (3, H, W), got {tuple(image.shape)}"
+            raise InputError(f"obs['image'] must be (B, 3, H, W) or (3, H, W), got {tuple(image.shape)}"
                              + (": channels last? move them first (e.g. .permute(2, 0, 1))" if channels_last else ""))
         check_frames(image, "obs['image']")
         unbatched = image.dim() == 3
@@ -95,7 +95,7 @@ class Policy:
         if self._batch is None:
             self._batch = image.shape[0]
         elif image.shape[0] != self._batch:
-            raise ValueError(f"batch size changed from {self._batch} to {image.shape[0]} within an episode; call reset()")
+            raise InputError(f"batch size changed from {self._batch} to {image.shape[0]} within an episode; call reset()")
         self._frames[self.step] = image.to(self.model.device, torch.float32)
         self._observations[self.step] = self._observed_values(obs, image.shape[0], unbatched)
         if not self._queue:
@@ -108,12 +108,12 @@ class Policy:
         values = {}
         for name, key in self.observed.items():
             if key not in obs:
-                raise KeyError(f"this model's policy is given '{name}': obs needs '{key}', one value per step "
+                raise MissingKeyError(f"this model's policy is given '{name}': obs needs '{key}', one value per step "
                                f"({'(dim,)' if unbatched else '(B, dim)'}); got keys {sorted(obs)}")
             value = torch.as_tensor(obs[key], dtype=torch.float32, device=self.model.device)
             value = value[None] if unbatched else value
             if value.dim() != 2 or value.shape[0] != batch:
-                raise ValueError(f"obs['{key}'] must be {'(dim,)' if unbatched else f'({batch}, dim)'}, "
+                raise InputError(f"obs['{key}'] must be {'(dim,)' if unbatched else f'({batch}, dim)'}, "
                                  f"got {tuple(torch.as_tensor(obs[key]).shape)}")
             values[name] = value
         return values

@@ -28,7 +28,7 @@ from torch import nn
 
 from uva_kit.attention.dispatch import AttentionDispatcher
 from uva_kit.encoder.latent_posterior import LatentPosterior, encoder_posterior
-from uva_kit.errors import SpecError
+from uva_kit.errors import InputError, MissingKeyError, SpecError
 from uva_kit.modality.base import Modality, ModalityContext
 from uva_kit.modality.language import instruction_list
 from uva_kit.mode.base import HISTORY, VIDEO, Mode
@@ -43,12 +43,12 @@ def check_frames(frames: torch.Tensor, what: str, *, values: bool = True) -> Non
     """Refuse integer frames and, with ``values`` (a device sync), frames outside [0, 1] or not finite: pixels
     in 0..255 or frames in [-1, 1] would encode to garbage silently."""
     if not frames.is_floating_point():
-        raise ValueError(f"'{what}' must be floats in [0, 1], got {frames.dtype}: divide {frames.dtype} pixels by 255")
+        raise InputError(f"'{what}' must be floats in [0, 1], got {frames.dtype}: divide {frames.dtype} pixels by 255")
     if not values or not frames.numel():
         return
     low, high = (float(v) for v in torch.aminmax(frames.detach()))
     if not (-FRAME_RANGE_SLACK <= low and high <= 1 + FRAME_RANGE_SLACK):
-        raise ValueError(f"'{what}' must be finite and in [0, 1], got values in [{low:g}, {high:g}]: divide 0..255 "
+        raise InputError(f"'{what}' must be finite and in [0, 1], got values in [{low:g}, {high:g}]: divide 0..255 "
                          "pixels by 255, map [-1, 1] frames with (x + 1) / 2")
 
 
@@ -195,7 +195,7 @@ class UVAModel(nn.Module):
         """Frames (B, T, 3, H, W) in [0, 1] on the model's device, resized to layout.image_size (bilinear)."""
         frames = torch.as_tensor(frames)
         if frames.dim() != 5 or frames.shape[2] != 3:
-            raise ValueError(f"frames must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}")
+            raise InputError(f"frames must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}")
         check_frames(frames, "frames", values=False)  # no sync: this runs inside CUDA-graph capture too
         batch, time = frames.shape[:2]
         size = self.spec.layout.image_size
@@ -219,10 +219,10 @@ class UVAModel(nn.Module):
             if noise is None:
                 return self.encoder.encode(frames, generator=generator)
             if not getattr(self.encoder, "sample_posterior", False):
-                raise ValueError(f"encoder '{self.spec.encoder.type}' does not sample a posterior: it takes no noise")
+                raise InputError(f"encoder '{self.spec.encoder.type}' does not sample a posterior: it takes no noise")
             mean, logvar = self.encoder.posterior(frames)
             if noise.shape != mean.shape:
-                raise ValueError(f"posterior noise must be {tuple(mean.shape)} like the latents, got {tuple(noise.shape)}")
+                raise InputError(f"posterior noise must be {tuple(mean.shape)} like the latents, got {tuple(noise.shape)}")
             return mean + torch.exp(0.5 * logvar) * noise.to(mean)
 
     def encode_posterior(self, frames: torch.Tensor) -> LatentPosterior:
@@ -245,7 +245,7 @@ class UVAModel(nn.Module):
         grid = self.grid
         expected = (grid.frames, grid.channels, grid.height, grid.width)
         if tuple(latents.shape[1:]) != expected:
-            raise ValueError(f"{what} latents must be (B, {', '.join(map(str, expected))}), got {tuple(latents.shape)}")
+            raise InputError(f"{what} latents must be (B, {', '.join(map(str, expected))}), got {tuple(latents.shape)}")
         tokens = latents.permute(0, 1, 3, 4, 2).reshape(latents.shape[0], grid.length, grid.channels)
         standardizer = self.latent_standardizer
         return tokens if standardizer is None else standardizer.standardize(tokens)
@@ -260,7 +260,7 @@ class UVAModel(nn.Module):
     def _frame_tokens(self, frames: torch.Tensor, what: str, generator=None, noise=None) -> torch.Tensor:
         frames = torch.as_tensor(frames)
         if frames.dim() != 5 or frames.shape[1] != self.grid.frames:
-            raise ValueError(f"'{what}' must be (B, {self.grid.frames}, 3, H, W), got {tuple(frames.shape)}")
+            raise InputError(f"'{what}' must be (B, {self.grid.frames}, 3, H, W), got {tuple(frames.shape)}")
         check_frames(frames, what)
         return self._latent_tokens(self.encode_frames(frames, generator, noise), what)
 
@@ -285,10 +285,10 @@ class UVAModel(nn.Module):
                     streams.append(absent)
                     continue
                 if stream not in data:
-                    raise ValueError(f"mode '{mode.name}' needs '{stream}' data, which was not given")
+                    raise InputError(f"mode '{mode.name}' needs '{stream}' data, which was not given")
                 if data[stream].shape[0] != batch:
                     sizes = {name: value.shape[0] for name, value in data.items()}
-                    raise ValueError(f"the inputs disagree on the batch size: {sizes}; give every input the same B")
+                    raise InputError(f"the inputs disagree on the batch size: {sizes}; give every input the same B")
                 tokens = modality.embed(stream, data[stream])
                 if state == "masked":
                     hidden = future_mask
@@ -299,14 +299,14 @@ class UVAModel(nn.Module):
                 streams.append(tokens)
         prefix = None
         if self.prefix_modality is None and instruction is not None:
-            raise ValueError("this model has no language modality: it cannot read an instruction (pass none)")
+            raise InputError("this model has no language modality: it cannot read an instruction (pass none)")
         if self.prefix_modality is not None:
             if instruction is None:
-                raise ValueError(f"this model reads '{self.prefix_modality.data_key}': pass instruction=...")
+                raise InputError(f"this model reads '{self.prefix_modality.data_key}': pass instruction=...")
             if isinstance(instruction, torch.Tensor):
                 expected = (batch, self.prefix_modality.prefix_tokens, self.spec.backbone.width)
                 if tuple(instruction.shape) != expected:
-                    raise ValueError(f"instruction tokens must be {expected} (from model.instruction_tokens), "
+                    raise InputError(f"instruction tokens must be {expected} (from model.instruction_tokens), "
                                      f"got {tuple(instruction.shape)}")
                 prefix = instruction
             else:
@@ -332,7 +332,7 @@ class UVAModel(nn.Module):
         """
         for which in ("history", "future"):
             if f"{which}_frames" not in batch and f"{which}_latents" not in batch:
-                raise KeyError(f"the batch has no '{which}_frames' (or cached '{which}_latents'); expected keys: "
+                raise MissingKeyError(f"the batch has no '{which}_frames' (or cached '{which}_latents'); expected keys: "
                                "history_frames, future_frames, actions (optional)")
         data = {HISTORY: self._batch_tokens(batch, "history", generator), VIDEO: self._batch_tokens(batch, "future", generator)}
         size = data[VIDEO].shape[0]
@@ -366,11 +366,11 @@ class UVAModel(nn.Module):
         if name is not None:
             mode = self.mode(name)
             if not has_data(mode):
-                raise ValueError(f"mode '{name}' needs data the batch lacks (has: {sorted(available)})")
+                raise InputError(f"mode '{name}' needs data the batch lacks (has: {sorted(available)})")
             return mode
         eligible = [(mode, weight) for mode, weight in self.mixture if has_data(mode)]
         if not eligible:
-            raise ValueError(f"no mode of the mixture {[m.name for m, _ in self.mixture]} can train on a batch with only "
+            raise InputError(f"no mode of the mixture {[m.name for m, _ in self.mixture]} can train on a batch with only "
                              f"{sorted(available)}; add 'actions' to the batch or a video mode to the mixture")
         device = generator.device if generator is not None else None  # a generator draws on its own device
         weights = torch.tensor([w for _, w in eligible], dtype=torch.float64, device=device)
@@ -380,7 +380,7 @@ class UVAModel(nn.Module):
 
     def _history_data(self, mode: Mode, history_frames, history_latents, generator, noise=None) -> tuple[dict, int]:
         if history_frames is not None and history_latents is not None:
-            raise ValueError("pass history_frames or history_latents, not both")
+            raise InputError("pass history_frames or history_latents, not both")
         if mode.stream_state(HISTORY) == "absent":
             reference = history_frames if history_frames is not None else history_latents
             return {}, reference.shape[0]
@@ -389,7 +389,7 @@ class UVAModel(nn.Module):
         elif history_frames is not None:
             tokens = self._frame_tokens(history_frames, "history_frames", generator, noise)
         else:
-            raise ValueError("pass history_frames (B, T, 3, H, W) or history_latents (B, T, C, h, w)")
+            raise InputError("pass history_frames (B, T, 3, H, W) or history_latents (B, T, C, h, w)")
         return {HISTORY: tokens}, tokens.shape[0]
 
     def _sample_actions(self, z: torch.Tensor, generator, steps, noise=None) -> torch.Tensor:
@@ -403,7 +403,7 @@ class UVAModel(nn.Module):
     ) -> torch.Tensor:
         """The backbone's joint latents z (B, L, width) in policy mode (the first half of ``predict_actions``)."""
         if posterior_noise is not None and history_latents is not None:
-            raise ValueError("posterior_noise is for encoding history_frames; history_latents are already sampled")
+            raise InputError("posterior_noise is for encoding history_frames; history_latents are already sampled")
         with self._inference():
             mode = self.mode("policy")
             data, size = self._history_data(mode, history_frames, history_latents, generator, posterior_noise)
@@ -415,7 +415,7 @@ class UVAModel(nn.Module):
         strings). Inference methods take them as ``instruction=``: the text is then not encoded again, and
         nothing crosses from the host (what a CUDA graph of the backbone needs)."""
         if self.prefix_modality is None:
-            raise ValueError("this model reads no instruction: its spec has no language modality")
+            raise InputError("this model reads no instruction: its spec has no language modality")
         with self._inference():
             return self.prefix_modality.prefix(instruction_list(instruction, batch))
 
@@ -440,7 +440,7 @@ class UVAModel(nn.Module):
             modality = self.modalities[name] if name in self.modalities else None
             if modality is None or not modality.streams or name == VIDEO:
                 streams = sorted(m.name for m in self.stream_modalities[1:])
-                raise ValueError(f"inputs: '{name}' is not a stream modality of this model; choose from {streams}")
+                raise InputError(f"inputs: '{name}' is not a stream modality of this model; choose from {streams}")
             prepared[name] = modality.prepare(value.to(self.device, torch.float32))
         return prepared
 
@@ -481,7 +481,7 @@ class UVAModel(nn.Module):
                 with_heads = sorted(n for n, m in self.modalities.items() if m.head is not None and n != VIDEO)
                 raise SpecError("modalities", f"this model has no head for '{name}'; modalities with a head: {with_heads}.")
             if chosen.stream_state(VIDEO) == "masked":
-                raise ValueError(f"mode '{mode}' masks the future video; predict_modality runs modes with the future "
+                raise InputError(f"mode '{mode}' masks the future video; predict_modality runs modes with the future "
                                  "video absent or given (policy, inverse_dynamics)")
             if history_frames is None and chosen.stream_state(HISTORY) == "absent":
                 history_frames = future_frames  # only its batch size is read
@@ -489,7 +489,7 @@ class UVAModel(nn.Module):
             data.update(self._given_inputs(inputs))
             if chosen.stream_state(VIDEO) == "given":
                 if future_frames is None:
-                    raise ValueError(f"mode '{mode}' gives the future video: pass future_frames=")
+                    raise InputError(f"mode '{mode}' gives the future video: pass future_frames=")
                 data[VIDEO] = self._frame_tokens(future_frames, "future_frames", generator)
             z = self.joint_latents(chosen, data, size, None, instruction, generator)
             return modality.restore(modality.head.sample(z, self.sampler, generator, steps))
@@ -558,7 +558,7 @@ class UVAModel(nn.Module):
         grid = self.grid
         positions, frames = grid.tokens_per_frame, grid.frames
         if not 1 <= num_iter <= positions:
-            raise ValueError(f"num_iter must be in 1..{positions} (tokens per frame), got {num_iter}")
+            raise InputError(f"num_iter must be in 1..{positions} (tokens per frame), got {num_iter}")
         data, size = self._history_data(mode, history_frames, None, generator)
         data.update(given)
         tokens = torch.zeros(size, frames, positions, grid.channels, device=self.device)

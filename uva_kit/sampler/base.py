@@ -20,7 +20,7 @@ import contextlib
 import torch
 
 from uva_kit.diffusion.schedule import DiffusionSchedule
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import InputError, UvaKitError
 from uva_kit.spec.model import DiffusionSpec
 
 PATHS = ("auto", "fused", "restructured", "reference")
@@ -101,7 +101,7 @@ class Sampler:
             noise = self.draw_noise(condition.shape[0], channels, steps, generator=generator, device=condition.device,
                                     dtype=condition.dtype)
         elif tuple(noise.shape) != expected:
-            raise ValueError(f"noise must be (steps + 1, rows, channels) = {expected}, got {tuple(noise.shape)}")
+            raise InputError(f"noise must be (steps + 1, rows, channels) = {expected}, got {tuple(noise.shape)}")
         chosen = self.choose_path(denoiser, condition, path)
         if chosen == "reference":
             return reference_sample(self, denoiser, condition, schedule, noise, clamp_x0)

@@ -14,6 +14,8 @@ from typing import Any
 
 import attrs
 
+from uva_kit.errors import InputError
+
 SLOT_METADATA_KEY = "uva_kit_slot"
 
 
@@ -44,7 +46,7 @@ def slot(name: str, default: str | tuple[str, ...] | None = None, *, many: bool 
         return attrs.field(default=factory, metadata=metadata)
     if optional:
         if default is not None:
-            raise ValueError("an optional slot defaults to None")
+            raise InputError("an optional slot defaults to None")
         return attrs.field(default=None, metadata=metadata)
     if default is None:
         return attrs.field(metadata=metadata)

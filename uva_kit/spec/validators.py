@@ -7,29 +7,31 @@ from __future__ import annotations
 
 import math
 
+from uva_kit.errors import InputError
+
 
 def finite(instance, attribute, value) -> None:
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{attribute.name} must be a finite number, got {value}")
+        raise InputError(f"{attribute.name} must be a finite number, got {value}")
 
 
 def positive(instance, attribute, value) -> None:
     finite(instance, attribute, value)
     if value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
+        raise InputError(f"{attribute.name} must be positive, got {value}")
 
 
 def non_negative(instance, attribute, value) -> None:
     finite(instance, attribute, value)
     if value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value}")
+        raise InputError(f"{attribute.name} must be >= 0, got {value}")
 
 
 def probability(instance, attribute, value) -> None:
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{attribute.name} must be in [0, 1], got {value}")
+        raise InputError(f"{attribute.name} must be in [0, 1], got {value}")
 
 
 def fraction_below_one(instance, attribute, value) -> None:
     if not 0.0 <= value < 1.0:
-        raise ValueError(f"{attribute.name} must be in [0, 1), got {value}")
+        raise InputError(f"{attribute.name} must be in [0, 1), got {value}")

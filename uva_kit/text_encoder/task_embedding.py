@@ -14,7 +14,7 @@ import attrs
 import torch
 from torch import nn
 
-from uva_kit.errors import choices_hint
+from uva_kit.errors import InputError, choices_hint
 from uva_kit.spec import ComponentSpec
 from uva_kit.spec.validators import positive
 
@@ -43,7 +43,7 @@ class TaskEmbedding(nn.Module):
         key = normalize_instruction(text)
         if self.instructions:
             if key not in self.instructions:
-                raise ValueError(f"unknown instruction {text!r}." + choices_hint(key, self.instructions))
+                raise InputError(f"unknown instruction {text!r}." + choices_hint(key, self.instructions))
             return self.instructions.index(key)
         return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "little") % self.buckets
 
