@@ -261,3 +261,13 @@ def test_train_says_how_the_data_was_split(tmp_path, capsys, val_ratio, line):
                  "--set", "training.steps=1", "--set", f"training.val_ratio={val_ratio}"]
     assert main(["train", *arguments, "--out", str(tmp_path / "run")]) == 0
     assert [text for text in capsys.readouterr().out.splitlines() if text.startswith("data: ")] == [line]
+
+
+def test_training_data_whose_frames_are_not_in_0_1_is_refused_before_anything_is_written(tmp_path):
+    """The model skips the per-step value check while training; fit checks a sample of the data instead."""
+    data = SyntheticWindows(4)
+    data.history = data.history * 255
+    spec = load_spec("pusht-tiny", ["training.steps=1", "training.batch_size=4"])
+    with pytest.raises(ValueError, match=r"the training data's history_frames' must be finite and in \[0, 1\]"):
+        fit(spec, data, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()

@@ -88,7 +88,7 @@ class Policy:
             channels_last = image.dim() in (3, 4) and image.shape[-1] == 3
             raise InputError(f"obs['image'] must be (B, 3, H, W) or (3, H, W), got {tuple(image.shape)}"
                              + (": channels last? move them first (e.g. .permute(2, 0, 1))" if channels_last else ""))
-        check_frames(image, "obs['image']")
+        check_frames(image, "obs['image']", values=False)  # the values when replanning: once per encoding
         unbatched = image.dim() == 3
         if unbatched:
             image = image[None]
@@ -126,6 +126,7 @@ class Policy:
         missing = sorted(set(steps) - set(self._posteriors))
         if missing:
             frames = torch.stack([self._frames[s] for s in missing], dim=1)
+            check_frames(frames, "obs['image']")
             encode = self._graphed.encode if self._graphed is not None else self.model.encode_posterior
             posterior = encode(frames)
             for i, s in enumerate(missing):

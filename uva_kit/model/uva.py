@@ -261,7 +261,7 @@ class UVAModel(nn.Module):
         frames = torch.as_tensor(frames)
         if frames.dim() != 5 or frames.shape[1] != self.grid.frames:
             raise InputError(f"'{what}' must be (B, {self.grid.frames}, 3, H, W), got {tuple(frames.shape)}")
-        check_frames(frames, what)
+        check_frames(frames, what, values=not self.training)  # training: fit checks its data once, not every step
         return self._latent_tokens(self.encode_frames(frames, generator, noise), what)
 
     # ----------------------------------------------------------------------------------- core

@@ -31,13 +31,13 @@ class Distributed:
     def enabled(self) -> bool:
         return self.world_size > 1
 
-    def mean(self, value: float) -> float:
-        """The mean of a float over all ranks (the value itself on one process)."""
+    def mean(self, *values: float) -> tuple[float, ...]:
+        """The means of floats over all ranks, in one collective (the values themselves on one process)."""
         if not self.enabled:
-            return value
-        tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
+            return values
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(tensor)
-        return float(tensor) / self.world_size
+        return tuple((tensor / self.world_size).tolist())
 
     def barrier(self) -> None:
         if self.enabled:

@@ -159,6 +159,7 @@ def fit(
         val_dataset = None
 
     seed_everything(training.seed)
+    _check_frames_of_a_sample(dataset)
     model = build(spec).to(state.device)
     fit_normalizers(model, dataset.stats)
     fit_latent_standardizer(model, dataset)
@@ -257,17 +258,19 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             ema.update(model)
 
-            train_loss = state.mean(sum(step_losses) / len(step_losses))
-            if not math.isfinite(train_loss):  # every rank sees the same mean, so all stop here
+            trained_s = progress_so_far.trained_s + time.perf_counter() - started  # over every resumed segment
+            # one collective: every rank sees the same loss, time and stop request, so all act at the same step
+            train_loss, mean_trained_s, stop_requested = state.mean(
+                sum(step_losses) / len(step_losses), trained_s, float(stop.requested))
+            if not math.isfinite(train_loss):
                 raise UvaKitError(
                     f"the training loss is {train_loss} at step {step}; stopped without saving it (last checkpoint: "
                     f"{saved or 'none'}). Look for NaN/inf in the data and the dataset statistics, or lower training.lr.")
             window.add(train_loss, micro_metrics)
             bar.update(1)
             bar.set_postfix(loss=f"{window.mean_loss:.4f}", lr=f"{lr:.2e}")
-            trained_s = progress_so_far.trained_s + time.perf_counter() - started  # over every resumed segment
-            out_of_time = time_limit_s is not None and state.mean(trained_s) >= time_limit_s
-            stopping = state.mean(float(stop.requested)) > 0  # every rank stops at the same step
+            out_of_time = time_limit_s is not None and mean_trained_s >= time_limit_s
+            stopping = stop_requested > 0
             last = out_of_time or stopping or step == training.steps  # a run's last step is always logged and validated
             if step % training.log_every == 0 or last:
                 record = {**window.record(training.batch_size), "lr": lr}
@@ -304,6 +307,18 @@ def fit(
     log.close()
     distributed.teardown(state)
     return FitResult(out, step, saved, train_loss, val_loss)
+
+
+def _check_frames_of_a_sample(dataset: Any) -> None:
+    """The frames of the dataset's first window must be floats in [0, 1] (the model skips this check while
+    training, where it would cost a device sync every step)."""
+    from uva_kit.model.uva import check_frames
+
+    if len(dataset):
+        sample = dataset[0]
+        for key in ("history_frames", "future_frames"):
+            if key in sample:
+                check_frames(torch.as_tensor(sample[key]), f"the training data's {key}")
 
 
 def _parallelism(name: str, state: distributed.Distributed, model: torch.nn.Module, ema: EMA):
