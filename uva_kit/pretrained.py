@@ -21,6 +21,7 @@ from typing import Any
 from uva_kit.atomic import atomic_directory
 from uva_kit.checksums import record_files, verify_files
 from uva_kit.errors import CheckpointError, SpecError, UvaKitError
+from uva_kit.run_layout import MODEL_DIR, last_checkpoint
 
 FORMAT = "uva_kit.pretrained_model"
 FORMAT_VERSION = 1
@@ -97,15 +98,14 @@ def save(model: Any, directory: str | Path, extra: dict | None = None) -> Path:
 def model_directory(path: str | Path) -> Path:
     """The model directory ``path`` names: ``path`` itself when it holds config.json, a training checkpoint's
     ``pretrained_model/``, or for a training run the one of its newest complete checkpoint (``checkpoints/last``)."""
-    from uva_kit.train.training_state import LAST, MODEL_DIR, checkpoint_root, last_checkpoint
-
     path = Path(path)
     if (path / CONFIG_FILE).is_file():
         return path
     if (path / MODEL_DIR / CONFIG_FILE).is_file():
         return path / MODEL_DIR
-    if (checkpoint_root(path) / LAST).is_file():
-        return last_checkpoint(path) / MODEL_DIR
+    newest = last_checkpoint(path)
+    if newest is not None:
+        return newest / MODEL_DIR
     found = "it does not exist" if not path.exists() else f"no {CONFIG_FILE} in it or in {path / MODEL_DIR}"
     raise CheckpointError(f"{path} is not a model folder ({found}); pass a folder written by uva_kit.save, a "
                           "training checkpoint OUT/checkpoints/<step> (or its pretrained_model), or a training run OUT "

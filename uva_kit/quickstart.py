@@ -85,9 +85,9 @@ def _demonstrations(options: QuickstartOptions) -> Path:
 
 def _train(options: QuickstartOptions, state: dict) -> Path:
     from uva_kit.cli.train import split_dataset
+    from uva_kit.run_layout import last_checkpoint
     from uva_kit.spec import load_spec
     from uva_kit.train import fit
-    from uva_kit.train.training_state import last_checkpoint
 
     train_dir = options.out / "train"
     if state.get("trained"):

@@ -9,6 +9,7 @@ from synthetic import SyntheticWindows
 
 from uva_kit import load_spec
 from uva_kit.errors import CheckpointError
+from uva_kit.run_layout import LAST, checkpoint_root
 from uva_kit.train import fit, training_state
 
 SPEC = load_spec("pusht-tiny", ["training.steps=2", "training.batch_size=4", "training.checkpoint_every=1"])
@@ -30,7 +31,7 @@ def run(stopped_run, tmp_path):
 
 
 def state_file(out, name: str):
-    return training_state.checkpoint_root(out) / "00000001" / "training_state" / name
+    return checkpoint_root(out) / "00000001" / "training_state" / name
 
 
 def resume(out):
@@ -73,7 +74,7 @@ def test_checkpoint_without_checksums_still_resumes_and_garbage_is_named(run):
 
 def test_the_hint_names_earlier_checkpoints_and_following_it_resumes(run):
     assert resume(run).step == 2
-    corrupt = training_state.checkpoint_root(run) / "00000002"
+    corrupt = checkpoint_root(run) / "00000002"
     (corrupt / "training_state" / "state.json").write_text("{ not json")
     with pytest.raises(CheckpointError) as info:
         resume(run)
@@ -81,13 +82,13 @@ def test_the_hint_names_earlier_checkpoints_and_following_it_resumes(run):
     assert "state.json is truncated or corrupt" in message
     assert "Other checkpoints of this run: 00000001" in message and "echo 00000001 > " in message
     shutil.move(corrupt, run / "corrupt-00000002")
-    (training_state.checkpoint_root(run) / training_state.LAST).write_text("00000001\n")
+    (checkpoint_root(run) / LAST).write_text("00000001\n")
     assert resume(run).step == 2
 
 
 def leave_killed_saves(out):
     """What SIGKILL during checkpoint saves leaves: a half-written step folder, a retired one, a pointer file."""
-    root = training_state.checkpoint_root(out)
+    root = checkpoint_root(out)
     (root / ".00000002.tmp-k1ll3d_x" / "training_state").mkdir(parents=True)
     shutil.copytree(root / "00000001", root / ".00000001.old-k1ll3d_x")
     (root / ".last.k1ll3d_x.tmp").write_text("0000")
@@ -96,7 +97,7 @@ def leave_killed_saves(out):
 
 def test_resume_cleans_up_after_killed_saves_and_leaves_other_files(run, capsys):
     leftovers = leave_killed_saves(run)
-    root = training_state.checkpoint_root(run)
+    root = checkpoint_root(run)
     (root / "notes.txt").write_text("mine")
     (root / ".mine.tmp-keep").mkdir()
     assert resume(run).step == 2
@@ -107,7 +108,7 @@ def test_resume_cleans_up_after_killed_saves_and_leaves_other_files(run, capsys)
 
 
 def test_a_retired_checkpoint_whose_replacement_was_killed_is_put_back(run):
-    root = training_state.checkpoint_root(run)
+    root = checkpoint_root(run)
     (root / "00000001").rename(root / ".00000001.old-k1ll3d_x")  # killed between the two renames of a re-save
     (root / ".00000001.tmp-k1ll3d_x").mkdir()
     assert resume(run).step == 2
@@ -117,5 +118,5 @@ def test_a_retired_checkpoint_whose_replacement_was_killed_is_put_back(run):
 def test_prune_removes_leftovers(run):
     leftovers = leave_killed_saves(run)
     training_state.prune(run, keep_last=10, keep_top_k=1)
-    root = training_state.checkpoint_root(run)
+    root = checkpoint_root(run)
     assert not {p.name for p in root.iterdir()} & set(leftovers) and (root / "00000001").is_dir()

@@ -11,8 +11,9 @@ from synthetic import SyntheticWindows
 
 from uva_kit import load_spec
 from uva_kit.errors import UvaKitError
+from uva_kit.run_layout import checkpoint_root
 from uva_kit.spec import TrainingSpec
-from uva_kit.train import fit, training_state
+from uva_kit.train import fit
 from uva_kit.train.batches import BatchPlan
 from uva_kit.train.ema import EMA
 from uva_kit.train.metrics import read_metrics
@@ -90,7 +91,7 @@ def test_evaluation_hook_keeps_the_top_k_checkpoints(tmp_path):
                                     "training.keep_top_k=2", "training.keep_last=1", "training.checkpoint_every=100"])
     scores = {1: 0.1, 2: 0.9, 3: 0.2, 4: 0.8, 5: 0.3, 6: 0.0}
     fit(spec, SyntheticWindows(4), tmp_path, evaluate=lambda model, step: scores[step], progress=False)
-    kept = sorted(p.name for p in training_state.checkpoint_root(tmp_path).iterdir() if p.name.isdigit())
+    kept = sorted(p.name for p in checkpoint_root(tmp_path).iterdir() if p.name.isdigit())
     assert kept == ["00000002", "00000004", "00000006"]  # the two best and the newest
     assert [r["score"] for r in read_metrics(tmp_path, "eval")] == list(scores.values())
 

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from uva_kit.errors import UvaKitError
+from uva_kit.run_layout import checkpoint_root, last_checkpoint
 from uva_kit.spec import UVASpec, to_dict
 from uva_kit.train import distributed, training_state
 from uva_kit.train.batches import BatchPlan, PlanSampler, SeededSamples, derive_seed, seed_everything, seeded
@@ -149,8 +150,8 @@ def fit(
             for path in training_state.remove_interrupted_saves(out):
                 print(f"cleaned up {path.name}, left by a checkpoint save that was killed")
         state.barrier()
-    checkpoint = training_state.last_checkpoint(out) if resume else None
-    if not resume and training_state.checkpoint_root(out).exists():
+    checkpoint = last_checkpoint(out) if resume else None
+    if not resume and checkpoint_root(out).exists():
         raise UvaKitError(f"{out} already holds a training run; resume it with --resume, or choose another --out.")
     autocast_dtype = resolve_precision(training.precision, state.device)
     if val_dataset is not None and len(val_dataset) == 0:

@@ -27,22 +27,11 @@ from uva_kit.atomic import atomic_directory, atomic_write, remove_leftovers
 from uva_kit.checksums import record_files, verify_files
 from uva_kit.errors import CheckpointError
 from uva_kit.pretrained import load_state_strict, save
+from uva_kit.run_layout import LAST, MODEL_DIR, STATE_DIR, checkpoint_root, step_name
 
-CHECKPOINTS = "checkpoints"
-LAST = "last"
-STATE_DIR = "training_state"
-MODEL_DIR = "pretrained_model"
 SCORES = "scores.json"
 CHECKSUMS = "checksums.json"
 STATE_FILES = ("model.safetensors", "ema.safetensors", "optimizer.safetensors", "rng.safetensors", "state.json")
-
-
-def checkpoint_root(out: Path) -> Path:
-    return Path(out) / CHECKPOINTS
-
-
-def step_name(step: int) -> str:
-    return f"{step:08d}"
 
 
 def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -126,17 +115,6 @@ def save_checkpoint(out: Path, step: int, ema_model, ema_updates: int, model_sta
         (state_dir / "state.json").write_text(json.dumps(meta))
         (state_dir / CHECKSUMS).write_text(json.dumps(record_files(state_dir, STATE_FILES), indent=2) + "\n")
     atomic_write(root / LAST, lambda temporary: Path(temporary).write_text(step_name(step) + "\n"))
-    return target
-
-
-def last_checkpoint(out: Path) -> Path | None:
-    """The newest complete checkpoint of run ``out``, or None when it has none."""
-    pointer = checkpoint_root(out) / LAST
-    if not pointer.exists():
-        return None
-    target = checkpoint_root(out) / pointer.read_text().strip()
-    if not (target / STATE_DIR / "state.json").exists():
-        raise CheckpointError(f"{pointer} points at {target.name}, which is missing or incomplete.")
     return target
 
 
