@@ -78,8 +78,8 @@ def test_non_finite_per_step_values_are_refused_with_their_steps(key):
 
     good = table()
     values = (good.actions if key == "actions" else good.extras[key]).astype(np.float32)
-    values[[5, 9], 0] = [np.nan, np.inf]
-    with pytest.raises(DataError, match=rf"'{key}' is NaN or infinite at 2 step\(s\), first \[5, 9\]"):
+    values[[5, 49], 0] = [np.nan, np.inf]  # episodes of 40 steps: in episodes 0 and 1
+    with pytest.raises(DataError, match=rf"'{key}' is NaN or infinite at 2 step\(s\), first \[5, 49\], in episode\(s\) \[0, 1\]"):
         attrs.evolve(good, actions=values) if key == "actions" else attrs.evolve(good, extras={key: values})
 
 

@@ -54,7 +54,7 @@ def atomic_directory(target: str | Path, overwrite: bool = True) -> Iterator[Pat
         staging = _create_new(target.parent, lambda token: f".{target.name}.tmp-{token}", os.mkdir)
     except OSError as exc:
         reason = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror or exc
-        raise UvaKitError(f"cannot create {target}: {reason} ({exc.filename}); "
+        raise UvaKitError(f"cannot create {target}: {reason} ({exc.filename or target.parent}); "
                           "choose an --out in a folder you can write to") from None
     try:
         yield staging

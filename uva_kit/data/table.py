@@ -38,8 +38,10 @@ class EpisodeTable:
                 raise DataError(f"{self.source}: '{key}' must be numeric, got dtype {array.dtype}")
             bad_steps = np.flatnonzero(~np.isfinite(array).reshape(n, -1).all(axis=1)) if n else []
             if len(bad_steps):
+                episodes = np.unique(np.searchsorted(self.episode_ends, bad_steps, side="right"))
                 raise DataError(f"{self.source}: '{key}' is NaN or infinite at {len(bad_steps)} step(s), "
-                                f"first {bad_steps[:5].tolist()}; fix or drop those episodes")
+                                f"first {bad_steps[:5].tolist()}, in episode(s) {episodes[:10].tolist()}; "
+                                "fix or drop those episodes")
         if self.actions.ndim != 2 or self.agent_pos.ndim != 2:
             raise DataError(
                 f"{self.source}: actions and agent_pos must be (N, D), got {self.actions.shape} and {self.agent_pos.shape}"

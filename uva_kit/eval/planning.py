@@ -129,19 +129,21 @@ def run_selector(selector: str, base_model, forward_model, seeds: Sequence[int],
     recordings: dict[int, np.ndarray] = {}
     bar = tqdm(total=len(seeds), desc=f"{ENV} {selector}", unit="episode", disable=not progress)
     steps = batch_step_bar(max_steps, progress)
-    for start in range(0, len(seeds), batch_envs):
-        batch = [int(s) for s in seeds[start:start + batch_envs]]
-        generator.manual_seed(seed + batch[0])
-        vector = make_vector(ENV, len(batch), max_episode_steps=max_steps)
-        steps.reset()
-        try:
-            results += _run_batch(selector, vector, batch, base_model, forward_model, candidates, execute_steps,
-                                  num_iter, generator, set(list(seeds)[:record]), recordings, bar, steps)
-        finally:
-            vector.close()
-        bar.set_postfix(summary_postfix(results))
-    steps.close()
-    bar.close()
+    try:
+        for start in range(0, len(seeds), batch_envs):
+            batch = [int(s) for s in seeds[start:start + batch_envs]]
+            generator.manual_seed(seed + batch[0])
+            vector = make_vector(ENV, len(batch), max_episode_steps=max_steps)
+            steps.reset()
+            try:
+                results += _run_batch(selector, vector, batch, base_model, forward_model, candidates, execute_steps,
+                                      num_iter, generator, set(list(seeds)[:record]), recordings, bar, steps)
+            finally:
+                vector.close()
+            bar.set_postfix(summary_postfix(results))
+    finally:
+        steps.close()
+        bar.close()
     return results, recordings
 
 

@@ -214,16 +214,16 @@ class UVAModel(nn.Module):
         ``noise`` (B, T, C, h, w), standard normal, replaces the generator's draw of a sampling
         encoder's posterior: latents = mean + std * noise.
         """
-        frames = self.resize_frames(frames)
-        with torch.no_grad():
-            if noise is None:
-                return self.encoder.encode(frames, generator=generator)
-            if not getattr(self.encoder, "sample_posterior", False):
-                raise InputError(f"encoder '{self.spec.encoder.type}' does not sample a posterior: it takes no noise")
-            mean, logvar = self.encoder.posterior(frames)
-            if noise.shape != mean.shape:
-                raise InputError(f"posterior noise must be {tuple(mean.shape)} like the latents, got {tuple(noise.shape)}")
-            return mean + torch.exp(0.5 * logvar) * noise.to(mean)
+        if noise is None:
+            with torch.no_grad():
+                return self.encoder.encode(self.resize_frames(frames), generator=generator)
+        posterior = self.encode_posterior(frames)
+        if posterior.logvar is None:
+            raise InputError(f"encoder '{self.spec.encoder.type}' does not sample a posterior: it takes no noise")
+        if noise.shape != posterior.mean.shape:
+            raise InputError(f"posterior noise must be {tuple(posterior.mean.shape)} like the latents, "
+                             f"got {tuple(noise.shape)}")
+        return posterior.mean + torch.exp(0.5 * posterior.logvar) * noise.to(posterior.mean)
 
     def encode_posterior(self, frames: torch.Tensor) -> LatentPosterior:
         """Frames (B, T, 3, H, W) in [0, 1] -> what the encoder says of them before a draw: the posterior
