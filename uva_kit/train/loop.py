@@ -159,8 +159,8 @@ def fit(
             print("the validation split has no windows (too few episodes): training without validation")
         val_dataset = None
 
+    _check_frames_of_a_sample(dataset)  # before seeding: reading a sample may draw (augmentation)
     seed_everything(training.seed)
-    _check_frames_of_a_sample(dataset)
     model = build(spec).to(state.device)
     fit_normalizers(model, dataset.stats)
     fit_latent_standardizer(model, dataset)
