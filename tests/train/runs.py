@@ -33,12 +33,16 @@ def run_fit(out: Path, steps: int, *extra: str, resume: bool = False) -> subproc
                             env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def run_torchrun(out: Path, steps: int, *extra: str, resume: bool = False) -> None:
-    """The same command under ``torchrun --nproc-per-node 2`` (gloo on the CPU); waits for it."""
+def start_torchrun(out: Path, steps: int, *extra: str, resume: bool = False) -> subprocess.Popen:
+    """The same command under ``torchrun --nproc-per-node 2`` (gloo on the CPU)."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                "-m", "uva_kit", *train_arguments(out, steps, *extra, resume=resume)]
-    result = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
+    return subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def run_torchrun(out: Path, steps: int, *extra: str, resume: bool = False) -> None:
+    """``start_torchrun`` and wait for it to succeed."""
+    finish(start_torchrun(out, steps, *extra, resume=resume))
 
 
 def finish(process: subprocess.Popen) -> None:

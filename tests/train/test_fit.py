@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from runs import assert_bitwise_equal, finish, max_difference, run_fit, run_torchrun, weights
+from runs import assert_bitwise_equal, finish, max_difference, run_fit, run_torchrun, start_torchrun, weights
 from synthetic import SyntheticWindows
 
 import uva_kit
@@ -116,6 +116,32 @@ def test_torchrun_two_processes_match_one_process_with_accumulation(tmp_path):
     single, ddp = weights(tmp_path / "single", 4, "model"), weights(tmp_path / "ddp", 4, "model")
     assert max_difference(single, ddp) <= 1e-5
     assert max_difference(single, weights(tmp_path / "single", 2, "model")) > 1e-4  # training changed the weights
+
+
+@pytest.mark.slow
+def test_sigterm_to_torchrun_stops_every_rank_at_one_step_saves_and_resumes_exactly(tmp_path):
+    """torchrun forwards SIGTERM to both ranks; they agree on the stop step, one checkpoint is saved, and
+    ``--resume`` under torchrun ends bitwise where an uninterrupted torchrun run ends."""
+    reference, interrupted = tmp_path / "reference", tmp_path / "interrupted"
+    uninterrupted = start_torchrun(reference, 16)
+    process = start_torchrun(interrupted, 16)
+    pointer = interrupted / "checkpoints" / "last"
+    deadline = time.time() + 300
+    while not (pointer.exists() and int(pointer.read_text()) >= 4):
+        assert process.poll() is None, "the run ended before it could be stopped"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=300)  # torchrun itself exits 1 after a signal
+    stopped_at = int(pointer.read_text())
+    assert 4 <= stopped_at < 16
+    assert output.count(f"SIGTERM received at step {stopped_at}: saved") == 1, output  # rank 0 reports
+    assert f"done at step {stopped_at}" in output, output
+    run_torchrun(interrupted, 16, resume=True)
+    finish(uninterrupted)
+    for name in ("model", "ema", "optimizer"):
+        assert_bitwise_equal(weights(reference, 16, name), weights(interrupted, 16, name))
+    assert [r["step"] for r in read_metrics(interrupted, "train")] == list(range(1, 17))
 
 
 def test_a_run_saves_absolute_data_paths_so_it_resumes_from_any_directory(tmp_path, monkeypatch):
