@@ -153,3 +153,16 @@ def test_rows_missing_from_data(copy):
     pq.write_table(pq.read_table(path).slice(0, 40), path)
     with pytest.raises(DataError, match=r"episode 1 needs 26 rows, found 10"):
         read_lerobot(copy)
+
+
+def test_data_without_an_index_column_reads_each_episode_at_its_rows(written, copy):
+    # Without the global "index" column, an episode's rows are found from its dataset_from_index, relative to
+    # the first row the file holds (reading from the file's start would give every episode episode 0's rows).
+    path = copy / "data/chunk-000/file-000.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["index"]), path)
+    info = json.loads((copy / "meta/info.json").read_text())
+    del info["features"]["index"]
+    (copy / "meta/info.json").write_text(json.dumps(info))
+    _, episodes = written
+    np.testing.assert_array_equal(read_lerobot(copy).actions, np.concatenate([e.actions for e in episodes]))

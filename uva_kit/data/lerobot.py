@@ -312,17 +312,24 @@ def _read_parquet_rows(folder: Path, what: str) -> list[dict]:
 
 def _read_data(root: Path, info: dict, episodes: list[dict]) -> dict[str, np.ndarray]:
     """The low-dimensional columns of every episode, in episode order."""
-    files = sorted({(e.get("data/chunk_index", 0), e.get("data/file_index", 0)) for e in episodes})
+    def data_file(episode: dict) -> tuple[int, int]:
+        return episode.get("data/chunk_index", 0), episode.get("data/file_index", 0)
+
     tables = {}
-    for chunk, file in files:
+    for chunk, file in sorted({data_file(e) for e in episodes}):
         path = root / info["data_path"].format(chunk_index=chunk, file_index=file)
         table = _read_parquet(path, "data")
-        tables[(chunk, file)] = (path, table, table["index"].to_numpy() if "index" in table.column_names else None)
+        if "index" in table.column_names:
+            index = table["index"].to_numpy()
+        else:  # a file holds consecutive dataset rows, from the first of its episodes on
+            first_row = min(e["dataset_from_index"] for e in episodes if data_file(e) == (chunk, file))
+            index = np.arange(first_row, first_row + table.num_rows)
+        tables[(chunk, file)] = (path, table, index)
     wanted = [k for k, f in info["features"].items() if f.get("dtype") not in ("video", "image", "string")]
     parts: dict[str, list] = {k: [] for k in wanted}
     for episode in episodes:
-        path, table, index = tables[(episode.get("data/chunk_index", 0), episode.get("data/file_index", 0))]
-        start = int(np.searchsorted(index, episode["dataset_from_index"])) if index is not None else 0
+        path, table, index = tables[data_file(episode)]
+        start = int(np.searchsorted(index, episode["dataset_from_index"]))
         rows = table.slice(start, episode["length"])
         if rows.num_rows != episode["length"]:
             raise DataError(
