@@ -221,7 +221,7 @@ def read_lerobot(root: str | Path) -> EpisodeTable:
         raise DataError(f"{info_path}: no video feature (expected '{IMAGE_KEY}')")
     image_key = IMAGE_KEY if IMAGE_KEY in image_keys else image_keys[0]
 
-    episodes = _read_parquet_rows(root / "meta" / "episodes", "episode metadata")
+    episodes = _read_episode_rows(root / "meta" / "episodes")
     episodes.sort(key=lambda e: e["episode_index"])
     steps = _read_data(root, info, episodes)
     frames = _read_frames(root, info, episodes, image_key)
@@ -296,7 +296,9 @@ def _read_parquet(path: Path, what: str) -> pa.Table:
         raise DataError(f"{path}: cannot read {what} ({exc}); the file is corrupt or truncated") from exc
 
 
-def _read_parquet_rows(folder: Path, what: str) -> list[dict]:
+def _read_episode_rows(folder: Path) -> list[dict]:
+    """The episode metadata (meta/episodes/chunk-*/file-*.parquet): one row per episode, in file order."""
+    what = "episode metadata"
     files = sorted(folder.glob("chunk-*/file-*.parquet"))
     if not files:
         raise DataError(f"{folder}: no {what} files (expected chunk-000/file-000.parquet)")
