@@ -185,7 +185,7 @@ def fit(
         if checkpoint is None:  # a fresh run: nothing of an earlier attempt that saved no checkpoint is kept
             _write_run_config(out, spec, {"world_size": state.world_size, **(run_info or {})})
             (out / MetricsLog.FILE).unlink(missing_ok=True)
-        _print_start(spec, model, out, start if checkpoint else None, state)
+        _print_start(spec, model, out, start if checkpoint is not None else None, state)
 
     sources = {"main": dataset} | ({"video": video_dataset} if video_dataset is not None else {})
     plan = BatchPlan(
