@@ -153,3 +153,25 @@ def test_rows_missing_from_data(copy):
     pq.write_table(pq.read_table(path).slice(0, 40), path)
     with pytest.raises(DataError, match=r"episode 1 needs 26 rows, found 10"):
         read_lerobot(copy)
+
+
+def test_data_without_an_index_column_reads_each_episode_at_its_rows(written, copy):
+    # Without the global "index" column, an episode's rows are found from its dataset_from_index, relative to
+    # the first row the file holds (reading from the file's start would give every episode episode 0's rows).
+    path = copy / "data/chunk-000/file-000.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["index"]), path)
+    info = json.loads((copy / "meta/info.json").read_text())
+    del info["features"]["index"]
+    (copy / "meta/info.json").write_text(json.dumps(info))
+    _, episodes = written
+    np.testing.assert_array_equal(read_lerobot(copy).actions, np.concatenate([e.actions for e in episodes]))
+
+
+def test_episodes_without_video_timestamps_read_each_episode_at_its_frames(written, copy):
+    # Without from_timestamp, an episode's frames are found from its dataset_from_index, relative to the first
+    # episode in its video file (reading from the file's start would give every episode episode 0's frames).
+    path = copy / "meta/episodes/chunk-000/file-000.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["videos/observation.image/from_timestamp"]), path)
+    np.testing.assert_array_equal(read_lerobot(copy).frames, read_lerobot(written[0]).frames)

@@ -53,10 +53,6 @@ class RegistryError(UvaKitError, LookupError):
         return str(self.args[0])
 
 
-class PluginError(UvaKitError):
-    """A plugin failed to import or to register its components."""
-
-
 class CheckpointError(UvaKitError):
     """A checkpoint is missing, incomplete, corrupt or does not match the model."""
 

@@ -39,6 +39,7 @@ def _used_plugins(spec: Any) -> dict[str, dict[str, str | None]]:
     """The plugins other than the built-ins that provide a component named in ``spec``."""
     import attrs
 
+    from uva_kit.plugins import BUILTIN_PLUGIN
     from uva_kit.registry import default_registry
     from uva_kit.spec import ComponentSpec
 
@@ -50,7 +51,7 @@ def _used_plugins(spec: Any) -> dict[str, dict[str, str | None]]:
             for component in components:
                 if component.name == value.type and type(value) is component.spec_class:
                     provider = component.provider
-                    if provider.plugin != "builtin":
+                    if provider.plugin != BUILTIN_PLUGIN:
                         used[provider.plugin] = {"distribution": provider.distribution, "version": provider.version}
         if attrs.has(type(value)):
             for field in attrs.fields(type(value)):

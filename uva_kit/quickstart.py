@@ -85,16 +85,17 @@ def _demonstrations(options: QuickstartOptions) -> Path:
 
 def _train(options: QuickstartOptions, state: dict) -> Path:
     from uva_kit.cli.train import split_dataset
-    from uva_kit.run_layout import last_checkpoint
+    from uva_kit.run_layout import MODEL_DIR, last_checkpoint
     from uva_kit.spec import load_spec
     from uva_kit.train import fit
+    from uva_kit.train.loop import RUN_CONFIG
 
     train_dir = options.out / "train"
     if state.get("trained"):
-        return last_checkpoint(train_dir) / "pretrained_model"
+        return last_checkpoint(train_dir) / MODEL_DIR
     spec = load_spec(options.spec, list(TRAINING_OVERRIDES))
     data = _demonstrations(options)
-    resume = (train_dir / "train_config.json").exists()
+    resume = (train_dir / RUN_CONFIG).exists()
     print(f"[1/3] training {spec.name} on {data} for up to {options.minutes:g} min in all"
           + (" (resuming)" if resume and last_checkpoint(train_dir) is not None else "") + f" -> {train_dir}")
     result = fit(
@@ -102,7 +103,7 @@ def _train(options: QuickstartOptions, state: dict) -> Path:
         resume=resume, time_limit_s=options.minutes * 60, progress=True, run_info={"data": str(data)},
     )
     _write_state(options.out, {**state, "trained": True, "steps": result.step})
-    return result.checkpoint / "pretrained_model"
+    return result.checkpoint / MODEL_DIR
 
 
 def _evaluate(options: QuickstartOptions, state: dict, checkpoint: Path) -> dict:
@@ -139,6 +140,7 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     from uva_kit.eval.report import Report
     from uva_kit.eval.video_eval import evaluate_video
     from uva_kit.eval.visuals import line_plot
+    from uva_kit.train import read_run_config
     from uva_kit.train.metrics import read_metrics
 
     print(f"[3/3] writing the report -> {options.out / REPORT_FILE}")
@@ -152,7 +154,7 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     model = uva_kit.load(checkpoint)
     video_dir = out / "video"
     video_dir.mkdir(exist_ok=True)
-    held_out = split_dataset(model.spec, json.loads((train_dir / "train_config.json").read_text())["data"], "val")
+    held_out = split_dataset(model.spec, read_run_config(train_dir)["data"], "val")
     video = evaluate_video(model, held_out, video_dir, samples=4, modes=("video",), pictures=4, progress=False)
     looking = observation_use(model, held_out)
 

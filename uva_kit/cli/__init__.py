@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from uva_kit import __version__
 from uva_kit.errors import UvaKitError
 
-# Subcommand name -> module under uva_kit.cli. Later workflows add their own entry here.
+# Subcommand name -> module under uva_kit.cli (a new subcommand is one entry here and one module).
 COMMANDS: dict[str, str] = {
     "info": "info",
     "plugins": "plugins",

@@ -102,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
                   "latent_cache": _absolute(latent_cache)},
     )
     if result.checkpoint is not None:
-        print(f"done at step {result.step}: model in {result.checkpoint / 'pretrained_model'}")
+        from uva_kit.run_layout import MODEL_DIR
+
+        print(f"done at step {result.step}: model in {result.checkpoint / MODEL_DIR}")
     return 0
 
 

@@ -16,6 +16,7 @@ other ``observation.*`` features (e.g. ``observation.contact_impulse``) become s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import numpy as np
@@ -221,7 +222,7 @@ def read_lerobot(root: str | Path) -> EpisodeTable:
         raise DataError(f"{info_path}: no video feature (expected '{IMAGE_KEY}')")
     image_key = IMAGE_KEY if IMAGE_KEY in image_keys else image_keys[0]
 
-    episodes = _read_parquet_rows(root / "meta" / "episodes", "episode metadata")
+    episodes = _read_episode_rows(root / "meta" / "episodes")
     episodes.sort(key=lambda e: e["episode_index"])
     steps = _read_data(root, info, episodes)
     frames = _read_frames(root, info, episodes, image_key)
@@ -296,7 +297,9 @@ def _read_parquet(path: Path, what: str) -> pa.Table:
         raise DataError(f"{path}: cannot read {what} ({exc}); the file is corrupt or truncated") from exc
 
 
-def _read_parquet_rows(folder: Path, what: str) -> list[dict]:
+def _read_episode_rows(folder: Path) -> list[dict]:
+    """The episode metadata (meta/episodes/chunk-*/file-*.parquet): one row per episode, in file order."""
+    what = "episode metadata"
     files = sorted(folder.glob("chunk-*/file-*.parquet"))
     if not files:
         raise DataError(f"{folder}: no {what} files (expected chunk-000/file-000.parquet)")
@@ -310,19 +313,34 @@ def _read_parquet_rows(folder: Path, what: str) -> list[dict]:
     return rows
 
 
+def _first_rows(episodes: list[dict], file_of: Callable[[dict], Hashable]) -> dict[Hashable, int]:
+    """File -> the dataset row its first row holds, by ``file_of(episode)``: a data or video file holds consecutive
+    rows, from the first of its episodes on (what places an episode in a file without an index or timestamps)."""
+    first: dict[Hashable, int] = {}
+    for episode in episodes:
+        key = file_of(episode)
+        first[key] = min(first.get(key, episode["dataset_from_index"]), episode["dataset_from_index"])
+    return first
+
+
 def _read_data(root: Path, info: dict, episodes: list[dict]) -> dict[str, np.ndarray]:
     """The low-dimensional columns of every episode, in episode order."""
-    files = sorted({(e.get("data/chunk_index", 0), e.get("data/file_index", 0)) for e in episodes})
+    def data_file(episode: dict) -> tuple[int, int]:
+        return episode.get("data/chunk_index", 0), episode.get("data/file_index", 0)
+
+    first_row = _first_rows(episodes, data_file)
     tables = {}
-    for chunk, file in files:
+    for chunk, file in sorted(first_row):
         path = root / info["data_path"].format(chunk_index=chunk, file_index=file)
         table = _read_parquet(path, "data")
-        tables[(chunk, file)] = (path, table, table["index"].to_numpy() if "index" in table.column_names else None)
+        start = first_row[(chunk, file)]
+        index = table["index"].to_numpy() if "index" in table.column_names else np.arange(start, start + table.num_rows)
+        tables[(chunk, file)] = (path, table, index)
     wanted = [k for k, f in info["features"].items() if f.get("dtype") not in ("video", "image", "string")]
     parts: dict[str, list] = {k: [] for k in wanted}
     for episode in episodes:
-        path, table, index = tables[(episode.get("data/chunk_index", 0), episode.get("data/file_index", 0))]
-        start = int(np.searchsorted(index, episode["dataset_from_index"])) if index is not None else 0
+        path, table, index = tables[data_file(episode)]
+        start = int(np.searchsorted(index, episode["dataset_from_index"]))
         rows = table.slice(start, episode["length"])
         if rows.num_rows != episode["length"]:
             raise DataError(
@@ -353,15 +371,21 @@ def _column_numpy(column: pa.ChunkedArray, path: Path, key: str, feature: dict) 
 
 def _read_frames(root: Path, info: dict, episodes: list[dict], image_key: str) -> np.ndarray:
     fps = float(info["fps"])
+
+    def video_file(episode: dict) -> Path:
+        chunk = episode.get(f"videos/{image_key}/chunk_index", 0)
+        file = episode.get(f"videos/{image_key}/file_index", 0)
+        return root / info["video_path"].format(video_key=image_key, chunk_index=chunk, file_index=file)
+
+    first_row = _first_rows(episodes, video_file)
     decoded = {}
     parts = []
     for episode in episodes:
-        chunk = episode.get(f"videos/{image_key}/chunk_index", 0)
-        file = episode.get(f"videos/{image_key}/file_index", 0)
-        path = root / info["video_path"].format(video_key=image_key, chunk_index=chunk, file_index=file)
+        path = video_file(episode)
         if path not in decoded:
             decoded[path] = read_video(path)
-        first = int(round(episode.get(f"videos/{image_key}/from_timestamp", 0.0) * fps))
+        timestamp = episode.get(f"videos/{image_key}/from_timestamp")
+        first = int(round(timestamp * fps)) if timestamp is not None else episode["dataset_from_index"] - first_row[path]
         frames = decoded[path][first : first + episode["length"]]
         if len(frames) != episode["length"]:
             raise DataError(

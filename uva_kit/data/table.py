@@ -57,14 +57,6 @@ class EpisodeTable:
     def num_episodes(self) -> int:
         return len(self.episode_ends)
 
-    @property
-    def episode_starts(self) -> np.ndarray:
-        return np.concatenate([[0], self.episode_ends[:-1]])
-
-    @property
-    def episode_lengths(self) -> np.ndarray:
-        return np.diff(np.concatenate([[0], self.episode_ends]))
-
     def low_dim(self) -> dict[str, np.ndarray]:
         """Every per-step numeric array except the frames, by key."""
         return {"actions": self.actions, "agent_pos": self.agent_pos, **self.extras}

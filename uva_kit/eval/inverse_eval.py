@@ -17,7 +17,7 @@ from tqdm import tqdm
 from uva_kit.errors import InputError
 from uva_kit.eval.report import Report
 from uva_kit.eval.video_eval import window_indices
-from uva_kit.eval.visuals import line_plot
+from uva_kit.eval.visuals import line_plot, pyplot
 
 
 def action_errors(predicted: torch.Tensor, recorded: torch.Tensor) -> torch.Tensor:
@@ -74,11 +74,7 @@ def _write_report(info: dict, predicted: np.ndarray, recorded: np.ndarray, out: 
 
 
 def _trajectory_plot(predicted: np.ndarray, recorded: np.ndarray, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(4, 4))
     for i, (p, r) in enumerate(zip(predicted, recorded)):
         line = axes.plot(r[:, 0], r[:, 1], "-o", markersize=2, label=f"window {i}")[0]

@@ -26,8 +26,8 @@ from tqdm import tqdm
 from uva_kit.errors import InputError
 from uva_kit.eval.frame_reward import frame_reward, locate
 from uva_kit.eval.report import Report
-from uva_kit.eval.rollout import batch_step_bar, summary_postfix
-from uva_kit.eval.scoring import EpisodeResult, episode_result, summarize
+from uva_kit.eval.rollout import EpisodeBatch, batch_step_bar, summary_postfix
+from uva_kit.eval.scoring import EpisodeResult, summarize
 from uva_kit.eval.visuals import bar_plot, enlarge, to_uint8, write_gif, write_mp4
 
 SELECTORS = ("base", "uva", "simulator")
@@ -155,10 +155,8 @@ def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_st
     history = ObservationHistory(base_model.spec.layout, base_model.policy_observations)
     history.add(obs)
     targets: list[list] = [[None, None] for _ in range(count)]
-    rewards, successes = [[] for _ in range(count)], [[] for _ in range(count)]
-    frames = {i: [obs["pixels"][i]] for i, s in enumerate(seeds) if s in recorded_seeds}
-    done = np.zeros(count, dtype=bool)
-    while not done.all():
+    episodes = EpisodeBatch(seeds, obs, recorded_seeds, bar, steps)
+    while not episodes.done.all():
         _update_targets(targets, obs["pixels"])
         frames_now = history.history()
         samples = 1 if selector == "base" else k
@@ -176,20 +174,10 @@ def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_st
         for step in range(execute_steps):
             obs, reward, terminated, truncated, info = vector.step(chosen[:, step].astype(np.float32))
             history.add(obs)
-            for i in np.flatnonzero(~done):
-                rewards[i].append(float(reward[i]))
-                successes[i].append(bool(info["is_success"][i]))
-                if i in frames:
-                    frames[i].append(obs["pixels"][i])
-            newly_done = ~done & (terminated | truncated)
-            done |= newly_done
-            bar.update(int(newly_done.sum()))
-            steps.update()
-            if done.all():
+            episodes.record_step(obs, reward, terminated, truncated, info)
+            if episodes.done.all():
                 break
-    for i, episode_frames in frames.items():
-        recordings[seeds[i]] = np.stack(episode_frames)
-    return [episode_result(seed, rewards[i], successes[i]) for i, seed in enumerate(seeds)]
+    return episodes.results(recordings)
 
 
 def evaluate_planning(base_model, forward_model, out: Path, *, episodes: int = 10, seed: int = 100000,

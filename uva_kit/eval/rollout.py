@@ -75,28 +75,45 @@ def summary_postfix(results: Sequence[EpisodeResult]) -> dict:
     return {"score": f"{summary['score']:.3f}", "success": f"{summary['success_rate']:.0%}"}
 
 
+class EpisodeBatch:
+    """The per-step rewards, successes and (for the recorded seeds) frames of a batch of episodes run side by side
+    in one vectorized env, from its reset until every episode is done; ``bar`` counts finished episodes, ``steps``
+    env steps."""
+
+    def __init__(self, seeds: list[int], first_obs: dict, recorded_seeds: set, bar, steps):
+        self.seeds = seeds
+        self.rewards: list[list[float]] = [[] for _ in seeds]
+        self.successes: list[list[bool]] = [[] for _ in seeds]
+        self.frames = {i: [first_obs["pixels"][i]] for i, s in enumerate(seeds) if s in recorded_seeds}
+        self.done = np.zeros(len(seeds), dtype=bool)
+        self._bar, self._steps = bar, steps
+
+    def record_step(self, obs: dict, reward, terminated, truncated, info: dict) -> None:
+        """Add one ``vector.step`` to the episodes still running; those that terminated or were truncated end."""
+        success = info.get("is_success", np.zeros(len(self.seeds), dtype=bool))
+        for i in np.flatnonzero(~self.done):
+            self.rewards[i].append(float(reward[i]))
+            self.successes[i].append(bool(success[i]))
+            if i in self.frames:
+                self.frames[i].append(obs["pixels"][i])
+        newly_done = ~self.done & (terminated | truncated)
+        self.done |= newly_done
+        self._bar.update(int(newly_done.sum()))
+        self._steps.update()
+
+    def results(self, recordings: dict) -> list[EpisodeResult]:
+        """Each episode's result, in seed order; the recorded frames (T, H, W, 3) go into ``recordings`` by seed."""
+        for i, episode_frames in self.frames.items():
+            recordings[self.seeds[i]] = np.stack(episode_frames)
+        return [episode_result(seed, self.rewards[i], self.successes[i]) for i, seed in enumerate(self.seeds)]
+
+
 def _run_batch(vector, agent, seeds: list[int], recorded_seeds: set, recordings: dict, bar,
                steps) -> list[EpisodeResult]:
-    count = len(seeds)
     obs, _ = vector.reset(seed=seeds)
     agent.reset(seeds)
-    rewards: list[list[float]] = [[] for _ in range(count)]
-    successes: list[list[bool]] = [[] for _ in range(count)]
-    frames = {i: [obs["pixels"][i]] for i, s in enumerate(seeds) if s in recorded_seeds}
-    done = np.zeros(count, dtype=bool)
-    while not done.all():
-        actions = agent.act(obs).astype(np.float32)
-        obs, reward, terminated, truncated, info = vector.step(actions)
-        success = info.get("is_success", np.zeros(count, dtype=bool))
-        for i in np.flatnonzero(~done):
-            rewards[i].append(float(reward[i]))
-            successes[i].append(bool(success[i]))
-            if i in frames:
-                frames[i].append(obs["pixels"][i])
-        newly_done = ~done & (terminated | truncated)
-        done |= newly_done
-        bar.update(int(newly_done.sum()))
-        steps.update()
-    for i, episode_frames in frames.items():
-        recordings[seeds[i]] = np.stack(episode_frames)
-    return [episode_result(seed, rewards[i], successes[i]) for i, seed in enumerate(seeds)]
+    episodes = EpisodeBatch(seeds, obs, recorded_seeds, bar, steps)
+    while not episodes.done.all():
+        obs, reward, terminated, truncated, info = vector.step(agent.act(obs).astype(np.float32))
+        episodes.record_step(obs, reward, terminated, truncated, info)
+    return episodes.results(recordings)

@@ -74,47 +74,48 @@ def write_gif(frames: np.ndarray, path: str | Path, fps: int = 10) -> Path:
 def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, *, ylabel: str, title: str,
              ylim: tuple[float, float] | None = None) -> Path:
     """A group of bars per label, one bar per series (``series[name]`` holds a value per label)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(max(4.0, 0.5 * len(labels) * len(series) + 2), 3.2))
     width = 0.8 / len(series)
     for i, (name, values) in enumerate(series.items()):
         axes.bar(np.arange(len(values)) + (i - (len(series) - 1) / 2) * width, values, width, label=name)
     axes.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center")
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
     if ylim is not None:
         axes.set_ylim(*ylim)
-    if len(series) > 1:
-        axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return Path(path)
+    return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1)
 
 
 def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *, xlabel: str,
               ylabel: str, title: str, connect: bool = True) -> Path:
     """One line per name: ``series[name] = (xs, ys)``; ``connect=False``: markers only, for independent points
     (episodes). Integer x values (steps, indices) get integer ticks."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(5, 3.2))
     for name, (xs, ys) in series.items():
         axes.plot(xs, ys, marker="o", linestyle="-" if connect else "none", label=name)
     if all(float(x).is_integer() for xs, _ in series.values() for x in xs):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(xlabel)
+    return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1)
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_plot(plt, figure, axes, path: str | Path, *, ylabel: str, title: str, legend: bool) -> Path:
+    """Label the plot, write it to ``path`` (PNG, 100 dpi) and free the figure."""
     axes.set_ylabel(ylabel)
     axes.set_title(title)
-    if len(series) > 1:
+    if legend:
         axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)

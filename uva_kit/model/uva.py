@@ -275,6 +275,13 @@ class UVAModel(nn.Module):
         ``data`` maps stream names to prepared data; ``future_mask`` (B, L) hides future tokens when
         the mode's future video is 'masked'.
         """
+        streams = self._stream_tokens(mode, data, batch, future_mask, generator)
+        return self.backbone(streams, self._prefix_tokens(instruction, batch, generator))
+
+    def _stream_tokens(self, mode: Mode, data: dict[str, torch.Tensor], batch: int, future_mask: torch.Tensor | None,
+                       generator) -> list[torch.Tensor]:
+        """One (B, L, width) token tensor per stream: its absent token, or its embedded data with the hidden
+        positions (``future_mask`` when masked, training's input drop otherwise) replaced by the absent token."""
         length = self.grid.length
         streams = []
         for modality in self.stream_modalities:
@@ -297,21 +304,24 @@ class UVAModel(nn.Module):
                 if hidden is not None:
                     tokens = torch.where(hidden.reshape(batch, length, 1), absent, tokens)
                 streams.append(tokens)
-        prefix = None
-        if self.prefix_modality is None and instruction is not None:
-            raise InputError("this model has no language modality: it cannot read an instruction (pass none)")
-        if self.prefix_modality is not None:
-            if instruction is None:
-                raise InputError(f"this model reads '{self.prefix_modality.data_key}': pass instruction=...")
-            if isinstance(instruction, torch.Tensor):
-                expected = (batch, self.prefix_modality.prefix_tokens, self.spec.backbone.width)
-                if tuple(instruction.shape) != expected:
-                    raise InputError(f"instruction tokens must be {expected} (from model.instruction_tokens), "
-                                     f"got {tuple(instruction.shape)}")
-                prefix = instruction
-            else:
-                prefix = self.prefix_modality.prefix(instruction_list(instruction, batch), generator=generator)
-        return self.backbone(streams, prefix)
+        return streams
+
+    def _prefix_tokens(self, instruction, batch: int, generator) -> torch.Tensor | None:
+        """The prefix modality's tokens (B, prefix_tokens, width) for ``instruction`` (text, or tokens from
+        ``instruction_tokens``); None for a model without one."""
+        if self.prefix_modality is None:
+            if instruction is not None:
+                raise InputError("this model has no language modality: it cannot read an instruction (pass none)")
+            return None
+        if instruction is None:
+            raise InputError(f"this model reads '{self.prefix_modality.data_key}': pass instruction=...")
+        if isinstance(instruction, torch.Tensor):
+            expected = (batch, self.prefix_modality.prefix_tokens, self.spec.backbone.width)
+            if tuple(instruction.shape) != expected:
+                raise InputError(f"instruction tokens must be {expected} (from model.instruction_tokens), "
+                                 f"got {tuple(instruction.shape)}")
+            return instruction
+        return self.prefix_modality.prefix(instruction_list(instruction, batch), generator=generator)
 
     def _batch_tokens(self, batch: dict, which: str, generator) -> torch.Tensor:
         """Tokens of the batch's ``{which}_latents`` (from a latent cache) or else of its ``{which}_frames``."""

@@ -110,19 +110,3 @@ def load_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> UVASpe
 def spec_from_dict(data: dict) -> UVASpec:
     """A ``UVASpec`` from its dict form (as in a saved model's config.json)."""
     return from_dict(UVASpec, migrate(data))
-
-
-def save_spec(spec: UVASpec, path: str | Path) -> Path:
-    """Write the fully resolved spec as .json or .yaml (by suffix)."""
-    path = Path(path)
-    data = to_dict(spec)
-    if path.suffix == ".json":
-        text = json.dumps(data, indent=2) + "\n"
-    elif path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        text = yaml.safe_dump(data, sort_keys=False)
-    else:
-        raise SpecError("", f"cannot write {path}: save specs as .json or .yaml.")
-    path.write_text(text, encoding="utf-8")
-    return path

@@ -175,12 +175,13 @@ def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
         parts = key.split(".")
         target: Any = data
         for depth, part in enumerate(parts[:-1]):
-            target = _step(target, part, ".".join(parts[: depth + 1]), create=True)
+            target = _step(target, part, ".".join(parts[: depth + 1]))
         _assign(target, parts[-1], parse_literal(raw.strip()), key)
     return data
 
 
-def _step(target: Any, part: str, walked: str, create: bool) -> Any:
+def _step(target: Any, part: str, walked: str) -> Any:
+    """The table or list at ``part`` of ``target``; an unset (None) table becomes an empty one to set keys in."""
     if isinstance(target, list):
         index = _index(target, part, walked)
         return target[index]
@@ -188,7 +189,7 @@ def _step(target: Any, part: str, walked: str, create: bool) -> Any:
         raise SpecError(walked.rpartition(".")[0], f"is a value ({describe(target)}), not a table: cannot set '{walked}'.")
     if part not in target:
         raise SpecError(walked, f"unknown key '{part}'." + choices_hint(part, target))
-    if target[part] is None and create:
+    if target[part] is None:
         target[part] = {}
     return target[part]
 

@@ -183,6 +183,7 @@ class ModalityContract(ComponentContract):
         import torch
 
         import uva_kit
+        from uva_kit.plugins import BUILTIN_PLUGIN
 
         name = uva_kit_component.name
         model, batch = self.model_and_batch(name)
@@ -192,7 +193,7 @@ class ModalityContract(ComponentContract):
         assert saved_state.keys() == loaded_state.keys()
         assert all(torch.equal(saved_state[k], loaded_state[k]) for k in saved_state)
         provider = uva_kit_component.provider
-        if provider.plugin != "builtin":
+        if provider.plugin != BUILTIN_PLUGIN:
             plugins = json.loads((tmp_path / "model" / "config.json").read_text())["plugins"]
             assert plugins[provider.plugin]["distribution"] == provider.distribution
         if self.predicts:

@@ -27,14 +27,6 @@ def uva_kit_component(request):
                     + "".join(f"\n  failed plugin {line}" for line in failed))
 
 
-@pytest.fixture
-def uva_kit_batch():
-    """``make_batch(batch=2, size=16, seed=0, with_actions=True, layout=None)``: frames (and actions) for a tiny model."""
-    from uva_kit.testing.data import make_batch
-
-    return make_batch
-
-
 def pytest_report_header(config):
     from uva_kit import plugins
 

@@ -42,8 +42,8 @@ def _seed_host(seed: int) -> None:
 def seeded(seed: int) -> Iterator[None]:
     """Run a block with torch (CPU and initialized CUDA devices), numpy and random seeded; restore their
     states afterwards. Called per sample and micro-batch, so it seeds only the generators in use:
-    ``torch.manual_seed`` also queues seeds, with a stack capture each, for backends never
-    initialized (``seeded`` went from 0.19 to 0.095 ms a call)."""
+    ``torch.manual_seed`` would also queue seeds, with a stack capture each, for backends never
+    initialized, which doubles the cost of a call (0.19 ms against 0.095 ms measured)."""
     numpy_state, python_state = np.random.get_state(), random.getstate()
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=devices):

@@ -165,14 +165,7 @@ def fit(
     fit_normalizers(model, dataset.stats)
     fit_latent_standardizer(model, dataset)
     if latent_cache is not None:
-        from uva_kit.train.latent_windows import CachedLatentWindows
-
-        dataset = CachedLatentWindows(dataset, model, latent_cache)
-        val_dataset = CachedLatentWindows(val_dataset, model, latent_cache) if val_dataset is not None else None
-        for windows in (dataset, val_dataset):  # encode what is missing up front: DataLoader workers then only read
-            if windows is not None:
-                windows.fill(progress and state.is_main, state.rank, state.world_size)
-        state.barrier()
+        dataset, val_dataset = _cached_latents(model, latent_cache, state, progress, dataset, val_dataset)
     if init_from is not None and checkpoint is None:
         loaded, kept = load_matching_weights(model, init_from)
         if state.is_main:
@@ -192,18 +185,7 @@ def fit(
         if checkpoint is None:  # a fresh run: nothing of an earlier attempt that saved no checkpoint is kept
             _write_run_config(out, spec, {"world_size": state.world_size, **(run_info or {})})
             (out / MetricsLog.FILE).unlink(missing_ok=True)
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        schedule = f"{training.lr_schedule} after {training.warmup_steps} warm-up steps"
-        print(f"uva-kit train: {'resuming at step ' + str(start) if checkpoint else 'starting'} -> {out}\n"
-              f"  {spec.name}: {trainable:,} trainable parameters, {len(spec.deviations)} deviations from the paper "
-              f"(listed in the spec); device {state.device}, {state.world_size} process(es)\n"
-              f"  {training.steps} steps of batch {training.batch_size}, lr {training.lr:g} ({schedule}), "
-              f"precision {training.precision}\n  the whole spec: {out / RUN_CONFIG}")
-        if training.parallelism == "fsdp" and not state.enabled:
-            print("training.parallelism='fsdp' has no effect on one process (launch with torchrun for sharding)")
-        if training.warmup_steps >= training.steps:
-            print(f"note: training.warmup_steps ({training.warmup_steps}) >= training.steps ({training.steps}): the "
-                  f"learning rate never reaches training.lr ({training.lr:g})")
+        _print_start(spec, model, out, start if checkpoint is not None else None, state)
 
     sources = {"main": dataset} | ({"video": video_dataset} if video_dataset is not None else {})
     plan = BatchPlan(
@@ -215,7 +197,6 @@ def fit(
         num_workers=training.num_workers, persistent_workers=False, worker_init_fn=ignore_stop_signals,
     )
     scaler = torch.amp.GradScaler("cuda") if autocast_dtype == torch.float16 else None
-    device_type = "cuda" if state.device.startswith("cuda") else "cpu"
     log = MetricsLog(out, enabled=state.is_main)
     if checkpoint is not None and state.is_main:
         _drop_records_after(log, start)
@@ -232,31 +213,9 @@ def fit(
     with StopRequest() as stop:  # Ctrl-C or SIGTERM: finish the step, save, stop
         for step in range(start + 1, training.steps + 1):
             model.train()
-            step_losses, micro_metrics = [], []
-            for accumulation in range(training.grad_accumulation):
-                micro, batch = next(micro_batches)
-                last_micro = accumulation == training.grad_accumulation - 1
-                autocast = torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
-                with parallel.micro_batch(last_micro), seeded(micro.seed):
-                    with autocast:
-                        loss, metrics = parallel.module(_to_device(batch, state.device))
-                    scaled = loss / training.grad_accumulation
-                    (scaler.scale(scaled) if scaler else scaled).backward()
-                step_losses.append(float(loss.detach()))
-                micro_metrics.append(metrics)
-            parallel.drop_unused_gradients()
-            if scaler:
-                scaler.unscale_(optimizer)
-            if training.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), training.grad_clip)
-            if scaler:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            lr = scheduler.get_last_lr()[0]  # this step's learning rate
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            step_losses, micro_metrics = _accumulate_gradients(parallel, micro_batches, training.grad_accumulation,
+                                                               state.device, autocast_dtype, scaler)
+            lr = _optimizer_step(model, optimizer, scheduler, scaler, training.grad_clip)
             ema.update(model)
 
             trained_s = progress_so_far.trained_s + time.perf_counter() - started  # over every resumed segment
@@ -308,6 +267,78 @@ def fit(
     log.close()
     distributed.teardown(state)
     return FitResult(out, step, saved, train_loss, val_loss)
+
+
+def _cached_latents(model: torch.nn.Module, folder: str | Path, state: distributed.Distributed, progress: bool,
+                    dataset: Any, val_dataset: Any) -> tuple[Any, Any]:
+    """The training and validation windows with encoder latents (cached in ``folder``) instead of frames. What is
+    missing from the cache is encoded now, the ranks sharing the work: DataLoader workers then only read."""
+    from uva_kit.train.latent_windows import CachedLatentWindows
+
+    dataset = CachedLatentWindows(dataset, model, folder)
+    val_dataset = CachedLatentWindows(val_dataset, model, folder) if val_dataset is not None else None
+    for windows in (dataset, val_dataset):
+        if windows is not None:
+            windows.fill(progress and state.is_main, state.rank, state.world_size)
+    state.barrier()
+    return dataset, val_dataset
+
+
+def _print_start(spec: UVASpec, model: torch.nn.Module, out: Path, resumed_at: int | None,
+                 state: distributed.Distributed) -> None:
+    """What the run trains, where and how (``resumed_at``: the step a resumed run continues from), and notes on
+    settings that do less than they seem to."""
+    training = spec.training
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    schedule = f"{training.lr_schedule} after {training.warmup_steps} warm-up steps"
+    print(f"uva-kit train: {'starting' if resumed_at is None else f'resuming at step {resumed_at}'} -> {out}\n"
+          f"  {spec.name}: {trainable:,} trainable parameters, {len(spec.deviations)} deviations from the paper "
+          f"(listed in the spec); device {state.device}, {state.world_size} process(es)\n"
+          f"  {training.steps} steps of batch {training.batch_size}, lr {training.lr:g} ({schedule}), "
+          f"precision {training.precision}\n  the whole spec: {out / RUN_CONFIG}")
+    if training.parallelism == "fsdp" and not state.enabled:
+        print("training.parallelism='fsdp' has no effect on one process (launch with torchrun for sharding)")
+    if training.warmup_steps >= training.steps:
+        print(f"note: training.warmup_steps ({training.warmup_steps}) >= training.steps ({training.steps}): the "
+              f"learning rate never reaches training.lr ({training.lr:g})")
+
+
+def _accumulate_gradients(parallel, micro_batches, count: int, device: str, autocast_dtype: torch.dtype | None,
+                          scaler) -> tuple[list[float], list[dict]]:
+    """Forward and backward passes over the step's next ``count`` micro-batches, each seeded by the plan and its loss
+    divided by ``count``, so the gradients add up to the step's mean; returns each micro-batch's loss and metrics."""
+    device_type = "cuda" if device.startswith("cuda") else "cpu"
+    losses, metrics_list = [], []
+    for accumulation in range(count):
+        micro, batch = next(micro_batches)
+        autocast = torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
+        with parallel.micro_batch(accumulation == count - 1), seeded(micro.seed):
+            with autocast:
+                loss, metrics = parallel.module(_to_device(batch, device))
+            scaled = loss / count
+            (scaler.scale(scaled) if scaler else scaled).backward()
+        losses.append(float(loss.detach()))
+        metrics_list.append(metrics)
+    parallel.drop_unused_gradients()
+    return losses, metrics_list
+
+
+def _optimizer_step(model: torch.nn.Module, optimizer, scheduler, scaler, grad_clip: float | None) -> float:
+    """Apply the accumulated gradients (unscaled under fp16, clipped to ``grad_clip``), advance the learning-rate
+    schedule and zero the gradients; returns the learning rate this step used."""
+    if scaler:
+        scaler.unscale_(optimizer)
+    if grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if scaler:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    lr = scheduler.get_last_lr()[0]
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return lr
 
 
 def _check_frames_of_a_sample(dataset: Any) -> None:
