@@ -82,7 +82,7 @@ def test_generation_reveals_the_same_positions_in_every_frame(tiny_model, tiny_b
     assert len(masks) == 4
     assert masks[0].all()
     counts = [int(m[0, 0].sum()) for m in masks]
-    assert counts == sorted(counts, reverse=True) and counts[-1] >= 1
+    assert counts == [16, 14, 11, 6]  # MAR's cosine schedule: floor(16 cos(pi/2 * k/4)), k = 0..3
     for mask in masks:
         assert (mask == mask[:, :1]).all()
 
@@ -142,6 +142,26 @@ def test_policy_replans_every_n_steps_and_encodes_only_new_frames(tiny_model):
     policy.reset()
     batched = policy.select_action({"image": torch.rand(5, 3, 16, 16)})
     assert batched.shape == (5, 2)
+
+
+def test_policy_history_is_the_frames_12_8_4_and_0_steps_back_in_order(tiny_model):
+    """Plans at steps 0, 8, 16 see the frames of steps (0, 0, 0, 0), (0, 0, 4, 8), (4, 8, 12, 16): steps
+    before the episode repeat its first frame."""
+    policy = uva_kit.Policy(tiny_model, generator=seeded())
+    planned = []
+    predict = tiny_model.predict_actions
+
+    def spy_predict(*args, **kwargs):
+        planned.append(kwargs["history_latents"])
+        return predict(*args, **kwargs)
+
+    tiny_model.predict_actions = spy_predict
+    frames = [torch.full((3, 16, 16), step / 16) for step in range(17)]  # a different frame at every step
+    for frame in frames:
+        policy.select_action({"image": frame})
+    for latents, steps in zip(planned, [(0, 0, 0, 0), (0, 0, 4, 8), (4, 8, 12, 16)], strict=True):
+        expected = tiny_model.encode_frames(torch.stack([frames[s] for s in steps])[None])
+        torch.testing.assert_close(latents, expected)
 
 
 def test_policy_executes_the_first_actions_of_the_chunk(tiny_model):
