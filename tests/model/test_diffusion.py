@@ -60,6 +60,34 @@ def test_samplers_recover_the_data_from_an_exact_denoiser(sampler):
     assert torch.allclose(out, target.expand(8, 2), atol=1e-3)
 
 
+class ZeroEpsDenoiser:
+    """Predicts eps = 0 (and variance logits 0) everywhere."""
+
+    def time_embedding(self, timesteps):
+        return torch.zeros(len(timesteps), 1, dtype=torch.float64)
+
+    def condition_embedding(self, condition):
+        return torch.zeros(condition.shape[0], 1, dtype=torch.float64)
+
+    def forward_embedded(self, x, y):
+        return torch.zeros(x.shape[0], 2 * x.shape[1], dtype=x.dtype)
+
+
+@pytest.mark.parametrize("eta", [1.0, 0.5])
+def test_ddim_step_adds_sigma_times_the_noise_without_a_temperature(eta):
+    """Two DDIM steps (training steps 999, then 0) from x_T = 0 with eps = 0 and first-step noise z = 1: the first
+    step gives sigma, sigma = eta sqrt((1 - abar_0) / (1 - abar_999) (1 - abar_999 / abar_0)); the last, with
+    abar_prev = 1, returns its x0 = x / sqrt(abar_0)."""
+    _, alpha_bars = cosine_schedule_by_hand()
+    first, last = alpha_bars[0], alpha_bars[999]
+    sigma = eta * math.sqrt((1 - first) / (1 - last) * (1 - last / first))
+    component = uva_kit.registry.get("sampler", "ddim")
+    sampler = component.build(component.spec_class(type="ddim", steps=2, eta=eta))
+    noise = torch.tensor([0.0, 1.0, 5.0], dtype=torch.float64).reshape(3, 1, 1)  # x_T, step noise, unused last
+    out = sampler.sample(ZeroEpsDenoiser(), torch.zeros(1, 1, dtype=torch.float64), 1, noise=noise)
+    assert out.item() == pytest.approx(sigma / math.sqrt(first), rel=1e-9)
+
+
 def test_clamp_keeps_predicted_x0_in_range():
     component = uva_kit.registry.get("sampler", "ddpm")
     sampler = component.build(component.spec_class(type="ddpm", steps=10))
