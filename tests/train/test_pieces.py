@@ -71,6 +71,16 @@ def test_ema_decay_follows_the_power_law_and_averages():
     torch.testing.assert_close(ema.model.weight, expected)
 
 
+def test_ema_decay_is_capped_and_buffers_are_copied_not_averaged():
+    model = torch.nn.BatchNorm1d(2)  # running statistics are buffers
+    ema = EMA(model, power=0.75, max_decay=0.9999)
+    ema.updates = 10**6  # 1 - (1 + 10^6)^-0.75 is about 0.99997, above the cap
+    assert ema.decay() == 0.9999
+    model.running_mean.fill_(3.0)
+    ema.update(model)
+    assert torch.equal(ema.model.running_mean, model.running_mean)
+
+
 def test_no_weight_decay_on_biases_and_1d_parameters():
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
     decay, no_decay = parameter_groups(model, 0.02)
