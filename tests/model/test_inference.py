@@ -7,6 +7,7 @@ import torch
 
 import uva_kit
 from uva_kit.errors import SpecError
+from uva_kit.model.normalizer import RangeNormalizer
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -100,6 +101,16 @@ def test_action_normalizer_maps_environment_units(tiny_model, tiny_batch):
     actions = tiny_model.predict_actions(tiny_batch["history_frames"], generator=seeded())
     assert actions.min() >= 0 and actions.max() <= 512  # the action sampler clamps x0 to [-1, 1]
     assert "modalities.action.normalizer.high" in tiny_model.state_dict()
+
+
+def test_a_constant_action_dimension_is_shifted_not_scaled():
+    normalizer = RangeNormalizer(2)
+    normalizer.set_range([5.0, 0.0], [5.0, 10.0])  # dimension 0 is constant
+    values = torch.tensor([[5.0, 0.0], [5.5, 10.0]])
+    normalized = normalizer.normalize(values)
+    assert (normalized[1, 0] - normalized[0, 0]).item() == pytest.approx(0.5)
+    torch.testing.assert_close(normalized[:, 1], torch.tensor([-1.0, 1.0]))
+    torch.testing.assert_close(normalizer.unnormalize(normalized), values)
 
 
 def test_normalizer_range_of_the_wrong_width_is_a_clear_error(tiny_model):
