@@ -16,6 +16,7 @@ from uva_kit.spec import TrainingSpec
 from uva_kit.train import fit
 from uva_kit.train.batches import BatchPlan
 from uva_kit.train.ema import EMA
+from uva_kit.train.loss_window import LossWindow
 from uva_kit.train.metrics import read_metrics
 from uva_kit.train.optim import lr_multiplier, parameter_groups
 
@@ -79,6 +80,16 @@ def test_ema_decay_is_capped_and_buffers_are_copied_not_averaged():
     model.running_mean.fill_(3.0)
     ema.update(model)
     assert torch.equal(ema.model.running_mean, model.running_mean)
+
+
+def test_loss_window_averages_steps_and_each_modality_over_the_micro_batches_that_trained_it():
+    window = LossWindow()
+    window.add(3.0, [{"loss": 3.0, "loss/video": 3.0, "mode": "video"}])
+    window.add(5.0, [{"loss": 0.5, "loss/action": 0.5, "mode": "policy"},
+                     {"loss": 2.5, "loss/video": 1.0, "loss/action": 1.5, "mode": "joint"},
+                     {"loss": 2.0, "loss/video": 2.0, "mode": "video"}])
+    record = window.record(batch_size=4)
+    assert (record["loss"], record["loss/video"], record["loss/action"]) == (4.0, 2.0, 1.0)  # 2 steps, 3 and 2 micro-batches
 
 
 def test_no_weight_decay_on_biases_and_1d_parameters():
