@@ -71,12 +71,26 @@ def test_predict_actions_runs_the_backbone_once(tiny_model, tiny_batch):
 
 
 def test_generation_reveals_the_same_positions_in_every_frame(tiny_model, tiny_batch):
-    masks = []
+    """Each pass hides the same positions in every frame, on MAR's cosine schedule, and shows only tokens that an
+    earlier pass generated; at the end every token is generated."""
+    video, grid = tiny_model.modalities["video"], tiny_model.grid
+    with torch.no_grad():
+        ungenerated = video.embed("video", torch.zeros(1, grid.length, grid.channels))[0, 0]  # the tokens start at 0
+    masks, shown_ungenerated, final = [], [], {}
 
     def hook(module, args):
         future = args[0][0]
-        masks.append(torch.isclose(future, tiny_model.modalities["video"].fake_latent_x).all(dim=-1).reshape(2, 4, 16))
+        hidden = torch.isclose(future, video.fake_latent_x).all(dim=-1)
+        masks.append(hidden.reshape(2, 4, 16))
+        shown_ungenerated.append(bool((~hidden & torch.isclose(future, ungenerated).all(dim=-1)).any()))
 
+    to_latents = tiny_model._tokens_to_latents
+
+    def spy_to_latents(tokens):
+        final["tokens"] = tokens.clone()
+        return to_latents(tokens)
+
+    tiny_model._tokens_to_latents = spy_to_latents
     handle = tiny_model.backbone.register_forward_pre_hook(hook)
     tiny_model.generate_video(tiny_batch["history_frames"], num_iter=4, generator=seeded())
     handle.remove()
@@ -86,6 +100,8 @@ def test_generation_reveals_the_same_positions_in_every_frame(tiny_model, tiny_b
     assert counts == [16, 14, 11, 6]  # MAR's cosine schedule: floor(16 cos(pi/2 * k/4)), k = 0..3
     for mask in masks:
         assert (mask == mask[:, :1]).all()
+    assert shown_ungenerated == [False] * 4
+    assert (final["tokens"].abs().amax(dim=-1) > 0).all()
 
 
 def test_inference_restores_training_mode(tiny_model, tiny_batch):
