@@ -1,12 +1,15 @@
 """UVADataset samples: keys, shapes, value ranges, episode split, stats and clip-consistent augmentation."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 from data_helpers import synthetic_episode
 
 from uva_kit.data import EpisodeTable, UVADataset
-from uva_kit.data.augment import ClipAugmentation
+from uva_kit.data.augment import ClipAugmentation, gaussian_blur
+from uva_kit.data.stats import array_stats, image_stats
 from uva_kit.errors import DataError
 
 
@@ -101,6 +104,57 @@ def test_blur_only_and_crop_only_differ_from_the_input():
     crop = ClipAugmentation(crop_probability=1.0, blur_probability=0.0)(clip)
     assert blur.std() < clip.std()  # blurring smooths noise
     assert not torch.allclose(crop, clip) and crop.shape == clip.shape
+
+
+def centre_weight(sigma: float) -> float:
+    """The centre weight of the normalized 5x5 Gaussian kernel: what blurring a unit impulse leaves at its pixel."""
+    line = [math.exp(-(k * k) / (2 * sigma * sigma)) for k in range(-2, 3)]
+    return (line[2] / sum(line)) ** 2
+
+
+def impulse(size: int = 9) -> torch.Tensor:
+    image = torch.zeros(1, 3, size, size)
+    image[..., size // 2, size // 2] = 1.0
+    return image
+
+
+def test_blur_of_an_impulse_is_the_normalized_gaussian_kernel():
+    line = torch.tensor([math.exp(-(k * k) / (2 * 1.5**2)) for k in range(-2, 3)])
+    line = line / line.sum()
+    torch.testing.assert_close(gaussian_blur(impulse(), 5, 1.5)[0, 0, 2:7, 2:7], line[:, None] * line[None, :])
+
+
+def test_blur_sigma_is_drawn_from_its_range_for_each_clip():
+    blur_only = ClipAugmentation(crop_probability=0.0, blur_probability=1.0)
+    centres = {round(float(blur_only(impulse(), torch.Generator().manual_seed(s))[0, 0, 4, 4]), 6) for s in range(20)}
+    assert len(centres) == 20
+    assert centre_weight(2.0) - 1e-6 <= min(centres) and max(centres) <= centre_weight(0.1) + 1e-6
+
+
+def test_crop_keeps_0_95_of_the_side():
+    """On a horizontal ramp i / 95, a 91-pixel crop resized back to 96 spans exactly 90 / 95 (bilinear keeps the ends)."""
+    ramp = (torch.arange(96.0) / 95).expand(1, 3, 96, 96)
+    crop_only = ClipAugmentation(crop_probability=1.0, blur_probability=0.0)
+    for seed in range(5):
+        out = crop_only(ramp, torch.Generator().manual_seed(seed))[0, 0, 0]
+        assert (out.max() - out.min()).item() == pytest.approx(90 / 95, abs=1e-5)
+
+
+def test_stats_are_per_dimension_with_the_population_std():
+    stats = array_stats(np.array([[0.0, 10.0], [2.0, 10.0], [4.0, 10.0]]))
+    np.testing.assert_allclose(stats["min"], [0, 10])
+    np.testing.assert_allclose(stats["max"], [4, 10])
+    np.testing.assert_allclose(stats["mean"], [2, 10])
+    np.testing.assert_allclose(stats["std"], [math.sqrt(8 / 3), 0])
+    assert stats["count"].tolist() == [3]
+
+
+def test_image_stats_are_per_channel_in_0_1():
+    frames = np.array([[[[0, 255, 51]]], [[[255, 255, 51]]]], dtype=np.uint8)  # (N, H, W, 3)
+    stats = image_stats(frames)
+    assert stats["mean"].shape == (3, 1, 1)
+    np.testing.assert_allclose(stats["mean"].ravel(), [0.5, 1.0, 0.2])
+    np.testing.assert_allclose(stats["std"].ravel(), [0.5, 0.0, 0.0], atol=1e-12)
 
 
 def test_history_keys_give_stored_or_computed_signals_at_the_history_frames():

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from uva_kit.eval.image_metrics import K1, psnr, ssim
+from uva_kit.eval.image_metrics import K1, K2, psnr, ssim
 
 
 def constant(value: float, shape=(2, 3, 16, 16)) -> torch.Tensor:
@@ -37,6 +37,21 @@ def test_ssim_of_two_constant_frames_is_the_luminance_term():
     c1 = K1**2
     expected = (2 * a * b + c1) / (a * a + b * b + c1)
     assert ssim(constant(a), constant(b)).tolist() == pytest.approx([expected] * 2)
+
+
+def test_ssim_of_one_changed_pixel_weighs_it_by_the_gaussian_window():
+    """An 11x11 frame is one window position. Raising its centre pixel by d on a constant a gives
+    mu_y = a + w d, var_y = w (1 - w) d^2, cov = 0, with w the centre weight of the 11x11, sigma 1.5 window."""
+    a, d = 0.4, 0.5
+    line = [math.exp(-(k * k) / (2 * 1.5**2)) for k in range(-5, 6)]
+    w = (line[5] / sum(line)) ** 2
+    mu, var = a + w * d, w * (1 - w) * d * d
+    c1, c2 = K1**2, K2**2
+    expected = (2 * a * mu + c1) * c2 / ((a * a + mu * mu + c1) * (var + c2))
+    x = constant(a, (1, 3, 11, 11))
+    y = x.clone()
+    y[..., 5, 5] += d
+    assert ssim(x, y).item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_ssim_drops_with_noise_and_psnr_matches_mse():

@@ -9,7 +9,7 @@ pytest.importorskip("gym_pusht")
 
 import uva_kit.envs as envs  # noqa: E402
 from uva_kit.eval.agents import StillAgent, baseline  # noqa: E402
-from uva_kit.eval.rollout import run_episodes  # noqa: E402
+from uva_kit.eval.rollout import _run_batch, run_episodes  # noqa: E402
 
 
 def test_random_agent_results_do_not_depend_on_batching():
@@ -18,6 +18,40 @@ def test_random_agent_results_do_not_depend_on_batching():
     apart, _ = run_episodes("pusht", baseline("random"), seeds, batch_envs=1, max_steps=15, progress=False)
     assert together == apart
     assert [r.seed for r in together] == seeds and all(r.steps == 15 for r in together)
+
+
+class ScriptedVector:
+    """Two envs: env 0 succeeds at its 2nd step, env 1 runs 4 steps. Steps after an env is done (a vector
+    env's auto-reset) return reward 9, which no episode may count."""
+
+    def reset(self, seed):
+        return {"pixels": np.zeros((2, 1, 1, 3))}, {}
+
+    def step(self, actions):
+        self.t = getattr(self, "t", 0) + 1
+        rewards = np.array([9.0 if self.t > 2 else 0.5 * self.t, 9.0 if self.t > 4 else 0.1 * self.t])
+        terminated = np.array([self.t == 2, False])
+        return {"pixels": np.zeros((2, 1, 1, 3))}, rewards, terminated, np.array([False, self.t == 4]), {
+            "is_success": terminated}
+
+
+class ZeroAgent:
+    def reset(self, seeds):
+        pass
+
+    def act(self, obs):
+        return np.zeros((2, 2))
+
+
+class NoBar:
+    def update(self, n=1):
+        pass
+
+
+def test_an_episode_ends_at_its_own_termination_in_a_batch():
+    early, late = _run_batch(ScriptedVector(), ZeroAgent(), [7, 8], set(), {}, NoBar(), NoBar())
+    assert (early.steps, early.score, early.success) == (2, 1.0, True)
+    assert (late.steps, late.score, late.final_reward) == (4, pytest.approx(0.4), pytest.approx(0.4))
 
 
 def test_recorded_frames_start_at_the_legacy_reset_and_follow_every_step():

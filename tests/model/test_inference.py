@@ -7,6 +7,7 @@ import torch
 
 import uva_kit
 from uva_kit.errors import SpecError
+from uva_kit.model.normalizer import RangeNormalizer
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -70,21 +71,37 @@ def test_predict_actions_runs_the_backbone_once(tiny_model, tiny_batch):
 
 
 def test_generation_reveals_the_same_positions_in_every_frame(tiny_model, tiny_batch):
-    masks = []
+    """Each pass hides the same positions in every frame, on MAR's cosine schedule, and shows only tokens that an
+    earlier pass generated; at the end every token is generated."""
+    video, grid = tiny_model.modalities["video"], tiny_model.grid
+    with torch.no_grad():
+        ungenerated = video.embed("video", torch.zeros(1, grid.length, grid.channels))[0, 0]  # the tokens start at 0
+    masks, shown_ungenerated, final = [], [], {}
 
     def hook(module, args):
         future = args[0][0]
-        masks.append(torch.isclose(future, tiny_model.modalities["video"].fake_latent_x).all(dim=-1).reshape(2, 4, 16))
+        hidden = torch.isclose(future, video.fake_latent_x).all(dim=-1)
+        masks.append(hidden.reshape(2, 4, 16))
+        shown_ungenerated.append(bool((~hidden & torch.isclose(future, ungenerated).all(dim=-1)).any()))
 
+    to_latents = tiny_model._tokens_to_latents
+
+    def spy_to_latents(tokens):
+        final["tokens"] = tokens.clone()
+        return to_latents(tokens)
+
+    tiny_model._tokens_to_latents = spy_to_latents
     handle = tiny_model.backbone.register_forward_pre_hook(hook)
     tiny_model.generate_video(tiny_batch["history_frames"], num_iter=4, generator=seeded())
     handle.remove()
     assert len(masks) == 4
     assert masks[0].all()
     counts = [int(m[0, 0].sum()) for m in masks]
-    assert counts == sorted(counts, reverse=True) and counts[-1] >= 1
+    assert counts == [16, 14, 11, 6]  # MAR's cosine schedule: floor(16 cos(pi/2 * k/4)), k = 0..3
     for mask in masks:
         assert (mask == mask[:, :1]).all()
+    assert shown_ungenerated == [False] * 4
+    assert (final["tokens"].abs().amax(dim=-1) > 0).all()
 
 
 def test_inference_restores_training_mode(tiny_model, tiny_batch):
@@ -100,6 +117,16 @@ def test_action_normalizer_maps_environment_units(tiny_model, tiny_batch):
     actions = tiny_model.predict_actions(tiny_batch["history_frames"], generator=seeded())
     assert actions.min() >= 0 and actions.max() <= 512  # the action sampler clamps x0 to [-1, 1]
     assert "modalities.action.normalizer.high" in tiny_model.state_dict()
+
+
+def test_a_constant_action_dimension_is_shifted_not_scaled():
+    normalizer = RangeNormalizer(2)
+    normalizer.set_range([5.0, 0.0], [5.0, 10.0])  # dimension 0 is constant
+    values = torch.tensor([[5.0, 0.0], [5.5, 10.0]])
+    normalized = normalizer.normalize(values)
+    assert (normalized[1, 0] - normalized[0, 0]).item() == pytest.approx(0.5)
+    torch.testing.assert_close(normalized[:, 1], torch.tensor([-1.0, 1.0]))
+    torch.testing.assert_close(normalizer.unnormalize(normalized), values)
 
 
 def test_normalizer_range_of_the_wrong_width_is_a_clear_error(tiny_model):
@@ -142,6 +169,26 @@ def test_policy_replans_every_n_steps_and_encodes_only_new_frames(tiny_model):
     policy.reset()
     batched = policy.select_action({"image": torch.rand(5, 3, 16, 16)})
     assert batched.shape == (5, 2)
+
+
+def test_policy_history_is_the_frames_12_8_4_and_0_steps_back_in_order(tiny_model):
+    """Plans at steps 0, 8, 16 see the frames of steps (0, 0, 0, 0), (0, 0, 4, 8), (4, 8, 12, 16): steps
+    before the episode repeat its first frame."""
+    policy = uva_kit.Policy(tiny_model, generator=seeded())
+    planned = []
+    predict = tiny_model.predict_actions
+
+    def spy_predict(*args, **kwargs):
+        planned.append(kwargs["history_latents"])
+        return predict(*args, **kwargs)
+
+    tiny_model.predict_actions = spy_predict
+    frames = [torch.full((3, 16, 16), step / 16) for step in range(17)]  # a different frame at every step
+    for frame in frames:
+        policy.select_action({"image": frame})
+    for latents, steps in zip(planned, [(0, 0, 0, 0), (0, 0, 4, 8), (4, 8, 12, 16)], strict=True):
+        expected = tiny_model.encode_frames(torch.stack([frames[s] for s in steps])[None])
+        torch.testing.assert_close(latents, expected)
 
 
 def test_policy_executes_the_first_actions_of_the_chunk(tiny_model):

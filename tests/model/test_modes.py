@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+
+from uva_kit.masking.mar import MarMasking
+from uva_kit.masking.random import RandomMasking, RandomMaskingSpec
 
 TABLE = {
     # mode: (future video, history, action stream, losses)
@@ -84,6 +89,17 @@ def test_video_loss_is_weighted_by_exactly_the_hidden_tokens(tiny_model, tiny_ba
     assert torch.equal(seen["weight"], hidden)
 
 
+def test_video_loss_is_the_mean_over_the_hidden_tokens_only(tiny_model, monkeypatch):
+    """Facts 2.1: mask-weighted sum / mask sum of the per-token losses (here stand-ins 0, 1, 2, ...)."""
+    grid, head = tiny_model.grid, tiny_model.modalities["video"].head
+    per_token = torch.arange(2 * grid.length, dtype=torch.float32)
+    monkeypatch.setattr("uva_kit.head.base.diffusion_loss", lambda schedule, model, rows, generator: per_token)
+    hidden = torch.zeros(2, grid.length, dtype=torch.bool)
+    hidden[0, :3] = hidden[1, -1] = True
+    z, target = torch.zeros(2, grid.length, 32), torch.zeros(2, grid.length, grid.channels)
+    assert head.loss(z, target, hidden).item() == pytest.approx((0 + 1 + 2 + per_token[-1].item()) / 4)
+
+
 def test_action_free_batch_trains_only_modes_without_actions(tiny_model, batch_factory):
     batch = batch_factory(with_actions=False)
     generator = torch.Generator().manual_seed(0)
@@ -121,3 +137,27 @@ def test_random_masking_drops_given_inputs_and_varies_positions_across_frames(ba
     dropped_actions = torch.isclose(action, model.modalities["action"].absent).all(dim=-1)
     assert dropped_history.float().mean().item() == pytest.approx(0.5)
     assert dropped_actions.float().mean().item() == pytest.approx(0.5)
+
+
+def test_mar_mask_ratio_follows_the_truncated_normal_of_the_original():
+    """One ratio ~ N(1, 0.25) truncated to [0.7, 1] (facts 2.1): its closed-form mean is about 0.867."""
+    generator = torch.Generator().manual_seed(0)
+    ratios = torch.tensor([MarMasking().ratio(generator) for _ in range(4000)])
+
+    def density(x):
+        return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+    def cdf(x):
+        return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+    low = (0.7 - 1.0) / 0.25
+    mean = 1.0 - 0.25 * (density(0) - density(low)) / (cdf(0) - cdf(low))
+    assert 0.7 <= ratios.min() and ratios.max() <= 1.0
+    assert ratios.mean().item() == pytest.approx(mean, abs=0.005)  # a uniform ratio would give 0.85
+
+
+def test_random_masking_hides_exactly_its_ratio_of_every_frame_and_input():
+    masking = RandomMasking(RandomMaskingSpec(type="random", ratio=0.25))
+    generator = torch.Generator().manual_seed(0)
+    assert (masking.future_mask(3, 4, 16, generator=generator).sum(dim=-1) == 4).all()
+    assert (masking.input_drop(3, 64, generator=generator).sum(dim=-1) == 16).all()

@@ -24,8 +24,6 @@ def test_preset_parses_and_names_its_deviations(name):
 
 
 def test_uva_b_pusht_builds_on_cpu_with_the_paper_parameter_count():
-    if "kl_f16" not in uva_kit.registry.list("encoder"):
-        pytest.skip("the kl_f16 encoder (branch 'encoders') is not registered in this checkout")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # random kl_f16 weights are expected here
         model = uva_kit.build(uva_kit.load_spec("uva-b-pusht"))

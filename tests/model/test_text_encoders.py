@@ -77,6 +77,14 @@ def test_language_defaults_to_task_embedding_and_drops_text_in_training(batch_fa
     assert not torch.equal(language.prefix(["a"])[0, 0], language.fake_latent[0, 0])
 
 
+def test_text_is_dropped_per_sample_at_its_rate():
+    model = language_model(["modalities.2.drop_prob=0.3"]).train()
+    language = model.modalities["language"]
+    prefix = language.prefix(["a"] * 400, generator=torch.Generator().manual_seed(0))
+    dropped = (prefix == language.fake_latent).all(dim=-1).all(dim=-1)
+    assert dropped.float().mean().item() == pytest.approx(0.3, abs=0.07)  # binomial sd 0.023
+
+
 def test_instruction_tokens_stand_in_for_the_instruction():
     model = language_model().eval()
     history = torch.rand(2, 4, 3, 16, 16)

@@ -16,6 +16,7 @@ from uva_kit.spec import TrainingSpec
 from uva_kit.train import fit
 from uva_kit.train.batches import BatchPlan
 from uva_kit.train.ema import EMA
+from uva_kit.train.loss_window import LossWindow
 from uva_kit.train.metrics import read_metrics
 from uva_kit.train.optim import lr_multiplier, parameter_groups
 
@@ -58,17 +59,38 @@ def test_video_mixing_draws_the_configured_share():
 def test_ema_decay_follows_the_power_law_and_averages():
     model = torch.nn.Linear(2, 2)
     ema = EMA(model, power=0.75, max_decay=0.9999)
-    ema.update(model)
-    assert ema.decay() == 0.0
-    for _ in range(9):
+    for _ in range(2):  # Diffusion Policy's EMAModel copies on its first two updates (get_decay(0), get_decay(1))
         ema.update(model)
-    assert math.isclose(ema.decay(), 1 - (1 + 9) ** -0.75)
+        assert ema.decay() == 0.0
+    for _ in range(8):
+        ema.update(model)
+    assert math.isclose(ema.decay(), 1 - (1 + 8) ** -0.75)  # the 10th update: get_decay(9) = 1 - (1 + 9 - 1)^-0.75
     with torch.no_grad():
         model.weight.add_(1.0)
     before = ema.model.weight.clone()
     ema.update(model)
     expected = ema.decay() * before + (1 - ema.decay()) * model.weight
     torch.testing.assert_close(ema.model.weight, expected)
+
+
+def test_ema_decay_is_capped_and_buffers_are_copied_not_averaged():
+    model = torch.nn.BatchNorm1d(2)  # running statistics are buffers
+    ema = EMA(model, power=0.75, max_decay=0.9999)
+    ema.updates = 10**6  # 1 - (1 + 10^6)^-0.75 is about 0.99997, above the cap
+    assert ema.decay() == 0.9999
+    model.running_mean.fill_(3.0)
+    ema.update(model)
+    assert torch.equal(ema.model.running_mean, model.running_mean)
+
+
+def test_loss_window_averages_steps_and_each_modality_over_the_micro_batches_that_trained_it():
+    window = LossWindow()
+    window.add(3.0, [{"loss": 3.0, "loss/video": 3.0, "mode": "video"}])
+    window.add(5.0, [{"loss": 0.5, "loss/action": 0.5, "mode": "policy"},
+                     {"loss": 2.5, "loss/video": 1.0, "loss/action": 1.5, "mode": "joint"},
+                     {"loss": 2.0, "loss/video": 2.0, "mode": "video"}])
+    record = window.record(batch_size=4)
+    assert (record["loss"], record["loss/video"], record["loss/action"]) == (4.0, 2.0, 1.0)  # 2 steps, 3 and 2 micro-batches
 
 
 def test_no_weight_decay_on_biases_and_1d_parameters():

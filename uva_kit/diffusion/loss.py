@@ -48,7 +48,7 @@ def _approx_standard_normal_cdf(x: torch.Tensor) -> torch.Tensor:
 
 
 def discretized_gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
-    """Log-likelihood of ``x`` (in [-1, 1]) under a Gaussian discretized into 1/255-wide bins."""
+    """Log-likelihood of ``x`` (in [-1, 1]) under a Gaussian discretized into bins x +- 1/255 (one 8-bit level)."""
     centered = x - mean
     inv_std = torch.exp(-log_scale)
     cdf_plus = _approx_standard_normal_cdf(inv_std * (centered + 1.0 / 255.0))

@@ -34,7 +34,8 @@ class RangeNormalizer(nn.Module):
 
     def _scale_offset(self) -> tuple[torch.Tensor, torch.Tensor]:
         span = self.high - self.low
-        # A (near-)constant dimension is only shifted, not blown up.
+        # A (near-)constant dimension is only shifted, not blown up: its value maps to -1 (the original's
+        # limits normalizer maps it to 0; checkpoints trained here rely on -1).
         span = torch.where(span < RANGE_EPS, torch.full_like(span, 2.0), span)
         scale = 2.0 / span
         return scale, -1.0 - scale * self.low

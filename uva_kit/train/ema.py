@@ -8,7 +8,8 @@ import torch
 
 
 class EMA:
-    """``decay = 1 - (1 + n)^-power`` clamped to [0, max_decay], n = updates so far - 1 (first update copies)."""
+    """``decay = 1 - (1 + n)^-power`` clamped to [0, max_decay], n = updates so far - 2: the first two updates
+    copy the weights, as in Diffusion Policy's EMAModel (its ``get_decay(step)`` uses n = step - 1, step from 0)."""
 
     def __init__(self, model: torch.nn.Module, power: float = 0.75, max_decay: float = 0.9999):
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
@@ -17,7 +18,7 @@ class EMA:
         self.updates = 0
 
     def decay(self) -> float:
-        step = self.updates - 1
+        step = self.updates - 2
         if step <= 0:
             return 0.0
         return min(self.max_decay, max(0.0, 1.0 - (1.0 + step) ** -self.power))
