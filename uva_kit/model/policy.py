@@ -60,7 +60,7 @@ class Policy:
 
             self._graphed = GraphedPolicy(self.model, bf16=bf16)
             return self
-        reason = fused_unavailable_reason(device, torch.float32)
+        reason = fused_unavailable_reason(device, self.model.dtype)
         if reason is not None:
             raise UvaKitError(f"policy.compile() on {device.type} runs the fused C++ sampler, but {reason}. "
                               "Build it with `pip install --no-build-isolation -e .`, or run the policy uncompiled.")
@@ -96,7 +96,7 @@ class Policy:
             self._batch = image.shape[0]
         elif image.shape[0] != self._batch:
             raise InputError(f"batch size changed from {self._batch} to {image.shape[0]} within an episode; call reset()")
-        self._frames[self.step] = image.to(self.model.device, torch.float32)
+        self._frames[self.step] = image.to(self.model.device, self.model.dtype)
         self._observations[self.step] = self._observed_values(obs, image.shape[0], unbatched)
         if not self._queue:
             self._replan()
@@ -110,7 +110,7 @@ class Policy:
             if key not in obs:
                 raise MissingKeyError(f"this model's policy is given '{name}': obs needs '{key}', one value per step "
                                f"({'(dim,)' if unbatched else '(B, dim)'}); got keys {sorted(obs)}")
-            value = torch.as_tensor(obs[key], dtype=torch.float32, device=self.model.device)
+            value = torch.as_tensor(obs[key], dtype=self.model.dtype, device=self.model.device)
             value = value[None] if unbatched else value
             if value.dim() != 2 or value.shape[0] != batch:
                 raise InputError(f"obs['{key}'] must be {'(dim,)' if unbatched else f'({batch}, dim)'}, "

@@ -187,7 +187,13 @@ class UVAModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """Where the weights are; inputs are moved here."""
         return self.backbone.fusion.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the weights (float32 unless ``model.to(dtype)``); inputs are cast to it."""
+        return self.backbone.fusion.weight.dtype
 
     # ----------------------------------------------------------------------------------- frames
 
@@ -199,7 +205,7 @@ class UVAModel(nn.Module):
         check_frames(frames, "frames", values=False)  # no sync: this runs inside CUDA-graph capture too
         batch, time = frames.shape[:2]
         size = self.spec.layout.image_size
-        frames = frames.to(self.device, torch.float32)
+        frames = frames.to(self.device, self.dtype)
         if frames.shape[-2:] != (size, size):
             flat = F.interpolate(frames.reshape(batch * time, 3, *frames.shape[-2:]), size=(size, size), mode="bilinear",
                                  align_corners=False)
@@ -317,7 +323,7 @@ class UVAModel(nn.Module):
         """Tokens of the batch's ``{which}_latents`` (from a latent cache) or else of its ``{which}_frames``."""
         latents = batch.get(f"{which}_latents")
         if latents is not None:
-            return self._latent_tokens(latents.to(self.device, torch.float32), f"{which}_latents")
+            return self._latent_tokens(latents.to(self.device, self.dtype), f"{which}_latents")
         return self._frame_tokens(batch[f"{which}_frames"], f"{which}_frames", generator)
 
     def compute_loss(
@@ -338,7 +344,7 @@ class UVAModel(nn.Module):
         size = data[VIDEO].shape[0]
         for modality in self.stream_modalities[1:]:
             if batch.get(modality.data_key) is not None:
-                data[modality.name] = modality.prepare(batch[modality.data_key].to(self.device, torch.float32))
+                data[modality.name] = modality.prepare(batch[modality.data_key].to(self.device, self.dtype))
         chosen = self._choose_mode(mode, set(data), generator)
         future_mask = None
         if chosen.stream_state(VIDEO) == "masked":
@@ -385,7 +391,7 @@ class UVAModel(nn.Module):
             reference = history_frames if history_frames is not None else history_latents
             return {}, reference.shape[0]
         if history_latents is not None:
-            tokens = self._latent_tokens(torch.as_tensor(history_latents, device=self.device), "history")
+            tokens = self._latent_tokens(torch.as_tensor(history_latents, device=self.device, dtype=self.dtype), "history")
         elif history_frames is not None:
             tokens = self._frame_tokens(history_frames, "history_frames", generator, noise)
         else:
@@ -431,7 +437,7 @@ class UVAModel(nn.Module):
         """The noise ``predict_actions`` draws from ``generator`` for ``batch`` samples, as (S + 1, B * L, action_dim)
         (its ``action_noise`` takes this): the action head's ``draw_noise``, per action or shared per sample."""
         modality = self._action_modality(need_head=True)
-        return modality.head.draw_noise(self.sampler, batch, modality.length, generator, steps, self.device)
+        return modality.head.draw_noise(self.sampler, batch, modality.length, generator, steps, self.device, self.dtype)
 
     def _given_inputs(self, inputs: dict | None) -> dict[str, torch.Tensor]:
         """Batch values of stream modalities by modality name -> prepared stream data."""
@@ -441,7 +447,7 @@ class UVAModel(nn.Module):
             if modality is None or not modality.streams or name == VIDEO:
                 streams = sorted(m.name for m in self.stream_modalities[1:])
                 raise InputError(f"inputs: '{name}' is not a stream modality of this model; choose from {streams}")
-            prepared[name] = modality.prepare(value.to(self.device, torch.float32))
+            prepared[name] = modality.prepare(value.to(self.device, self.dtype))
         return prepared
 
     def predict_actions(
@@ -528,7 +534,7 @@ class UVAModel(nn.Module):
         """
         with self._inference():
             modality = self._action_modality()
-            actions = torch.as_tensor(actions, dtype=torch.float32, device=self.device)
+            actions = torch.as_tensor(actions, dtype=self.dtype, device=self.device)
             given = {modality.name: modality.prepare(actions), **self._given_inputs(inputs)}
             frames, _ = self._generate("forward_dynamics", history_frames, given, num_iter, instruction, generator, steps, False)
             return frames
@@ -561,7 +567,7 @@ class UVAModel(nn.Module):
             raise InputError(f"num_iter must be in 1..{positions} (tokens per frame), got {num_iter}")
         data, size = self._history_data(mode, history_frames, None, generator)
         data.update(given)
-        tokens = torch.zeros(size, frames, positions, grid.channels, device=self.device)
+        tokens = torch.zeros(size, frames, positions, grid.channels, device=self.device, dtype=self.dtype)
         orders = torch.rand(size, positions, generator=generator, device=self.device).argsort(dim=-1)
         hidden_count, actions = positions, None
         for step in range(num_iter):
