@@ -73,6 +73,12 @@ def test_round_trip_spec_dict_spec(toy_file):
     assert spec_from_dict(json.loads(json.dumps(data))) == spec
 
 
+def test_print_spec_shows_the_whole_spec_as_yaml():
+    spec = load_spec("pusht-tiny")
+    assert str(spec).startswith("name: pusht-tiny\n")
+    assert spec_from_dict(yaml.safe_load(str(spec))) == spec
+
+
 def test_same_spec_from_toml_yaml_and_json(toy_file, tmp_path):
     from_toml = load_spec(toy_file)
     data = to_dict(from_toml)
