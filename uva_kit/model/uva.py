@@ -60,6 +60,26 @@ class Plan(NamedTuple):
 
 
 class UVAModel(nn.Module):
+    """A UVA model, built by ``uva_kit.build(spec)`` or ``uva_kit.load(dir)``; ``print(model.summary())`` shows it.
+
+    With T = ``spec.layout.history_frames`` and L = ``spec.layout.action_chunk``, frames are (B, T, 3, H, W)
+    floats in [0, 1] (resized to ``layout.image_size``) and actions (B, L, action_dim) in environment units:
+
+    * ``predict_actions(history)`` -> (B, L, action_dim): the policy (one backbone pass, no video head);
+    * ``generate_video(history, num_iter)`` -> (B, T, 3, image_size, image_size) in [0, 1];
+    * ``forward_dynamics(history, actions)`` -> future frames; ``inverse_dynamics(history, future)`` -> actions;
+    * ``plan(history)`` -> ``Plan(actions, frames)``;
+    * ``compute_loss(batch)`` (also ``model(batch)``) -> (loss, metrics): training.
+
+    Each takes ``instruction=`` (a string, B strings, or ``instruction_tokens(...)``) when the spec has the
+    language modality, and ``inputs={modality: value}`` for the other streams its mode is given.
+
+    The inference methods switch to eval mode (no dropout) and ``torch.no_grad`` for the call and back after;
+    inputs are moved to the model's ``device`` and cast to its ``dtype``, which the outputs have. Every random
+    draw comes from ``generator=`` (a ``torch.Generator`` on the model's device) when given, else from
+    torch's global RNG: the same seed gives the same output.
+    """
+
     def __init__(self, spec: UVASpec):
         super().__init__()
         registry = default_registry()
@@ -131,6 +151,28 @@ class UVAModel(nn.Module):
                 raise SpecError(f"{path}.losses", f"mode '{mode.name}' trains '{name}', which has no head in this model; "
                                 f"modalities with a head: {with_heads}.")
         return mode
+
+    def summary(self) -> str:
+        """A few lines: the spec's name, device, dtype, and the parameters of each component."""
+        def count(module: nn.Module) -> str:
+            total = sum(p.numel() for p in module.parameters())
+            frozen = total and not any(p.requires_grad for p in module.parameters())
+            return f"{total:>12,}" + (" (frozen)" if frozen else "")
+
+        parts = [("encoder", self.spec.encoder.type, self.encoder), ("backbone", self.spec.backbone.type, self.backbone),
+                 *(("modality", name, modality) for name, modality in self.modalities.items())]
+        mixture = ", ".join(f"{mode.name} {weight:g}" for mode, weight in self.mixture)
+        return "\n".join([
+            f"UVAModel {self.extra_repr()}",
+            *(f"  {slot:<9}{name:<18}{count(module)}" for slot, name, module in parts),
+            f"  sampler  {self.spec.sampler}; attention {self.attention_backend}",
+            f"  modes    {mixture}",
+        ])
+
+    def extra_repr(self) -> str:
+        """The headline ``repr(model)`` starts with."""
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return f"'{self.spec.name}' on {self.device}, {self.dtype}: {trainable:,} trainable parameters"
 
     def set_attention_backend(self, name: str) -> None:
         """Run the backbone's attention through backend ``name`` (``sdpa``, ``math``, ``flash``, ``xformers``, ...)."""
@@ -455,14 +497,16 @@ class UVAModel(nn.Module):
         instruction=None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
         steps: int | None = None, posterior_noise: torch.Tensor | None = None, action_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Policy: actions (B, L, action_dim) from one backbone pass and the action head (never the video head).
+        """Policy: actions (B, L, action_dim) in environment units from history frames (B, T, 3, H, W) in [0, 1],
+        by one backbone pass and the action head (never the video head).
 
         ``history_latents`` (B, T, C, h, w) replaces ``history_frames`` when the caller cached them.
-        ``inputs`` gives the stream modalities the policy mode takes, by name (e.g. a plugin's).
-        Every random draw comes from ``generator``, or from given standard-normal tensors:
+        ``inputs`` gives the stream modalities the policy mode takes, by name (``model.policy_observations``;
+        e.g. ``{"proprio": state}``, (B, T, dim) at the history frames). ``steps``: sampling steps (default: the
+        spec's ``sampler.steps``). Every random draw comes from ``generator``, or from given standard-normal tensors:
         ``posterior_noise`` (B, T, C, h, w) for the encoder's posterior sample of the history frames,
-        ``action_noise`` (S + 1, B, L, action_dim) for the S sampling steps (``[0]`` is the initial
-        noise; see ``Sampler.sample`` and ``model.sampler.draw_noise``).
+        ``action_noise`` (S + 1, B, L, action_dim) or (S + 1, B * L, action_dim) for the S sampling steps (``[0]``
+        is the initial noise; ``model.action_noise(B, generator)`` draws it as this method would).
         """
         z = self.policy_latents(history_frames, history_latents=history_latents, instruction=instruction, inputs=inputs,
                                 generator=generator, posterior_noise=posterior_noise)
@@ -504,7 +548,8 @@ class UVAModel(nn.Module):
         self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction=None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
-        """Actions (B, L, action_dim) that lead from the history to ``future_frames`` (B, T, 3, H, W)."""
+        """Actions (B, L, action_dim) in environment units that lead from ``history_frames`` to ``future_frames``,
+        both (B, T, 3, H, W) in [0, 1]. ``steps``: sampling steps (default: the spec's ``sampler.steps``)."""
         with self._inference():
             mode = self.mode("inverse_dynamics")
             data, size = self._history_data(mode, history_frames, None, generator)
@@ -517,7 +562,12 @@ class UVAModel(nn.Module):
         self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
-        """Video model: future frames (B, T, 3, image_size, image_size) in [0, 1], MAR-style in ``num_iter`` steps."""
+        """Video model: the future frames (B, T, 3, image_size, image_size) in [0, 1] after ``history_frames``
+        (B, T, 3, H, W) in [0, 1].
+
+        The future tokens are revealed MAR-style over ``num_iter`` backbone passes, 1 to the tokens per frame
+        (more: slower, usually sharper); ``steps`` is the video head's sampling steps (default: ``sampler.steps``).
+        """
         with self._inference():
             given = self._given_inputs(inputs)
             frames, _ = self._generate("video", history_frames, given, num_iter, instruction, generator, steps, False)
@@ -527,7 +577,8 @@ class UVAModel(nn.Module):
         self, history_frames: torch.Tensor, actions: torch.Tensor, num_iter: int = 1, *, instruction=None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
-        """Future frames (B, T, 3, image_size, image_size) given the history and actions (B, L, action_dim).
+        """Future frames (B, T, 3, image_size, image_size) in [0, 1] given ``history_frames`` (B, T, 3, H, W) and
+        ``actions`` (B, L, action_dim) in environment units; ``num_iter`` and ``steps`` as in ``generate_video``.
 
         ``inputs`` gives further stream modalities by name when the mode takes them, e.g.
         ``{"force": impulses}`` for a forward-dynamics mode with ``given = ["action", "force"]``.
@@ -543,7 +594,9 @@ class UVAModel(nn.Module):
         self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> Plan:
-        """Policy + planner: actions (B, L, action_dim) and the future frames they lead to."""
+        """Policy + planner: ``Plan(actions, frames)``, actions (B, L, action_dim) in environment units and the
+        future frames (B, T, 3, image_size, image_size) they lead to, from ``history_frames`` (B, T, 3, H, W);
+        ``num_iter`` and ``steps`` as in ``generate_video`` (the actions come with the last pass)."""
         with self._inference():
             given = self._given_inputs(inputs)
             frames, actions = self._generate("joint", history_frames, given, num_iter, instruction, generator, steps, True)
