@@ -1,6 +1,14 @@
 """uva_kit: Unified Video Action models for robot learning.
 
-``import uva_kit`` is cheap (no torch): the public names below load their modules on first use.
+    spec = uva_kit.load_spec("pusht-tiny", overrides=["backbone.depth=2"])  # a preset or a .toml/.yaml/.json
+    model = uva_kit.build(spec)                     # a UVAModel (torch.nn.Module); help(type(model)) for its methods
+    actions = model.predict_actions(history)        # history (B, T, 3, H, W) in [0, 1] -> (B, L, action_dim)
+    uva_kit.save(model, "out/dir"); model = uva_kit.load("out/dir")
+    policy = uva_kit.Policy(model)                  # env-facing: reset(), select_action({"image": frame})
+
+Also: ``uva_kit.registry`` (what is registered), ``uva_kit.errors``, ``uva_kit.hookimpl`` (plugins), and the
+subpackages ``uva_kit.data`` (datasets), ``uva_kit.envs`` (simulated envs), ``uva_kit.train`` (``fit``) and
+``uva_kit.eval``. ``import uva_kit`` is cheap (no torch): the public names load their modules on first use.
 """
 
 from __future__ import annotations

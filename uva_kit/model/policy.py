@@ -31,11 +31,22 @@ import torch
 
 from uva_kit.encoder.latent_posterior import LatentPosterior
 from uva_kit.errors import InputError, MissingKeyError, UvaKitError
-from uva_kit.model.uva import check_frames
+from uva_kit.model.uva import UVAModel, check_frames
 
 
 class Policy:
-    def __init__(self, model, *, n_action_steps: int = 8, instruction=None, generator: torch.Generator | None = None):
+    """Env-facing wrapper of ``model`` (a UVAModel): ``reset()`` at each episode, then ``select_action(obs)`` per step.
+
+    ``obs`` is ``{"image": frame}`` with frame (B, 3, H, W) or (3, H, W) in [0, 1], plus one entry per key of
+    ``model.policy_observations``; ``uva_kit.envs.policy_observation(env_obs)`` builds it from an env's
+    observation. Each action chunk is executed ``n_action_steps`` steps (1..``layout.action_chunk``) before
+    replanning. ``instruction`` (a string, or B strings) is the task of a model with the language modality.
+    Random draws come from ``generator`` (on the model's device) when given, else from torch's global RNG.
+    The module docstring (``help(uva_kit.model.policy)``) details the observation window and ``compile()``.
+    """
+
+    def __init__(self, model: UVAModel, *, n_action_steps: int = 8, instruction: str | list[str] | None = None,
+                 generator: torch.Generator | None = None):
         layout = model.spec.layout
         if not 1 <= n_action_steps <= layout.action_chunk:
             raise InputError(f"n_action_steps must be in 1..{layout.action_chunk} (the action chunk), got {n_action_steps}")
