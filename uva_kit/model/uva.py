@@ -333,10 +333,12 @@ class UVAModel(nn.Module):
                     streams.append(absent)
                     continue
                 if stream not in data:
-                    raise InputError(f"mode '{mode.name}' needs '{stream}' data, which was not given")
+                    hint = f": pass inputs={{'{modality.name}': ...}}" if modality.name != VIDEO else ""
+                    raise InputError(f"mode '{mode.name}' needs '{stream}' data, which was not given{hint}")
                 if data[stream].shape[0] != batch:
                     sizes = {name: value.shape[0] for name, value in data.items()}
-                    raise InputError(f"the inputs disagree on the batch size: {sizes}; give every input the same B")
+                    raise InputError(f"the inputs disagree on the batch size: B = {batch} from the frames, but {sizes}; "
+                                     "give every input the same B")
                 tokens = modality.embed(stream, data[stream])
                 if state == "masked":
                     hidden = future_mask
@@ -489,7 +491,7 @@ class UVAModel(nn.Module):
             if modality is None or not modality.streams or name == VIDEO:
                 streams = sorted(m.name for m in self.stream_modalities[1:])
                 raise InputError(f"inputs: '{name}' is not a stream modality of this model; choose from {streams}")
-            prepared[name] = modality.prepare(value.to(self.device, self.dtype))
+            prepared[name] = modality.prepare(torch.as_tensor(value, device=self.device, dtype=self.dtype))
         return prepared
 
     def predict_actions(
