@@ -30,6 +30,9 @@ _LAZY: dict[str, str] = {
     "load": "uva_kit.pretrained:load",
 }
 
+# workflow subpackages, reachable as ``uva_kit.<name>`` after a plain ``import uva_kit``
+_SUBPACKAGES = ("data", "envs", "eval", "spec", "train")
+
 if TYPE_CHECKING:  # pragma: no cover
     from uva_kit import errors, registry
     from uva_kit.hookspecs import hookimpl
@@ -42,7 +45,7 @@ __all__ = ["Policy", "UVASpec", "__version__", "build", "errors", "hookimpl", "l
 
 
 def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
+    target = _LAZY.get(name) or (f"uva_kit.{name}" if name in _SUBPACKAGES else None)
     if target is None:
         raise AttributeError(f"module 'uva_kit' has no attribute '{name}'")
     module_name, _, attribute = target.partition(":")
@@ -53,4 +56,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted([*__all__, *_SUBPACKAGES])
