@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import torch
@@ -37,6 +37,8 @@ from uva_kit.registry import default_registry
 from uva_kit.spec.model import UVASpec
 
 FRAME_RANGE_SLACK = 1e-3
+# a task for the language modality: one string, B strings, or its prefix tokens from ``instruction_tokens``
+Instruction = str | Sequence[str] | torch.Tensor | None
 
 
 def check_frames(frames: torch.Tensor, what: str, *, values: bool = True) -> None:
@@ -316,7 +318,7 @@ class UVAModel(nn.Module):
 
     def joint_latents(
         self, mode: Mode, data: dict[str, torch.Tensor], batch: int, future_mask: torch.Tensor | None = None,
-        instruction=None, generator: torch.Generator | None = None,
+        instruction: Instruction = None, generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """The backbone's joint latents z (B, L, width) with every stream filled as ``mode`` says.
 
@@ -448,7 +450,7 @@ class UVAModel(nn.Module):
 
     def policy_latents(
         self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
-        instruction=None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
+        instruction: Instruction = None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
         posterior_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The backbone's joint latents z (B, L, width) in policy mode (the first half of ``predict_actions``)."""
@@ -460,7 +462,7 @@ class UVAModel(nn.Module):
             data.update(self._given_inputs(inputs))
             return self.joint_latents(mode, data, size, None, instruction, generator)
 
-    def instruction_tokens(self, instruction, batch: int) -> torch.Tensor:
+    def instruction_tokens(self, instruction: str | Sequence[str], batch: int) -> torch.Tensor:
         """The language modality's prefix tokens (B, num_tokens, width) for ``instruction`` (a string or B
         strings). Inference methods take them as ``instruction=``: the text is then not encoded again, and
         nothing crosses from the host (what a CUDA graph of the backbone needs)."""
@@ -496,7 +498,7 @@ class UVAModel(nn.Module):
 
     def predict_actions(
         self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
-        instruction=None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
+        instruction: Instruction = None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
         steps: int | None = None, posterior_noise: torch.Tensor | None = None, action_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Policy: actions (B, L, action_dim) in environment units from history frames (B, T, 3, H, W) in [0, 1],
@@ -517,7 +519,7 @@ class UVAModel(nn.Module):
     def predict_modality(
         self, name: str, history_frames: torch.Tensor | None = None, *, mode: str = "policy",
         inputs: dict[str, torch.Tensor] | None = None, future_frames: torch.Tensor | None = None,
-        instruction=None, generator: torch.Generator | None = None, steps: int | None = None,
+        instruction: Instruction = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
         """Sample modality ``name``'s head after one backbone pass under ``mode``, in batch units.
 
@@ -547,7 +549,7 @@ class UVAModel(nn.Module):
             return modality.restore(modality.head.sample(z, self.sampler, generator, steps))
 
     def inverse_dynamics(
-        self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction=None,
+        self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction: Instruction = None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
         """Actions (B, L, action_dim) in environment units that lead from ``history_frames`` to ``future_frames``,
@@ -561,7 +563,7 @@ class UVAModel(nn.Module):
             return self._sample_actions(z, generator, steps)
 
     def generate_video(
-        self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
+        self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction: Instruction = None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
         """Video model: the future frames (B, T, 3, image_size, image_size) in [0, 1] after ``history_frames``
@@ -576,7 +578,7 @@ class UVAModel(nn.Module):
             return frames
 
     def forward_dynamics(
-        self, history_frames: torch.Tensor, actions: torch.Tensor, num_iter: int = 1, *, instruction=None,
+        self, history_frames: torch.Tensor, actions: torch.Tensor, num_iter: int = 1, *, instruction: Instruction = None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
         """Future frames (B, T, 3, image_size, image_size) in [0, 1] given ``history_frames`` (B, T, 3, H, W) and
@@ -593,7 +595,7 @@ class UVAModel(nn.Module):
             return frames
 
     def plan(
-        self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
+        self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction: Instruction = None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> Plan:
         """Policy + planner: ``Plan(actions, frames)``, actions (B, L, action_dim) in environment units and the
