@@ -182,6 +182,11 @@ def test_override_errors(toy_file):
     assert "not a table" in str(err)
 
 
+def test_a_single_override_string_is_refused_with_the_list_to_write(toy_file):
+    with pytest.raises(SpecError, match=r"overrides must be a list .*: overrides=\['backbone.depth=5'\]"):
+        load_spec(toy_file, "backbone.depth=5")
+
+
 def test_override_values_are_parsed_as_literals(toy_file):
     spec = load_spec(toy_file, ["backbone.norm=rms", "deviations=['fewer layers']", "backbone.dropout=1e-2"])
     assert spec.backbone.norm == "rms" and spec.deviations == ("fewer layers",) and spec.backbone.dropout == 0.01

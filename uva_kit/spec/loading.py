@@ -95,7 +95,8 @@ def load_raw(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> tuple[dic
 
 
 def load_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> UVASpec:
-    """Load a preset name or a .toml/.yaml/.json spec file, apply ``a.b=value`` overrides, validate.
+    """Load a preset name (``uva_kit.spec.preset_names()``) or a .toml/.yaml/.json spec file, apply
+    ``a.b=value`` overrides (a list: ``["backbone.depth=2", "training.lr=3e-4"]``), validate.
 
     Parsing is strict: unknown keys or types and wrong value types raise ``SpecError`` naming the
     dotted path, the valid choices and the closest match.
