@@ -71,10 +71,13 @@ class Policy:
 
             self._graphed = GraphedPolicy(self.model, bf16=bf16)
             return self
-        reason = fused_unavailable_reason(device, self.model.dtype)
+        dtype = self.model.dtype
+        reason = fused_unavailable_reason(device, dtype)
         if reason is not None:
+            fix = ("Convert the model with model.float()" if dtype != torch.float32
+                   else "Build it with `pip install --no-build-isolation -e .`")
             raise UvaKitError(f"policy.compile() on {device.type} runs the fused C++ sampler, but {reason}. "
-                              "Build it with `pip install --no-build-isolation -e .`, or run the policy uncompiled.")
+                              f"{fix}, or run the policy uncompiled.")
         self.model.sampler.path = "fused"
         return self
 
