@@ -80,6 +80,7 @@ def save(model: UVAModel, directory: str | Path, extra: dict | None = None) -> P
     from uva_kit import __version__
     from uva_kit.spec import to_dict
 
+    model = getattr(model, "_orig_mod", model)  # torch.compile(model) wraps it; its state_dict keys say so
     spec = getattr(model, "spec", None)
     if spec is None:
         raise UvaKitError("uva_kit.save needs a model built by uva_kit.build (it has no .spec).")
