@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from uva_kit.spec import UVASpec, load_spec
+from uva_kit.spec import UVASpec, as_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from uva_kit.model.uva import UVAModel
@@ -20,6 +20,4 @@ def build(spec: UVASpec | str | Path) -> UVAModel:
     """
     from uva_kit.model.uva import UVAModel
 
-    if not isinstance(spec, UVASpec):
-        spec = load_spec(spec)
-    return UVAModel(spec)
+    return UVAModel(as_spec(spec))

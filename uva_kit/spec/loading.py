@@ -108,6 +108,11 @@ def load_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> UVASpe
     return spec
 
 
+def as_spec(spec: UVASpec | str | Path) -> UVASpec:
+    """``spec`` itself, or the spec ``load_spec`` reads from a preset name or spec file."""
+    return spec if isinstance(spec, UVASpec) else load_spec(spec)
+
+
 def spec_from_dict(data: dict) -> UVASpec:
     """A ``UVASpec`` from its dict form (as in a saved model's config.json)."""
     return from_dict(UVASpec, migrate(data))
