@@ -569,8 +569,8 @@ class UVAModel(nn.Module):
         """Video model: the future frames (B, T, 3, image_size, image_size) in [0, 1] after ``history_frames``
         (B, T, 3, H, W) in [0, 1].
 
-        The future tokens are revealed MAR-style over ``num_iter`` backbone passes, 1 to the tokens per frame
-        (more: slower, usually sharper); ``steps`` is the video head's sampling steps (default: ``sampler.steps``).
+        The future tokens are revealed MAR-style over ``num_iter`` passes (1 to the tokens per frame), each a
+        backbone pass and video-head sampling; ``steps``: sampling steps (default: the spec's ``sampler.steps``).
         """
         with self._inference():
             given = self._given_inputs(inputs)
