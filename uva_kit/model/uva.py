@@ -245,7 +245,9 @@ class UVAModel(nn.Module):
         """Frames (B, T, 3, H, W) in [0, 1] on the model's device, resized to layout.image_size (bilinear)."""
         frames = torch.as_tensor(frames)
         if frames.dim() != 5 or frames.shape[2] != 3:
-            raise InputError(f"frames must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}")
+            channels_last = frames.dim() == 5 and frames.shape[-1] == 3
+            raise InputError(f"frames must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}"
+                             + (": channels last? move them first with .permute(0, 1, 4, 2, 3)" if channels_last else ""))
         check_frames(frames, "frames", values=False)  # no sync: this runs inside CUDA-graph capture too
         batch, time = frames.shape[:2]
         size = self.spec.layout.image_size
@@ -310,7 +312,8 @@ class UVAModel(nn.Module):
     def _frame_tokens(self, frames: torch.Tensor, what: str, generator=None, noise=None) -> torch.Tensor:
         frames = torch.as_tensor(frames)
         if frames.dim() != 5 or frames.shape[1] != self.grid.frames:
-            raise InputError(f"'{what}' must be (B, {self.grid.frames}, 3, H, W), got {tuple(frames.shape)}")
+            raise InputError(f"'{what}' must be (B, {self.grid.frames}, 3, H, W), got {tuple(frames.shape)}"
+                             + (": one sample? add the batch dimension with frames[None]" if frames.dim() == 4 else ""))
         check_frames(frames, what, values=not self.training)  # training: fit checks its data once, not every step
         return self._latent_tokens(self.encode_frames(frames, generator, noise), what)
 
