@@ -8,7 +8,7 @@
 
 Also: ``uva_kit.registry`` (what is registered), ``uva_kit.errors``, ``uva_kit.hookimpl`` (plugins), and the
 subpackages ``uva_kit.data`` (datasets), ``uva_kit.envs`` (simulated envs), ``uva_kit.train`` (``fit``) and
-``uva_kit.eval``. ``import uva_kit`` is cheap (no torch): the public names load their modules on first use.
+``uva_kit.eval`` (``evaluate_policy``). ``import uva_kit`` is cheap (no torch): each name loads on first use.
 """
 
 from __future__ import annotations
