@@ -40,3 +40,13 @@ def test_building_a_component_imports_it():
     )
     result = run_python(code)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_workflow_subpackages_are_reachable_after_a_plain_import():
+    code = (
+        "import uva_kit\n"
+        "assert {'data', 'envs', 'eval', 'spec', 'train'} <= set(dir(uva_kit))\n"
+        "assert callable(uva_kit.train.fit) and callable(uva_kit.envs.make) and uva_kit.data.UVADataset\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr

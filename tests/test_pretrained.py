@@ -37,6 +37,13 @@ def test_round_trip_gives_the_same_predictions_and_statistics(saved):
     assert config["spec"]["name"] == "pusht-tiny" and config["uva_kit_version"] == uva_kit.__version__
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch importing dynamo
+def test_a_compiled_model_saves_as_the_model_it_wraps(saved, tmp_path):
+    model, directory = saved
+    uva_kit.save(torch.compile(model), tmp_path / "compiled")
+    assert (tmp_path / "compiled" / WEIGHTS_FILE).read_bytes() == (directory / WEIGHTS_FILE).read_bytes()
+
+
 def training_run(model, out):
     """A run folder as training writes it: complete checkpoints 1 and 2, ``last`` naming 2."""
     for step in ("00000001", "00000002"):

@@ -73,6 +73,12 @@ def test_round_trip_spec_dict_spec(toy_file):
     assert spec_from_dict(json.loads(json.dumps(data))) == spec
 
 
+def test_print_spec_shows_the_whole_spec_as_yaml():
+    spec = load_spec("pusht-tiny")
+    assert str(spec).startswith("name: pusht-tiny\n")
+    assert spec_from_dict(yaml.safe_load(str(spec))) == spec
+
+
 def test_same_spec_from_toml_yaml_and_json(toy_file, tmp_path):
     from_toml = load_spec(toy_file)
     data = to_dict(from_toml)
@@ -174,6 +180,11 @@ def test_override_errors(toy_file):
     assert err.path == "bakbone" and "Did you mean 'backbone'?" in str(err)
     err = error_of(load_spec, toy_file, ["name.first=2"])
     assert "not a table" in str(err)
+
+
+def test_a_single_override_string_is_refused_with_the_list_to_write(toy_file):
+    with pytest.raises(SpecError, match=r"overrides must be a list .*: overrides=\['backbone.depth=5'\]"):
+        load_spec(toy_file, "backbone.depth=5")
 
 
 def test_override_values_are_parsed_as_literals(toy_file):

@@ -1,6 +1,14 @@
 """uva_kit: Unified Video Action models for robot learning.
 
-``import uva_kit`` is cheap (no torch): the public names below load their modules on first use.
+    spec = uva_kit.load_spec("pusht-tiny", overrides=["backbone.depth=2"])  # a preset or a .toml/.yaml/.json
+    model = uva_kit.build(spec)                     # a UVAModel (torch.nn.Module); help(type(model)) for its methods
+    actions = model.predict_actions(history)        # history (B, T, 3, H, W) in [0, 1] -> (B, L, action_dim)
+    uva_kit.save(model, "out/dir"); model = uva_kit.load("out/dir")
+    policy = uva_kit.Policy(model)                  # env-facing: reset(), select_action({"image": frame})
+
+Also: ``uva_kit.registry`` (what is registered), ``uva_kit.errors``, ``uva_kit.hookimpl`` (plugins), and the
+subpackages ``uva_kit.data`` (datasets), ``uva_kit.envs`` (simulated envs), ``uva_kit.train`` (``fit``) and
+``uva_kit.eval`` (``evaluate_policy``). ``import uva_kit`` is cheap (no torch): each name loads on first use.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ _LAZY: dict[str, str] = {
     "load": "uva_kit.pretrained:load",
 }
 
+# workflow subpackages, reachable as ``uva_kit.<name>`` after a plain ``import uva_kit``
+_SUBPACKAGES = ("data", "envs", "eval", "spec", "train")
+
 if TYPE_CHECKING:  # pragma: no cover
     from uva_kit import errors, registry
     from uva_kit.hookspecs import hookimpl
@@ -34,7 +45,7 @@ __all__ = ["Policy", "UVASpec", "__version__", "build", "errors", "hookimpl", "l
 
 
 def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
+    target = _LAZY.get(name) or (f"uva_kit.{name}" if name in _SUBPACKAGES else None)
     if target is None:
         raise AttributeError(f"module 'uva_kit' has no attribute '{name}'")
     module_name, _, attribute = target.partition(":")
@@ -45,4 +56,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted([*__all__, *_SUBPACKAGES])

@@ -16,12 +16,17 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uva_kit.atomic import atomic_directory
 from uva_kit.checksums import record_files, verify_files
 from uva_kit.errors import CheckpointError, SpecError, UvaKitError
 from uva_kit.run_layout import MODEL_DIR, last_checkpoint
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from uva_kit.model.uva import UVAModel
 
 FORMAT = "uva_kit.pretrained_model"
 FORMAT_VERSION = 1
@@ -64,14 +69,19 @@ def _used_plugins(spec: Any) -> dict[str, dict[str, str | None]]:
     return used
 
 
-def save(model: Any, directory: str | Path, extra: dict | None = None) -> Path:
-    """Write ``model`` (built by ``uva_kit.build``) to ``directory`` atomically."""
+def save(model: UVAModel, directory: str | Path, extra: dict | None = None) -> Path:
+    """Write ``model`` (built by ``uva_kit.build``) to ``directory`` atomically and return the directory.
+
+    The weights and normalization statistics are saved as they are (device and dtype aside: stored on the
+    CPU); ``extra`` adds JSON-serializable entries to config.json. An existing ``directory`` is replaced.
+    """
     import torch
     from safetensors.torch import save_file
 
     from uva_kit import __version__
     from uva_kit.spec import to_dict
 
+    model = getattr(model, "_orig_mod", model)  # torch.compile(model) wraps it; its state_dict keys say so
     spec = getattr(model, "spec", None)
     if spec is None:
         raise UvaKitError("uva_kit.save needs a model built by uva_kit.build (it has no .spec).")
@@ -194,10 +204,12 @@ def load_matching_weights(model: Any, directory: str | Path) -> tuple[list[str],
     return sorted(matching), kept
 
 
-def load(directory: str | Path, device: Any = "cpu") -> Any:
+def load(directory: str | Path, device: str | torch.device = "cpu") -> UVAModel:
     """Build the model described by ``directory/config.json`` and load its weights and statistics.
 
-    ``directory`` may also be a training checkpoint or run: see :func:`model_directory`.
+    Returns the model on ``device`` in eval mode, in float32 (``model.to(dtype)`` for another). ``directory``
+    may also be a training checkpoint or run: see :func:`model_directory`. Raises ``CheckpointError``
+    naming what is missing, corrupt or mismatched.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file

@@ -88,7 +88,7 @@ class Component:
         """Build the component from its spec (the defaults when ``spec`` is None).
 
         ``context`` carries what the component needs from the rest of the model (see the slot
-        contracts in docs/concepts.md), e.g. ``width=`` for a head.
+        contracts in docs/model.md), e.g. ``width=`` for a head.
         """
         return self.factory(self.default_spec() if spec is None else spec, **context)
 
@@ -190,7 +190,7 @@ def reload() -> Registry:
 
 
 def list(slot: str) -> builtins.list[str]:  # noqa: A001 - public API name fixed by DESIGN.md
-    """The component names registered in ``slot``."""
+    """The component names registered in ``slot``, one of ``SLOTS`` (encoder, backbone, modality, head, ...)."""
     return default_registry().list(slot)
 
 

@@ -60,3 +60,19 @@ def test_latent_cache_returns_cpu_tensors_on_a_miss_as_on_a_hit(device, tmp_path
     for latents in (miss, hit):
         assert latents.mean.device.type == "cpu" and latents.logvar.device.type == "cpu"
     assert torch.equal(miss.mean, hit.mean) and torch.equal(miss.logvar, hit.logvar)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_a_model_cast_to_another_dtype_takes_float32_inputs_and_answers_in_its_dtype(dtype, batch_factory):
+    """``model.to(dtype)`` (a float64 oracle, a bf16 model): inputs are cast to the model's dtype, as to its device."""
+    torch.manual_seed(0)
+    model = uva_kit.build("pusht-tiny").to(dtype)
+    assert model.dtype == dtype
+    batch = batch_factory()
+    history, generator = batch["history_frames"], torch.Generator().manual_seed(0)
+    assert model.predict_actions(history, generator=generator).dtype == dtype
+    assert model.forward_dynamics(history, batch["actions"], generator=generator).dtype == dtype
+    assert model.plan(history, generator=generator).frames.dtype == dtype
+    assert uva_kit.Policy(model).select_action({"image": history[:, 0]}).dtype == dtype
+    loss, _ = model.train().compute_loss(batch, mode="joint", generator=generator)
+    assert torch.isfinite(loss)

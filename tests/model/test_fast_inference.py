@@ -151,6 +151,12 @@ def test_compile_without_the_extension_says_what_to_do(tiny_model, monkeypatch):
         uva_kit.Policy(tiny_model).compile()
 
 
+@pytest.mark.skipif(not FUSED, reason="the C++ extension with the fused sampler is not built")
+def test_compile_of_a_model_in_another_dtype_says_to_convert_it(tiny_model):
+    with pytest.raises(UvaKitError, match=r"runs in float32, got torch.float64. Convert the model with model.float\(\)"):
+        uva_kit.Policy(tiny_model.double()).compile()
+
+
 @POLICY_MODELS
 @torch.no_grad()
 def test_the_calls_a_cuda_graph_captures_copy_nothing_from_the_host(kind):

@@ -253,6 +253,14 @@ def test_the_policy_says_when_an_image_is_channels_last(tiny_model):
         uva_kit.Policy(tiny_model).select_action({"image": torch.rand(96, 96, 3)})
 
 
+def test_frames_without_a_batch_dimension_or_with_channels_last_say_how_to_fix_them(tiny_model, tiny_batch):
+    history = tiny_batch["history_frames"]
+    with pytest.raises(ValueError, match=r"got \(4, 3, 16, 16\): one sample\? add the batch dimension with frames\[None\]"):
+        tiny_model.predict_actions(history[0])
+    with pytest.raises(ValueError, match=r"got \(2, 4, 16, 16, 3\): channels last\? .*permute\(0, 1, 4, 2, 3\)"):
+        tiny_model.predict_actions(history.permute(0, 1, 3, 4, 2))
+
+
 def test_the_policy_says_that_obs_is_a_dict(tiny_model):
     with pytest.raises(TypeError, match=r"obs must be a dict such as \{'image': frame\}, got a Tensor; .*policy_observation"):
         uva_kit.Policy(tiny_model).select_action(torch.rand(3, 16, 16))
@@ -260,7 +268,7 @@ def test_the_policy_says_that_obs_is_a_dict(tiny_model):
 
 def test_inputs_that_disagree_on_the_batch_size_are_refused(tiny_model, tiny_batch):
     history, future, actions = tiny_batch["history_frames"], tiny_batch["future_frames"], tiny_batch["actions"]
-    with pytest.raises(ValueError, match="disagree on the batch size: .*give every input the same B"):
+    with pytest.raises(ValueError, match=r"disagree on the batch size: B = 2 from the frames, but \{'video': 1\}; give"):
         tiny_model.inverse_dynamics(history, future[:1])
     with pytest.raises(ValueError, match="disagree on the batch size"):
         tiny_model.forward_dynamics(history, actions[:1])

@@ -71,3 +71,11 @@ def test_a_head_narrower_than_its_rows_warns():
     spec = uva_kit.load_spec("pusht-tiny", ["modalities.0.head.width=32"])  # 48-channel patch tokens
     with pytest.warns(NarrowHeadWarning, match="width 32 is below the 48 channels"):
         uva_kit.build(spec)
+
+
+def test_summary_and_repr_give_the_parameter_counts_first():
+    model = uva_kit.build("pusht-small")
+    summary = model.summary().splitlines()
+    assert summary[0] == f"UVAModel 'pusht-small' on cpu, torch.float32: {trainable(model):,} trainable parameters"
+    assert ["backbone", "mar", f"{trainable(model.backbone):,}"] in [line.split() for line in summary]
+    assert repr(model).splitlines()[1].strip() == summary[0].removeprefix("UVAModel ")

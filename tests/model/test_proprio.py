@@ -45,8 +45,10 @@ def test_the_policy_mode_reads_the_position_and_needs_it(proprio_model):
     latents = [proprio_model.policy_latents(history, inputs={"proprio": p}) for p in (left, left, right)]
     assert torch.equal(latents[0], latents[1]) and not torch.allclose(latents[0], latents[2], atol=1e-3)
     assert proprio_model.predict_actions(history, inputs={"proprio": left}, steps=2).shape == (2, 16, 2)
-    with pytest.raises(ValueError, match="proprio"):
+    with pytest.raises(ValueError, match=r"needs 'proprio' data, which was not given: pass inputs=\{'proprio': ...\}"):
         proprio_model.predict_actions(history)
+    assert torch.equal(proprio_model.predict_actions(history, inputs={"proprio": left.numpy()}, generator=seeded()),
+                       proprio_model.predict_actions(history, inputs={"proprio": left}, generator=seeded()))
     with pytest.raises(ValueError, match=r"\(B, 4, 2\)"):
         proprio_model.predict_actions(history, inputs={"proprio": left[:, 0]})
 

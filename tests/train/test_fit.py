@@ -16,6 +16,7 @@ from synthetic import SyntheticWindows
 import uva_kit
 from uva_kit import load_spec
 from uva_kit.errors import UvaKitError
+from uva_kit.spec import save_spec
 from uva_kit.train import fit
 from uva_kit.train.metrics import read_metrics
 
@@ -54,6 +55,15 @@ def test_refuses_to_overwrite_a_run(tmp_path):
     fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
     with pytest.raises(UvaKitError, match="already holds a training run"):
         fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
+
+
+def test_fit_takes_a_spec_file_like_build_and_refuses_data_without_stats(tmp_path):
+    path = save_spec(load_spec("pusht-tiny", ["training.steps=1", "training.batch_size=4"]), tmp_path / "spec.yaml")
+    samples = [SyntheticWindows(4)[i] for i in range(4)]
+    with pytest.raises(ValueError, match=r"the dataset \(a list\) has no .stats, .*uva_kit.data.UVADataset has them"):
+        fit(path, samples, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+    assert fit(path, SyntheticWindows(4), tmp_path / "run", progress=False).step == 1
 
 
 def test_a_non_finite_loss_stops_the_run_before_it_saves(tmp_path):

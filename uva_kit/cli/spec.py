@@ -21,11 +21,9 @@ def run(args: argparse.Namespace) -> int:
         for name in preset_names():
             print(name)
         return 0
-    data = to_dict(spec_from_arguments(args))
+    spec = spec_from_arguments(args)
     if args.format == "json":
-        print(json.dumps(data, indent=2))
+        print(json.dumps(to_dict(spec), indent=2))
     else:
-        import yaml
-
-        print(yaml.safe_dump(data, sort_keys=False), end="")
+        print(spec, end="")  # UVASpec.__str__ is the YAML
     return 0

@@ -90,7 +90,7 @@ def build_spec(
     clip_path: str | None = None, vae: str | Path | None = None,
 ):
     """The spec to convert into: ``spec`` (a preset name, file or UVASpec) as given, or inferred from the shapes."""
-    from uva_kit.spec import UVASpec, apply_overrides, load_spec, spec_from_dict, to_dict
+    from uva_kit.spec import apply_overrides, as_spec, load_spec, spec_from_dict, to_dict
 
     has_language = "model.text_proj_cond.weight" in state
     if spec is None:
@@ -105,7 +105,7 @@ def build_spec(
                                       "(CLIPModel.save_pretrained + tokenizer.save_pretrained).")
             data["text_encoder"] = {**data["text_encoder"], "path": str(Path(clip_path).expanduser().resolve())}
     else:
-        data = to_dict(spec if isinstance(spec, UVASpec) else load_spec(spec))
+        data = to_dict(as_spec(spec))
     if vae is not None:
         data["encoder"] = {**data["encoder"], "checkpoint": str(Path(vae).expanduser().resolve())}
     return spec_from_dict(apply_overrides(data, overrides) if overrides else data)

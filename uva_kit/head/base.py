@@ -64,7 +64,9 @@ class DiffusionHead(nn.Module):
         repeats = self.loss_repeats
         flat_conditions = conditions.reshape(-1, conditions.shape[-1]).repeat(repeats, 1)
         flat_target = target.reshape(-1, self.in_channels).repeat(repeats, 1)
-        per_row = diffusion_loss(self.schedule, lambda x, t: self.net(x, t, flat_conditions), flat_target, generator)
+        # the loss works on fp32 rows when the target is half precision; the denoiser takes the conditions' dtype
+        per_row = diffusion_loss(self.schedule, lambda x, t: self.net(x.to(flat_conditions.dtype), t, flat_conditions),
+                                 flat_target, generator)
         per_row = per_row.reshape(repeats, -1).mean(dim=0)
         if weight is None:
             return per_row.mean()

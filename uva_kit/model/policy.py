@@ -31,11 +31,22 @@ import torch
 
 from uva_kit.encoder.latent_posterior import LatentPosterior
 from uva_kit.errors import InputError, MissingKeyError, UvaKitError
-from uva_kit.model.uva import check_frames
+from uva_kit.model.uva import UVAModel, check_frames
 
 
 class Policy:
-    def __init__(self, model, *, n_action_steps: int = 8, instruction=None, generator: torch.Generator | None = None):
+    """Env-facing wrapper of ``model`` (a UVAModel): ``reset()`` at each episode, then ``select_action(obs)`` per step.
+
+    ``obs`` is ``{"image": frame}`` with frame (B, 3, H, W) or (3, H, W) in [0, 1], plus one entry per key of
+    ``model.policy_observations``; ``uva_kit.envs.policy_observation(env_obs)`` builds it from an env's
+    observation. Each action chunk is executed ``n_action_steps`` steps (1..``layout.action_chunk``) before
+    replanning. ``instruction`` (a string, or B strings) is the task of a model with the language modality.
+    Random draws come from ``generator`` (on the model's device) when given, else from torch's global RNG.
+    The module docstring (``help(uva_kit.model.policy)``) details the observation window and ``compile()``.
+    """
+
+    def __init__(self, model: UVAModel, *, n_action_steps: int = 8, instruction: str | list[str] | None = None,
+                 generator: torch.Generator | None = None):
         layout = model.spec.layout
         if not 1 <= n_action_steps <= layout.action_chunk:
             raise InputError(f"n_action_steps must be in 1..{layout.action_chunk} (the action chunk), got {n_action_steps}")
@@ -60,10 +71,13 @@ class Policy:
 
             self._graphed = GraphedPolicy(self.model, bf16=bf16)
             return self
-        reason = fused_unavailable_reason(device, torch.float32)
+        dtype = self.model.dtype
+        reason = fused_unavailable_reason(device, dtype)
         if reason is not None:
+            fix = ("Convert the model with model.float()" if dtype != torch.float32
+                   else "Build it with `pip install --no-build-isolation -e .`")
             raise UvaKitError(f"policy.compile() on {device.type} runs the fused C++ sampler, but {reason}. "
-                              "Build it with `pip install --no-build-isolation -e .`, or run the policy uncompiled.")
+                              f"{fix}, or run the policy uncompiled.")
         self.model.sampler.path = "fused"
         return self
 
@@ -96,7 +110,7 @@ class Policy:
             self._batch = image.shape[0]
         elif image.shape[0] != self._batch:
             raise InputError(f"batch size changed from {self._batch} to {image.shape[0]} within an episode; call reset()")
-        self._frames[self.step] = image.to(self.model.device, torch.float32)
+        self._frames[self.step] = image.to(self.model.device, self.model.dtype)
         self._observations[self.step] = self._observed_values(obs, image.shape[0], unbatched)
         if not self._queue:
             self._replan()
@@ -110,7 +124,7 @@ class Policy:
             if key not in obs:
                 raise MissingKeyError(f"this model's policy is given '{name}': obs needs '{key}', one value per step "
                                f"({'(dim,)' if unbatched else '(B, dim)'}); got keys {sorted(obs)}")
-            value = torch.as_tensor(obs[key], dtype=torch.float32, device=self.model.device)
+            value = torch.as_tensor(obs[key], dtype=self.model.dtype, device=self.model.device)
             value = value[None] if unbatched else value
             if value.dim() != 2 or value.shape[0] != batch:
                 raise InputError(f"obs['{key}'] must be {'(dim,)' if unbatched else f'({batch}, dim)'}, "

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import torch
@@ -37,6 +37,8 @@ from uva_kit.registry import default_registry
 from uva_kit.spec.model import UVASpec
 
 FRAME_RANGE_SLACK = 1e-3
+# a task for the language modality: one string, B strings, or its prefix tokens from ``instruction_tokens``
+Instruction = str | Sequence[str] | torch.Tensor | None
 
 
 def check_frames(frames: torch.Tensor, what: str, *, values: bool = True) -> None:
@@ -60,6 +62,26 @@ class Plan(NamedTuple):
 
 
 class UVAModel(nn.Module):
+    """A UVA model, built by ``uva_kit.build(spec)`` or ``uva_kit.load(dir)``; ``print(model.summary())`` shows it.
+
+    With T = ``spec.layout.history_frames`` and L = ``spec.layout.action_chunk``, frames are (B, T, 3, H, W)
+    floats in [0, 1] (resized to ``layout.image_size``) and actions (B, L, action_dim) in environment units:
+
+    * ``predict_actions(history)`` -> (B, L, action_dim): the policy (one backbone pass, no video head);
+    * ``generate_video(history, num_iter)`` -> (B, T, 3, image_size, image_size) in [0, 1];
+    * ``forward_dynamics(history, actions)`` -> future frames; ``inverse_dynamics(history, future)`` -> actions;
+    * ``plan(history)`` -> ``Plan(actions, frames)``;
+    * ``compute_loss(batch)`` (also ``model(batch)``) -> (loss, metrics): training.
+
+    Each takes ``instruction=`` (a string, B strings, or ``instruction_tokens(...)``) when the spec has the
+    language modality, and ``inputs={modality: value}`` for the other streams its mode is given.
+
+    The inference methods switch to eval mode (no dropout) and ``torch.no_grad`` for the call and back after;
+    inputs are moved to the model's ``device`` and cast to its ``dtype``, which the outputs have. Every random
+    draw comes from ``generator=`` (a ``torch.Generator`` on the model's device) when given, else from
+    torch's global RNG: the same seed gives the same output.
+    """
+
     def __init__(self, spec: UVASpec):
         super().__init__()
         registry = default_registry()
@@ -132,6 +154,28 @@ class UVAModel(nn.Module):
                                 f"modalities with a head: {with_heads}.")
         return mode
 
+    def summary(self) -> str:
+        """A few lines: the spec's name, device, dtype, and the parameters of each component."""
+        def count(module: nn.Module) -> str:
+            total = sum(p.numel() for p in module.parameters())
+            frozen = total and not any(p.requires_grad for p in module.parameters())
+            return f"{total:>12,}" + (" (frozen)" if frozen else "")
+
+        parts = [("encoder", self.spec.encoder.type, self.encoder), ("backbone", self.spec.backbone.type, self.backbone),
+                 *(("modality", name, modality) for name, modality in self.modalities.items())]
+        mixture = ", ".join(f"{mode.name} {weight:g}" for mode, weight in self.mixture)
+        return "\n".join([
+            f"UVAModel {self.extra_repr()}",
+            *(f"  {slot:<9}{name:<18}{count(module)}" for slot, name, module in parts),
+            f"  sampler  {self.spec.sampler}; attention {self.attention_backend}",
+            f"  modes    {mixture}",
+        ])
+
+    def extra_repr(self) -> str:
+        """The headline ``repr(model)`` starts with."""
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return f"'{self.spec.name}' on {self.device}, {self.dtype}: {trainable:,} trainable parameters"
+
     def set_attention_backend(self, name: str) -> None:
         """Run the backbone's attention through backend ``name`` (``sdpa``, ``math``, ``flash``, ``xformers``, ...)."""
         self.attention.set_backend(name)
@@ -187,7 +231,13 @@ class UVAModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """Where the weights are; inputs are moved here."""
         return self.backbone.fusion.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the weights (float32 unless ``model.to(dtype)``); inputs are cast to it."""
+        return self.backbone.fusion.weight.dtype
 
     # ----------------------------------------------------------------------------------- frames
 
@@ -195,11 +245,13 @@ class UVAModel(nn.Module):
         """Frames (B, T, 3, H, W) in [0, 1] on the model's device, resized to layout.image_size (bilinear)."""
         frames = torch.as_tensor(frames)
         if frames.dim() != 5 or frames.shape[2] != 3:
-            raise InputError(f"frames must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}")
+            channels_last = frames.dim() == 5 and frames.shape[-1] == 3
+            raise InputError(f"frames must be (B, T, 3, H, W) in [0, 1], got {tuple(frames.shape)}"
+                             + (": channels last? move them first with .permute(0, 1, 4, 2, 3)" if channels_last else ""))
         check_frames(frames, "frames", values=False)  # no sync: this runs inside CUDA-graph capture too
         batch, time = frames.shape[:2]
         size = self.spec.layout.image_size
-        frames = frames.to(self.device, torch.float32)
+        frames = frames.to(self.device, self.dtype)
         if frames.shape[-2:] != (size, size):
             flat = F.interpolate(frames.reshape(batch * time, 3, *frames.shape[-2:]), size=(size, size), mode="bilinear",
                                  align_corners=False)
@@ -260,7 +312,8 @@ class UVAModel(nn.Module):
     def _frame_tokens(self, frames: torch.Tensor, what: str, generator=None, noise=None) -> torch.Tensor:
         frames = torch.as_tensor(frames)
         if frames.dim() != 5 or frames.shape[1] != self.grid.frames:
-            raise InputError(f"'{what}' must be (B, {self.grid.frames}, 3, H, W), got {tuple(frames.shape)}")
+            raise InputError(f"'{what}' must be (B, {self.grid.frames}, 3, H, W), got {tuple(frames.shape)}"
+                             + (": one sample? add the batch dimension with frames[None]" if frames.dim() == 4 else ""))
         check_frames(frames, what, values=not self.training)  # training: fit checks its data once, not every step
         return self._latent_tokens(self.encode_frames(frames, generator, noise), what)
 
@@ -268,7 +321,7 @@ class UVAModel(nn.Module):
 
     def joint_latents(
         self, mode: Mode, data: dict[str, torch.Tensor], batch: int, future_mask: torch.Tensor | None = None,
-        instruction=None, generator: torch.Generator | None = None,
+        instruction: Instruction = None, generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """The backbone's joint latents z (B, L, width) with every stream filled as ``mode`` says.
 
@@ -292,10 +345,12 @@ class UVAModel(nn.Module):
                     streams.append(absent)
                     continue
                 if stream not in data:
-                    raise InputError(f"mode '{mode.name}' needs '{stream}' data, which was not given")
+                    hint = f": pass inputs={{'{modality.name}': ...}}" if modality.name != VIDEO else ""
+                    raise InputError(f"mode '{mode.name}' needs '{stream}' data, which was not given{hint}")
                 if data[stream].shape[0] != batch:
                     sizes = {name: value.shape[0] for name, value in data.items()}
-                    raise InputError(f"the inputs disagree on the batch size: {sizes}; give every input the same B")
+                    raise InputError(f"the inputs disagree on the batch size: B = {batch} from the frames, but {sizes}; "
+                                     "give every input the same B")
                 tokens = modality.embed(stream, data[stream])
                 if state == "masked":
                     hidden = future_mask
@@ -327,7 +382,7 @@ class UVAModel(nn.Module):
         """Tokens of the batch's ``{which}_latents`` (from a latent cache) or else of its ``{which}_frames``."""
         latents = batch.get(f"{which}_latents")
         if latents is not None:
-            return self._latent_tokens(latents.to(self.device, torch.float32), f"{which}_latents")
+            return self._latent_tokens(latents.to(self.device, self.dtype), f"{which}_latents")
         return self._frame_tokens(batch[f"{which}_frames"], f"{which}_frames", generator)
 
     def compute_loss(
@@ -348,7 +403,7 @@ class UVAModel(nn.Module):
         size = data[VIDEO].shape[0]
         for modality in self.stream_modalities[1:]:
             if batch.get(modality.data_key) is not None:
-                data[modality.name] = modality.prepare(batch[modality.data_key].to(self.device, torch.float32))
+                data[modality.name] = modality.prepare(batch[modality.data_key].to(self.device, self.dtype))
         chosen = self._choose_mode(mode, set(data), generator)
         future_mask = None
         if chosen.stream_state(VIDEO) == "masked":
@@ -395,7 +450,7 @@ class UVAModel(nn.Module):
             reference = history_frames if history_frames is not None else history_latents
             return {}, reference.shape[0]
         if history_latents is not None:
-            tokens = self._latent_tokens(torch.as_tensor(history_latents, device=self.device), "history")
+            tokens = self._latent_tokens(torch.as_tensor(history_latents, device=self.device, dtype=self.dtype), "history")
         elif history_frames is not None:
             tokens = self._frame_tokens(history_frames, "history_frames", generator, noise)
         else:
@@ -408,7 +463,7 @@ class UVAModel(nn.Module):
 
     def policy_latents(
         self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
-        instruction=None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
+        instruction: Instruction = None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
         posterior_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The backbone's joint latents z (B, L, width) in policy mode (the first half of ``predict_actions``)."""
@@ -420,7 +475,7 @@ class UVAModel(nn.Module):
             data.update(self._given_inputs(inputs))
             return self.joint_latents(mode, data, size, None, instruction, generator)
 
-    def instruction_tokens(self, instruction, batch: int) -> torch.Tensor:
+    def instruction_tokens(self, instruction: str | Sequence[str], batch: int) -> torch.Tensor:
         """The language modality's prefix tokens (B, num_tokens, width) for ``instruction`` (a string or B
         strings). Inference methods take them as ``instruction=``: the text is then not encoded again, and
         nothing crosses from the host (what a CUDA graph of the backbone needs)."""
@@ -441,7 +496,7 @@ class UVAModel(nn.Module):
         """The noise ``predict_actions`` draws from ``generator`` for ``batch`` samples, as (S + 1, B * L, action_dim)
         (its ``action_noise`` takes this): the action head's ``draw_noise``, per action or shared per sample."""
         modality = self._action_modality(need_head=True)
-        return modality.head.draw_noise(self.sampler, batch, modality.length, generator, steps, self.device)
+        return modality.head.draw_noise(self.sampler, batch, modality.length, generator, steps, self.device, self.dtype)
 
     def _given_inputs(self, inputs: dict | None) -> dict[str, torch.Tensor]:
         """Batch values of stream modalities by modality name -> prepared stream data."""
@@ -451,22 +506,24 @@ class UVAModel(nn.Module):
             if modality is None or not modality.streams or name == VIDEO:
                 streams = sorted(m.name for m in self.stream_modalities[1:])
                 raise InputError(f"inputs: '{name}' is not a stream modality of this model; choose from {streams}")
-            prepared[name] = modality.prepare(value.to(self.device, torch.float32))
+            prepared[name] = modality.prepare(torch.as_tensor(value, device=self.device, dtype=self.dtype))
         return prepared
 
     def predict_actions(
         self, history_frames: torch.Tensor | None = None, *, history_latents: torch.Tensor | None = None,
-        instruction=None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
+        instruction: Instruction = None, inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None,
         steps: int | None = None, posterior_noise: torch.Tensor | None = None, action_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Policy: actions (B, L, action_dim) from one backbone pass and the action head (never the video head).
+        """Policy: actions (B, L, action_dim) in environment units from history frames (B, T, 3, H, W) in [0, 1],
+        by one backbone pass and the action head (never the video head).
 
         ``history_latents`` (B, T, C, h, w) replaces ``history_frames`` when the caller cached them.
-        ``inputs`` gives the stream modalities the policy mode takes, by name (e.g. a plugin's).
-        Every random draw comes from ``generator``, or from given standard-normal tensors:
+        ``inputs`` gives the stream modalities the policy mode takes, by name (``model.policy_observations``;
+        e.g. ``{"proprio": state}``, (B, T, dim) at the history frames). ``steps``: sampling steps (default: the
+        spec's ``sampler.steps``). Every random draw comes from ``generator``, or from given standard-normal tensors:
         ``posterior_noise`` (B, T, C, h, w) for the encoder's posterior sample of the history frames,
-        ``action_noise`` (S + 1, B, L, action_dim) for the S sampling steps (``[0]`` is the initial
-        noise; see ``Sampler.sample`` and ``model.sampler.draw_noise``).
+        ``action_noise`` (S + 1, B, L, action_dim) or (S + 1, B * L, action_dim) for the S sampling steps (``[0]``
+        is the initial noise; ``model.action_noise(B, generator)`` draws it as this method would).
         """
         z = self.policy_latents(history_frames, history_latents=history_latents, instruction=instruction, inputs=inputs,
                                 generator=generator, posterior_noise=posterior_noise)
@@ -475,7 +532,7 @@ class UVAModel(nn.Module):
     def predict_modality(
         self, name: str, history_frames: torch.Tensor | None = None, *, mode: str = "policy",
         inputs: dict[str, torch.Tensor] | None = None, future_frames: torch.Tensor | None = None,
-        instruction=None, generator: torch.Generator | None = None, steps: int | None = None,
+        instruction: Instruction = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
         """Sample modality ``name``'s head after one backbone pass under ``mode``, in batch units.
 
@@ -505,10 +562,11 @@ class UVAModel(nn.Module):
             return modality.restore(modality.head.sample(z, self.sampler, generator, steps))
 
     def inverse_dynamics(
-        self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction=None,
+        self, history_frames: torch.Tensor, future_frames: torch.Tensor, *, instruction: Instruction = None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
-        """Actions (B, L, action_dim) that lead from the history to ``future_frames`` (B, T, 3, H, W)."""
+        """Actions (B, L, action_dim) in environment units that lead from ``history_frames`` to ``future_frames``,
+        both (B, T, 3, H, W) in [0, 1]. ``steps``: sampling steps (default: the spec's ``sampler.steps``)."""
         with self._inference():
             mode = self.mode("inverse_dynamics")
             data, size = self._history_data(mode, history_frames, None, generator)
@@ -518,36 +576,44 @@ class UVAModel(nn.Module):
             return self._sample_actions(z, generator, steps)
 
     def generate_video(
-        self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
+        self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction: Instruction = None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
-        """Video model: future frames (B, T, 3, image_size, image_size) in [0, 1], MAR-style in ``num_iter`` steps."""
+        """Video model: the future frames (B, T, 3, image_size, image_size) in [0, 1] after ``history_frames``
+        (B, T, 3, H, W) in [0, 1].
+
+        The future tokens are revealed MAR-style over ``num_iter`` passes (1 to the tokens per frame), each a
+        backbone pass and video-head sampling; ``steps``: sampling steps (default: the spec's ``sampler.steps``).
+        """
         with self._inference():
             given = self._given_inputs(inputs)
             frames, _ = self._generate("video", history_frames, given, num_iter, instruction, generator, steps, False)
             return frames
 
     def forward_dynamics(
-        self, history_frames: torch.Tensor, actions: torch.Tensor, num_iter: int = 1, *, instruction=None,
+        self, history_frames: torch.Tensor, actions: torch.Tensor, num_iter: int = 1, *, instruction: Instruction = None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> torch.Tensor:
-        """Future frames (B, T, 3, image_size, image_size) given the history and actions (B, L, action_dim).
+        """Future frames (B, T, 3, image_size, image_size) in [0, 1] given ``history_frames`` (B, T, 3, H, W) and
+        ``actions`` (B, L, action_dim) in environment units; ``num_iter`` and ``steps`` as in ``generate_video``.
 
         ``inputs`` gives further stream modalities by name when the mode takes them, e.g.
         ``{"force": impulses}`` for a forward-dynamics mode with ``given = ["action", "force"]``.
         """
         with self._inference():
             modality = self._action_modality()
-            actions = torch.as_tensor(actions, dtype=torch.float32, device=self.device)
+            actions = torch.as_tensor(actions, dtype=self.dtype, device=self.device)
             given = {modality.name: modality.prepare(actions), **self._given_inputs(inputs)}
             frames, _ = self._generate("forward_dynamics", history_frames, given, num_iter, instruction, generator, steps, False)
             return frames
 
     def plan(
-        self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction=None,
+        self, history_frames: torch.Tensor, num_iter: int = 1, *, instruction: Instruction = None,
         inputs: dict[str, torch.Tensor] | None = None, generator: torch.Generator | None = None, steps: int | None = None,
     ) -> Plan:
-        """Policy + planner: actions (B, L, action_dim) and the future frames they lead to."""
+        """Policy + planner: ``Plan(actions, frames)``, actions (B, L, action_dim) in environment units and the
+        future frames (B, T, 3, image_size, image_size) they lead to, from ``history_frames`` (B, T, 3, H, W);
+        ``num_iter`` and ``steps`` as in ``generate_video`` (the actions come with the last pass)."""
         with self._inference():
             given = self._given_inputs(inputs)
             frames, actions = self._generate("joint", history_frames, given, num_iter, instruction, generator, steps, True)
@@ -571,7 +637,7 @@ class UVAModel(nn.Module):
             raise InputError(f"num_iter must be in 1..{positions} (tokens per frame), got {num_iter}")
         data, size = self._history_data(mode, history_frames, None, generator)
         data.update(given)
-        tokens = torch.zeros(size, frames, positions, grid.channels, device=self.device)
+        tokens = torch.zeros(size, frames, positions, grid.channels, device=self.device, dtype=self.dtype)
         orders = torch.rand(size, positions, generator=generator, device=self.device).argsort(dim=-1)
         hidden_count, actions = positions, None
         for step in range(num_iter):

@@ -1,7 +1,7 @@
 """Specs: frozen attrs classes parsed strictly from presets and .toml/.yaml/.json files."""
 
 from uva_kit.spec.component import ComponentSpec, slot
-from uva_kit.spec.loading import load_spec, preset_names, read_spec_file, spec_from_dict
+from uva_kit.spec.loading import as_spec, load_spec, preset_names, read_spec_file, spec_from_dict
 from uva_kit.spec.migrations import CURRENT_SPEC_VERSION, MIGRATIONS
 from uva_kit.spec.model import DiffusionSpec, LayoutSpec, ModeWeight, UVASpec
 from uva_kit.spec.parse import apply_overrides, from_dict, to_dict
@@ -17,6 +17,7 @@ __all__ = [
     "ModeWeight",
     "UVASpec",
     "apply_overrides",
+    "as_spec",
     "from_dict",
     "load_spec",
     "preset_names",

@@ -95,7 +95,8 @@ def load_raw(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> tuple[dic
 
 
 def load_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> UVASpec:
-    """Load a preset name or a .toml/.yaml/.json spec file, apply ``a.b=value`` overrides, validate.
+    """Load a preset name (``uva_kit.spec.preset_names()``) or a .toml/.yaml/.json spec file, apply
+    ``a.b=value`` overrides (a list: ``["backbone.depth=2", "training.lr=3e-4"]``), validate.
 
     Parsing is strict: unknown keys or types and wrong value types raise ``SpecError`` naming the
     dotted path, the valid choices and the closest match.
@@ -105,6 +106,11 @@ def load_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> UVASpe
     if overrides:
         spec = spec_from_dict(apply_overrides(to_dict(spec), overrides))
     return spec
+
+
+def as_spec(spec: UVASpec | str | Path) -> UVASpec:
+    """``spec`` itself, or the spec ``load_spec`` reads from a preset name or spec file."""
+    return spec if isinstance(spec, UVASpec) else load_spec(spec)
 
 
 def spec_from_dict(data: dict) -> UVASpec:

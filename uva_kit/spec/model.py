@@ -79,6 +79,14 @@ class UVASpec:
     modes: tuple[ModeWeight, ...] = attrs.field(factory=_default_mixture)
     training: TrainingSpec = attrs.field(factory=TrainingSpec)
 
+    def __str__(self) -> str:
+        """The whole spec as YAML, as ``uva-kit spec`` prints it (``repr`` gives the one-line attrs form)."""
+        import yaml
+
+        from uva_kit.spec.parse import to_dict
+
+        return yaml.safe_dump(to_dict(self), sort_keys=False)
+
     def __attrs_post_init__(self):
         """Checks across slots (the model checks the rest when it is built)."""
         sample_steps = getattr(self.sampler, "steps", None)

@@ -166,6 +166,8 @@ def parse_literal(text: str) -> Any:
 
 def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
     """Apply ``a.b=value`` overrides to the dict form of a spec. Setting ``x.type`` resets table x."""
+    if isinstance(overrides, str):
+        raise SpecError("", f"overrides must be a list of 'dotted.key=value' strings: overrides=[{overrides!r}].")
     data = copy.deepcopy(data)
     for item in overrides:
         key, sep, raw = item.partition("=")

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import InputError, UvaKitError
 from uva_kit.run_layout import checkpoint_root, last_checkpoint
-from uva_kit.spec import UVASpec, to_dict
+from uva_kit.spec import UVASpec, as_spec, to_dict
 from uva_kit.train import distributed, training_state
 from uva_kit.train.batches import BatchPlan, PlanSampler, SeededSamples, derive_seed, seed_everything, seeded
 from uva_kit.train.ema import EMA
@@ -34,6 +34,9 @@ Evaluate = Callable[[torch.nn.Module, int], float]
 
 @attrs.frozen
 class FitResult:
+    """What ``fit`` returns: the run folder, the last step, the newest checkpoint folder (``uva_kit.load`` takes it,
+    or ``out``), the last step's training loss and the last validation loss (EMA weights; None without validation)."""
+
     out: Path
     step: int
     checkpoint: Path | None
@@ -115,7 +118,7 @@ def validation_loss(model: torch.nn.Module, dataset: Any, batch_size: int, batch
 
 
 def fit(
-    spec: UVASpec,
+    spec: UVASpec | str | Path,
     dataset: Any,
     out: str | Path,
     *,
@@ -130,7 +133,8 @@ def fit(
     time_limit_s: float | None = None,
     latent_cache: str | Path | None = None,
 ) -> FitResult:
-    """Train ``spec`` on ``dataset`` (sample dicts; ``dataset.stats`` gives the normalizer ranges).
+    """Train ``spec`` (a ``UVASpec``, preset name or spec file) on ``dataset`` (sample dicts, e.g. a
+    ``uva_kit.data.UVADataset``; ``dataset.stats`` gives the normalizer ranges).
 
     Writes ``out/train_config.json``, ``out/metrics.jsonl`` and ``out/checkpoints/``. With
     ``resume=True`` it continues from ``out/checkpoints/last`` exactly where that run stopped.
@@ -142,6 +146,7 @@ def fit(
     from uva_kit import build
     from uva_kit.pretrained import load_matching_weights
 
+    spec = as_spec(spec)
     training = spec.training
     state = distributed.setup(device)
     out = Path(out)
@@ -159,7 +164,7 @@ def fit(
             print("the validation split has no windows (too few episodes): training without validation")
         val_dataset = None
 
-    _check_frames_of_a_sample(dataset)  # before seeding: reading a sample may draw (augmentation)
+    _check_data(dataset)  # before seeding: reading a sample may draw (augmentation)
     seed_everything(training.seed)
     model = build(spec).to(state.device)
     fit_normalizers(model, dataset.stats)
@@ -341,10 +346,15 @@ def _optimizer_step(model: torch.nn.Module, optimizer, scheduler, scaler, grad_c
     return lr
 
 
-def _check_frames_of_a_sample(dataset: Any) -> None:
-    """The frames of the dataset's first window must be floats in [0, 1] (the model skips this check while
-    training, where it would cost a device sync every step)."""
+def _check_data(dataset: Any) -> None:
+    """The dataset must have ``stats`` and the frames of its first window must be floats in [0, 1] (the model
+    skips this check while training, where it would cost a device sync every step)."""
     from uva_kit.model.uva import check_frames
+
+    if not hasattr(dataset, "stats"):
+        raise InputError(f"the dataset (a {type(dataset).__name__}) has no .stats, the range of each data key for the "
+                         "model's normalizers ({'actions': {'min': ..., 'max': ...}, ...}); uva_kit.data.UVADataset "
+                         "has them")
 
     if len(dataset):
         sample = dataset[0]
