@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from uva_kit.data.frames import frames_problem
 from uva_kit.errors import DataError
 
 
@@ -26,11 +27,10 @@ class EpisodeTable:
     source: str = "<memory>"
 
     def __attrs_post_init__(self):
+        problem = frames_problem(self.frames)
+        if problem is not None:
+            raise DataError(f"{self.source}: {problem}")
         n = len(self.frames)
-        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
-            raise DataError(
-                f"{self.source}: frames must be uint8 (N, H, W, 3), got {self.frames.dtype} {self.frames.shape}"
-            )
         for key, array in {"actions": self.actions, "agent_pos": self.agent_pos, **self.extras}.items():
             if len(array) != n:
                 raise DataError(f"{self.source}: '{key}' has {len(array)} steps but there are {n} frames")
