@@ -68,7 +68,7 @@ def test_action_dim_mismatch_is_an_error():
 
     from uva_kit.spec import LayoutSpec
 
-    with pytest.raises(DataError, match="layout.action_dim is 7"):
+    with pytest.raises(DataError, match=r"layout.action_dim is 7; .* \(uva-kit train --set layout.action_dim=2\)"):
         UVADataset(table(), layout=attrs.evolve(LayoutSpec(), action_dim=7))
 
 

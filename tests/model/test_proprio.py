@@ -144,3 +144,16 @@ def test_an_env_observation_drives_the_policy_through_policy_observation(proprio
     policy.reset()
     assert policy.select_action(envs.policy_observation(observations)).shape == (2, 2)
     vector.close()
+
+
+def test_a_dim_unlike_the_data_names_the_spec_option():
+    from uva_kit.errors import DataError
+    from uva_kit.train.loop import fit_normalizers
+
+    spec = to_dict(load_spec("pusht-tiny"))
+    spec["modalities"].append({"type": "proprio", "data_key": "state", "dim": 7})
+    model = uva_kit.build(spec_from_dict(spec))
+    stats = {"actions": {"min": np.zeros(2), "max": np.ones(2)}, "state": {"min": np.zeros(9), "max": np.ones(9)}}
+    with pytest.raises(DataError, match=r"'state' has 9 values per step in the data, but the 'proprio' modality is "
+                                        r"built for 7: set modalities.2.dim = 9 in the spec"):
+        fit_normalizers(model, stats)

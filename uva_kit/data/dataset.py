@@ -61,7 +61,9 @@ class UVADataset(torch.utils.data.Dataset):
         if self.episodes.actions.shape[1] != self.layout.action_dim:
             raise DataError(
                 f"{self.episodes.source}: actions have {self.episodes.actions.shape[1]} dimensions but "
-                f"layout.action_dim is {self.layout.action_dim}"
+                f"layout.action_dim is {self.layout.action_dim}; a model for these actions sets layout.action_dim = "
+                f"{self.episodes.actions.shape[1]} in its spec (uva-kit train --set layout.action_dim="
+                f"{self.episodes.actions.shape[1]})"
             )
         available = tuple(self.episodes.extras)
         unknown = sorted(set(extra_keys or ()) - set(available))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import DataError, UvaKitError
 from uva_kit.run_layout import checkpoint_root, last_checkpoint
 from uva_kit.spec import UVASpec, to_dict
 from uva_kit.train import distributed, training_state
@@ -60,7 +60,19 @@ def fit_normalizers(model: torch.nn.Module, stats: dict) -> None:
             continue
         if key not in stats:
             raise UvaKitError(f"the dataset statistics have no '{key}' (needed by the '{modality.name}' normalizer).")
+        width, expected = np.size(stats[key]["min"]), normalizer.low.numel()
+        if width != expected:
+            raise DataError(f"'{key}' has {width} values per step in the data, but the '{modality.name}' modality is "
+                            f"built for {expected}: set {_size_option(model.spec, modality.name)} = {width} in the spec")
         normalizer.set_range(stats[key]["min"], stats[key]["max"])
+
+
+def _size_option(spec: UVASpec, modality: str) -> str:
+    """The spec option that sets the per-step size of ``modality``'s data."""
+    if modality == "action":
+        return "layout.action_dim"
+    index = next(i for i, m in enumerate(spec.modalities) if m.type == modality)
+    return f"modalities.{index}.dim"
 
 
 def fit_latent_standardizer(model: torch.nn.Module, dataset: Any, samples: int = 256) -> None:
