@@ -152,8 +152,19 @@ def test_a_dim_unlike_the_data_names_the_spec_option():
 
     spec = to_dict(load_spec("pusht-tiny"))
     spec["modalities"].append({"type": "proprio", "data_key": "state", "dim": 7})
+    spec["modes"] = [{"mode": {"type": "policy", "given": ["proprio"]}}]
     model = uva_kit.build(spec_from_dict(spec))
     stats = {"actions": {"min": np.zeros(2), "max": np.ones(2)}, "state": {"min": np.zeros(9), "max": np.ones(9)}}
     with pytest.raises(DataError, match=r"'state' has 9 values per step in the data, but the 'proprio' modality is "
                                         r"built for 7: set modalities.2.dim = 9 in the spec"):
         fit_normalizers(model, stats)
+
+
+def test_a_proprio_that_no_mode_gives_warns_how_to_give_it():
+    from uva_kit.model.uva import UnusedModalityWarning
+
+    spec = to_dict(load_spec("pusht-tiny"))
+    spec["modalities"].append({"type": "proprio"})
+    with pytest.warns(UnusedModalityWarning, match=r"'proprio' has no head and no mode .*modes.0.mode.given=\['proprio'\]"):
+        model = uva_kit.build(spec_from_dict(spec))
+    assert model.policy_observations == {}

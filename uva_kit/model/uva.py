@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -37,6 +38,10 @@ from uva_kit.registry import default_registry
 from uva_kit.spec.model import UVASpec
 
 FRAME_RANGE_SLACK = 1e-3
+
+
+class UnusedModalityWarning(UserWarning):
+    """An input-only modality that no mode of the training mixture gives: the model never reads it."""
 
 
 def check_frames(frames: torch.Tensor, what: str, *, values: bool = True) -> None:
@@ -115,6 +120,7 @@ class UVAModel(nn.Module):
             raise SpecError("modes", "the training mixture is empty; list at least one mode.")
         if len({mode.name for mode, _ in self.mixture}) != len(self.mixture):
             raise SpecError("modes", "a mode is listed twice in the mixture.")
+        self._warn_unread_inputs()
 
     # ----------------------------------------------------------------------------------- set-up
 
@@ -131,6 +137,14 @@ class UVAModel(nn.Module):
                 raise SpecError(f"{path}.losses", f"mode '{mode.name}' trains '{name}', which has no head in this model; "
                                 f"modalities with a head: {with_heads}.")
         return mode
+
+    def _warn_unread_inputs(self) -> None:
+        for modality in self.stream_modalities:
+            if modality.name != VIDEO and modality.head is None and not any(mode.needs(modality.name) for mode, _ in self.mixture):
+                warnings.warn(f"modality '{modality.name}' has no head and no mode of the mixture gives it, so the "
+                              f"model never reads it: list it in a mode's given, e.g. "
+                              f"--set \"modes.0.mode.given=['{modality.name}']\" (modes.0 is the policy by default)",
+                              UnusedModalityWarning, stacklevel=4)
 
     def set_attention_backend(self, name: str) -> None:
         """Run the backbone's attention through backend ``name`` (``sdpa``, ``math``, ``flash``, ``xformers``, ...)."""
