@@ -29,6 +29,7 @@ from uva_kit.train.sharding import full_optimizer_state, load_optimizer_state
 from uva_kit.train.stop_request import StopRequest, ignore_stop_signals
 
 RUN_CONFIG = "train_config.json"
+KEPT_NAMED = 5  # fresh tensors named when initialising from another model
 Evaluate = Callable[[torch.nn.Module, int], float]
 
 
@@ -152,7 +153,7 @@ def fit(
     ``latent_cache`` (a folder) trains on encoder latents cached there (see ``latent_windows``).
     """
     from uva_kit import build
-    from uva_kit.pretrained import load_matching_weights
+    from uva_kit.pretrained import load_matching_weights, model_directory
 
     training = spec.training
     state = distributed.setup(device)
@@ -186,9 +187,11 @@ def fit(
                 windows.fill(progress and state.is_main, state.rank, state.world_size)
         state.barrier()
     if init_from is not None and checkpoint is None:
-        loaded, kept = load_matching_weights(model, init_from)
+        source = model_directory(init_from)
+        loaded, kept = load_matching_weights(model, source)
         if state.is_main:
-            print(f"initialised {len(loaded)} tensors from {init_from}; {len(kept)} keep their fresh values")
+            named = f" ({', '.join(kept[:KEPT_NAMED])}{', ...' if len(kept) > KEPT_NAMED else ''})" if kept else ""
+            print(f"initialised {len(loaded)} tensors from {source}; {len(kept)} keep their fresh values{named}")
     ema = EMA(model, training.ema_power, training.ema_max_decay)
     if checkpoint is not None:
         training_state.load_weights(checkpoint, model, ema)
