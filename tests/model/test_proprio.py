@@ -45,7 +45,7 @@ def test_the_policy_mode_reads_the_position_and_needs_it(proprio_model):
     latents = [proprio_model.policy_latents(history, inputs={"proprio": p}) for p in (left, left, right)]
     assert torch.equal(latents[0], latents[1]) and not torch.allclose(latents[0], latents[2], atol=1e-3)
     assert proprio_model.predict_actions(history, inputs={"proprio": left}, steps=2).shape == (2, 16, 2)
-    with pytest.raises(ValueError, match="proprio"):
+    with pytest.raises(ValueError, match=r"inputs=\{'proprio': ...\}, batches as 'agent_pos'"):
         proprio_model.predict_actions(history)
     with pytest.raises(ValueError, match=r"\(B, 4, 2\)"):
         proprio_model.predict_actions(history, inputs={"proprio": left[:, 0]})
@@ -80,8 +80,11 @@ def test_policy_says_which_observation_is_missing_or_misshapen(proprio_model):
     with pytest.raises(KeyError, match="agent_pos"):
         policy.select_action({"image": torch.rand(3, 16, 16)})
     policy.reset()
-    with pytest.raises(ValueError, match=r"obs\['agent_pos'\] must be \(2, dim\)"):
+    with pytest.raises(ValueError, match=r"obs\['agent_pos'\] must be \(2, 2\) for this model's 'proprio'"):
         policy.select_action({"image": torch.rand(2, 3, 16, 16), "agent_pos": torch.zeros(3, 2)})
+    policy.reset()
+    with pytest.raises(ValueError, match=r"obs\['agent_pos'\] must be \(2,\) for this model's 'proprio', got \(3,\)"):
+        policy.select_action({"image": torch.rand(3, 16, 16), "agent_pos": torch.zeros(3)})
 
 
 def test_policy_agent_passes_the_env_position(proprio_model):

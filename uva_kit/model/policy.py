@@ -112,9 +112,10 @@ class Policy:
                                f"({'(dim,)' if unbatched else '(B, dim)'}); got keys {sorted(obs)}")
             value = torch.as_tensor(obs[key], dtype=torch.float32, device=self.model.device)
             value = value[None] if unbatched else value
-            if value.dim() != 2 or value.shape[0] != batch:
-                raise InputError(f"obs['{key}'] must be {'(dim,)' if unbatched else f'({batch}, dim)'}, "
-                                 f"got {tuple(torch.as_tensor(obs[key]).shape)}")
+            dim = getattr(self.model.modalities[name], "dim", value.shape[-1])
+            if value.dim() != 2 or value.shape[0] != batch or value.shape[1] != dim:
+                raise InputError(f"obs['{key}'] must be {f'({dim},)' if unbatched else f'({batch}, {dim})'} for this "
+                                 f"model's '{name}', got {tuple(torch.as_tensor(obs[key]).shape)}")
             values[name] = value
         return values
 

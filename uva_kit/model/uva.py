@@ -299,7 +299,9 @@ class UVAModel(nn.Module):
                     streams.append(absent)
                     continue
                 if stream not in data:
-                    raise InputError(f"mode '{mode.name}' needs '{stream}' data, which was not given")
+                    key = getattr(modality, "data_key", stream)
+                    raise InputError(f"mode '{mode.name}' needs '{stream}' data, which was not given: inference methods "
+                                     f"take it as inputs={{'{modality.name}': ...}}, batches as '{key}'")
                 if data[stream].shape[0] != batch:
                     sizes = {name: value.shape[0] for name, value in data.items()}
                     raise InputError(f"the inputs disagree on the batch size: {sizes}; give every input the same B")
