@@ -73,3 +73,11 @@ def test_a_head_narrower_than_its_rows_warns():
     spec = uva_kit.load_spec("pusht-tiny", ["modalities.0.head.width=32"])  # 48-channel patch tokens
     with pytest.warns(NarrowHeadWarning, match="width 32 is below the 48 channels"):
         uva_kit.build(spec)
+
+
+@pytest.mark.parametrize("size, advice", [(30, "use 28 or 32"), (3, "use 4")])
+def test_an_image_size_off_the_encoder_grid_names_the_closest_sizes(size, advice):
+    from uva_kit.errors import SpecError
+
+    with pytest.raises(SpecError, match=f"layout.image_size: {size} is not a multiple .* factor 4: {advice}"):
+        uva_kit.build(uva_kit.load_spec("pusht-tiny", [f"layout.image_size={size}"]))

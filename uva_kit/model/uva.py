@@ -74,9 +74,12 @@ class UVAModel(nn.Module):
             raise SpecError("layout", f"history_frames ({layout.history_frames}) must equal future_frames "
                             f"({layout.future_frames}): history frame i is fused with future frame i.")
         self.encoder = registry.get("encoder", spec.encoder.type).build(spec.encoder).requires_grad_(False).eval()
-        if layout.image_size % self.encoder.downsample:
+        factor = self.encoder.downsample
+        if layout.image_size % factor:
+            below, above = layout.image_size // factor * factor, (layout.image_size // factor + 1) * factor
+            closest = f"{below} or {above}" if below else str(above)
             raise SpecError("layout.image_size", f"{layout.image_size} is not a multiple of the encoder's "
-                            f"downsampling factor {self.encoder.downsample}.")
+                            f"downsampling factor {factor}: use {closest}.")
         side = layout.image_size // self.encoder.downsample
         self.grid = TokenGrid(layout.future_frames, side, side, self.encoder.latent_channels)
         width = getattr(spec.backbone, "width", None)
