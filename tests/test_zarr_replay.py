@@ -74,6 +74,14 @@ def test_images_of_other_types_or_ranges_are_refused(tmp_path, dtype, scale, mes
         load_episodes(path)
 
 
+def test_channels_first_images_are_named(tmp_path):
+    path = make_replay(tmp_path / "r.zarr")
+    root = zarr.open_group(str(path), mode="a")
+    root.create_array("data/img", data=root["data/img"][...].transpose(0, 3, 1, 2), overwrite=True)
+    with pytest.raises(DataError, match=r"got uint8 \(90, 3, 96, 96\): channels first\? store frames.transpose"):
+        load_episodes(path)
+
+
 def test_wrong_shape(tmp_path):
     path = make_replay(tmp_path / "r.zarr", state_shape=(90,))
     with pytest.raises(DataError, match=r"'data/state' must have 2 dimensions"):

@@ -84,7 +84,9 @@ def _load_frames(array, path: Path, block: int = 1024) -> np.ndarray:
     """``data/img`` as uint8 (N, H, W, 3). Float images hold 0..255 (Diffusion Policy divides them by 255); they
     are read ``block`` frames at a time, so their float copy (2.8 GB for PushT) never exists whole."""
     if array.shape[-1] != 3 or not (array.dtype == np.uint8 or np.issubdtype(array.dtype, np.floating)):
-        raise DataError(f"{path}: 'data/img' must be uint8 or float 0..255 (N, H, W, 3), got {array.dtype} {array.shape}")
+        hint = ": channels first? store frames.transpose(0, 2, 3, 1)" if array.shape[1] == 3 else ""
+        raise DataError(f"{path}: 'data/img' must be uint8 or float 0..255 (N, H, W, 3), got {array.dtype} {array.shape}"
+                        + hint)
     if array.dtype == np.uint8:
         return _load(array, path, "data/img")
     frames = np.empty(array.shape, np.uint8)
