@@ -63,6 +63,13 @@ def test_extra_keys_and_image_size():
         UVADataset(table(), extra_keys=("force",))
 
 
+def test_statistics_a_table_lacks_are_computed():
+    stats = UVADataset(table(), split="all").stats
+    assert stats["actions"]["max"].tolist() == [1.0, 1.0]  # given: kept
+    assert stats["agent_pos"]["min"].tolist() == [0.0, 0.5] and stats["agent_pos"]["max"].tolist() == [9039.0, 9039.5]
+    assert set(stats) == {"actions", "agent_pos", "contact_impulse"}
+
+
 def test_action_dim_mismatch_is_an_error():
     import attrs
 

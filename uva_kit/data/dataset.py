@@ -76,9 +76,9 @@ class UVADataset(torch.utils.data.Dataset):
         }
         chosen = available if extra_keys is None else tuple(extra_keys)
         self.extra_keys = tuple(key for key in chosen if key not in self.history_signals)
-        derived_stats = {key: array_stats(values) for key, values in self.history_signals.items()
-                         if key not in self.episodes.stats}
-        self._stats = {**self.episodes.stats, **derived_stats}
+        signals = {**self.episodes.low_dim(), **self.history_signals}  # an in-memory table may come without stats
+        computed = {key: array_stats(values) for key, values in signals.items() if key not in self.episodes.stats}
+        self._stats = {**self.episodes.stats, **computed}
         self.augmentation = ClipAugmentation() if (split == "train" if augment is None else augment) else None
         self.image_size = image_size
 

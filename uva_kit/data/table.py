@@ -14,7 +14,8 @@ class EpisodeTable:
     """Concatenated per-step arrays of every episode plus ``episode_ends`` (cumulative end indices).
 
     ``extras`` are further per-step signals (``contact_impulse``, ``environment_state``, ...), ``stats`` the
-    normalization statistics per key ({"min", "max", ...}), ``source`` the path named in error messages.
+    normalization statistics per key ({"min", "max", ...}; ``UVADataset`` computes those missing), ``source``
+    the path named in error messages.
     """
 
     frames: np.ndarray  # (N, H, W, 3) uint8
