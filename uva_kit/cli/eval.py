@@ -174,11 +174,13 @@ def _run_policy(args):
 def _held_out(args, model):
     from uva_kit.cli.train import resolve_data
     from uva_kit.data import UVADataset
+    from uva_kit.modality.language import reads_instructions
     from uva_kit.modality.proprio import proprio_keys
 
     training = model.spec.training
     dataset = UVADataset(resolve_data(args.data), model.spec.layout, split=args.split, val_ratio=training.val_ratio,
-                         split_seed=training.seed, history_keys=proprio_keys(model.spec))
+                         split_seed=training.seed, history_keys=proprio_keys(model.spec),
+                         instructions=reads_instructions(model.spec))
     if len(dataset) == 0:
         raise UvaKitError(f"{args.data}: the '{args.split}' split has no windows (too few episodes for a held-out "
                           "share); evaluate on every window with --split all")

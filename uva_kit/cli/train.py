@@ -37,11 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def split_dataset(spec, path: str, split: str, augment: bool | None = None):
     """The ``split`` ("train"/"val") of dataset ``path`` with the spec's layout, validation ratio and seed."""
     from uva_kit.data import UVADataset
+    from uva_kit.modality.language import reads_instructions
     from uva_kit.modality.proprio import proprio_keys
 
     training = spec.training
     return UVADataset(resolve_data(path), spec.layout, split=split, val_ratio=training.val_ratio,
-                      split_seed=training.seed, augment=augment, history_keys=proprio_keys(spec))
+                      split_seed=training.seed, augment=augment, history_keys=proprio_keys(spec),
+                      instructions=reads_instructions(spec))
 
 
 def split_summary(train, val) -> str:

@@ -34,7 +34,8 @@ class UVADataset(torch.utils.data.Dataset):
     ``augment`` (default: on for "train") applies one random crop + blur to all 8 frames of a sample;
     ``extra_keys`` limits the extras (default: all); ``history_keys`` names the per-frame inputs the
     model's ``proprio`` streams read (see :func:`uva_kit.modality.proprio.proprio_keys`); ``image_size``
-    resizes frames (default: as stored).
+    resizes frames (default: as stored); ``instructions`` adds each window's episode task as ``instruction`` (a
+    string; what a ``language`` modality reads).
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class UVADataset(torch.utils.data.Dataset):
         extra_keys: tuple[str, ...] | None = None,
         image_size: int | None = None,
         history_keys: tuple[str, ...] = (),
+        instructions: bool = False,
     ):
         self.episodes = source if isinstance(source, EpisodeTable) else load_episodes(source)
         self.layout = layout or LayoutSpec()
@@ -81,6 +83,10 @@ class UVADataset(torch.utils.data.Dataset):
         self._stats = {**self.episodes.stats, **computed}
         self.augmentation = ClipAugmentation() if (split == "train" if augment is None else augment) else None
         self.image_size = image_size
+        if instructions and not self.episodes.tasks:
+            raise DataError(f"{self.episodes.source}: the model reads an instruction, but the dataset names no task per "
+                            "episode (write them with EpisodeRecord(task=...))")
+        self.instructions = instructions
 
     @property
     def cache_key(self) -> dict:
@@ -120,4 +126,6 @@ class UVADataset(torch.utils.data.Dataset):
             sample[key] = torch.from_numpy(values[window.history])
         for key in self.extra_keys:
             sample[key] = torch.from_numpy(self.episodes.extras[key][window.actions])
+        if self.instructions:
+            sample["instruction"] = self.episodes.tasks[np.searchsorted(self.episodes.episode_ends, window.actions[0], "right")]
         return sample

@@ -269,7 +269,14 @@ def read_lerobot(root: str | Path) -> EpisodeTable:
         stats=stats,
         fps=float(info["fps"]),
         source=str(root),
+        tasks=_episode_tasks(episodes),
     )
+
+
+def _episode_tasks(episodes: list[dict]) -> tuple[str, ...]:
+    """Each episode's task string (its first, as LeRobot lists them per episode); () when none is named."""
+    tasks = tuple((episode.get("tasks") or [""])[0] for episode in episodes)
+    return tasks if any(tasks) else ()
 
 
 def _read_stats(path: Path) -> dict:

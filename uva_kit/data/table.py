@@ -14,8 +14,8 @@ class EpisodeTable:
     """Concatenated per-step arrays of every episode plus ``episode_ends`` (cumulative end indices).
 
     ``extras`` are further per-step signals (``contact_impulse``, ``environment_state``, ...), ``stats`` the
-    normalization statistics per key ({"min", "max", ...}; ``UVADataset`` computes those missing), ``source``
-    the path named in error messages.
+    normalization statistics per key ({"min", "max", ...}; ``UVADataset`` computes those missing), ``tasks``
+    each episode's task (instruction) where the dataset names them, ``source`` the path named in error messages.
     """
 
     frames: np.ndarray  # (N, H, W, 3) uint8
@@ -26,6 +26,7 @@ class EpisodeTable:
     stats: dict[str, dict[str, np.ndarray]] = attrs.field(factory=dict)
     fps: float = 10.0
     source: str = "<memory>"
+    tasks: tuple[str, ...] = ()
 
     def __attrs_post_init__(self):
         problem = frames_problem(self.frames)
@@ -53,6 +54,8 @@ class EpisodeTable:
                 f"{self.source}: episode_ends must be strictly increasing positive indices ending at the number "
                 f"of steps ({n}), got {ends[:5].tolist()}...{ends[-1:].tolist()}"
             )
+        if self.tasks and len(self.tasks) != len(ends):
+            raise DataError(f"{self.source}: {len(self.tasks)} tasks for {len(ends)} episodes; give one per episode")
 
     @property
     def num_episodes(self) -> int:

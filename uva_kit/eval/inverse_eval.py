@@ -38,7 +38,8 @@ def evaluate_inverse(model, dataset, out: Path, *, samples: int = 256, batch_siz
         items = [dataset[i] for i in indices[start:start + batch_size]]
         history = torch.stack([item["history_frames"] for item in items])
         future = torch.stack([item["future_frames"] for item in items])
-        predicted.append(model.inverse_dynamics(history, future, generator=generator).double().cpu())
+        language = {"instruction": [item["instruction"] for item in items]} if "instruction" in items[0] else {}
+        predicted.append(model.inverse_dynamics(history, future, generator=generator, **language).double().cpu())
         recorded.append(torch.stack([item["actions"] for item in items]).double())
     predicted, recorded = torch.cat(predicted), torch.cat(recorded)
     errors = action_errors(predicted, recorded)

@@ -44,10 +44,13 @@ def window_indices(count: int, samples: int) -> list[int]:
     return sorted(set(np.linspace(0, count - 1, min(samples, count)).round().astype(int).tolist()))
 
 
-def held_out_clips(dataset, samples: int, image_size: int) -> dict[str, torch.Tensor]:
-    """History frames, future frames (at ``image_size``) and actions of evenly spread windows, stacked."""
+def held_out_clips(dataset, samples: int, image_size: int) -> dict:
+    """History frames, future frames (at ``image_size``) and actions of evenly spread windows, stacked (and their
+    instructions, a list, where the dataset gives them)."""
     items = [dataset[i] for i in window_indices(len(dataset), samples)]
     clips = {key: torch.stack([item[key] for item in items]) for key in ("history_frames", "future_frames", "actions")}
+    if "instruction" in items[0]:
+        clips["instruction"] = [item["instruction"] for item in items]
     future = clips["future_frames"]
     if future.shape[-1] != image_size:
         flat = F.interpolate(future.flatten(0, 1), size=(image_size, image_size), mode="bilinear", antialias=True,
@@ -64,11 +67,12 @@ def predict(model, mode: str, clips: dict, num_iter: int, batch_size: int, seed:
     count = len(clips["history_frames"])
     for start in tqdm(range(0, count, batch_size), desc=f"{mode} (num_iter {num_iter})", unit="batch", disable=not progress):
         history = clips["history_frames"][start:start + batch_size]
+        language = {"instruction": clips["instruction"][start:start + batch_size]} if "instruction" in clips else {}
         if mode == "video":
-            frames = model.generate_video(history, num_iter=num_iter, generator=generator)
+            frames = model.generate_video(history, num_iter=num_iter, generator=generator, **language)
         else:
             frames = model.forward_dynamics(history, clips["actions"][start:start + batch_size], num_iter=num_iter,
-                                            generator=generator)
+                                            generator=generator, **language)
         outputs.append(frames.float().cpu())
     return torch.cat(outputs)
 
