@@ -106,11 +106,14 @@ def test_a_held_out_split_without_windows_says_to_use_split_all(tiny_model, tmp_
     assert len(_held_out(args, tiny_model)) == steps - 23
 
 
-def test_a_language_model_is_evaluated_with_each_window_s_instruction(tmp_path):
+def test_windows_give_the_model_their_instruction_and_proprioception(tmp_path):
     import uva_kit
     from uva_kit.train.loop import fit_normalizers
 
-    spec = uva_kit.load_spec("pusht-tiny", ["modalities=[{type='video'}, {type='action'}, {type='language'}]"])
+    spec = uva_kit.load_spec("pusht-tiny", [
+        "modalities=[{type='video'}, {type='action'}, {type='language'}, {type='proprio'}]",
+        "modes=[{mode={type='video', given=['proprio']}}, {mode={type='forward_dynamics', given=['action', 'proprio']}},"
+        " {mode={type='inverse_dynamics', given=['proprio']}}]"])
     model = uva_kit.build(spec).eval()
     dataset = UVADataset(default_pusht_dataset(), spec.layout, split="val", instructions=True)
     fit_normalizers(model, dataset.stats)
