@@ -80,7 +80,7 @@ class UVAModel(nn.Module):
             closest = f"{below} or {above}" if below else str(above)
             raise SpecError("layout.image_size", f"{layout.image_size} is not a multiple of the encoder's "
                             f"downsampling factor {factor}: use {closest}.")
-        side = layout.image_size // self.encoder.downsample
+        side = layout.image_size // factor
         self.grid = TokenGrid(layout.future_frames, side, side, self.encoder.latent_channels)
         width = getattr(spec.backbone, "width", None)
         if not isinstance(width, int):
