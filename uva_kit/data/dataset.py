@@ -127,5 +127,6 @@ class UVADataset(torch.utils.data.Dataset):
         for key in self.extra_keys:
             sample[key] = torch.from_numpy(self.episodes.extras[key][window.actions])
         if self.instructions:
-            sample["instruction"] = self.episodes.tasks[np.searchsorted(self.episodes.episode_ends, window.actions[0], "right")]
+            episode = np.searchsorted(self.episodes.episode_ends, window.actions[0], side="right")
+            sample["instruction"] = self.episodes.tasks[episode]
         return sample

@@ -17,7 +17,8 @@ def frames_problem(frames: np.ndarray) -> str | None:
     if frames.ndim != 4 or frames.shape[-1] != 3:
         return f"frames must be (N, H, W, 3) RGB, {got}"
     if np.issubdtype(frames.dtype, np.floating):
-        return f"frames must be uint8 pixels 0..255, {got}: floats in [0, 1] convert with (frames * 255).round().astype(np.uint8)"
+        return (f"frames must be uint8 pixels 0..255, {got}: floats in [0, 1] convert with "
+                "(frames * 255).round().astype(np.uint8)")
     if frames.dtype != np.uint8:
         return f"frames must be uint8 pixels 0..255, {got}: convert with frames.astype(np.uint8)"
     return None

@@ -123,7 +123,8 @@ class LeRobotWriter:
             raise DataError(f"episode {len(self.episodes)}: frames are {height}x{width}; the video needs an even height "
                             "and width: crop or pad them by one pixel (e.g. frames[:, :H - H % 2, :W - W % 2])")
         shapes = {"frames": episode.frames.shape[1:], "actions": episode.actions.shape[1:],
-                  "agent_pos": episode.agent_pos.shape[1:], **{f"extras['{k}']": v.shape[1:] for k, v in episode.extras.items()}}
+                  "agent_pos": episode.agent_pos.shape[1:],
+                  **{f"extras['{key}']": value.shape[1:] for key, value in episode.extras.items()}}
         if self.episodes and shapes != self._shapes:
             differ = sorted(k for k in set(shapes) | set(self._shapes) if shapes.get(k) != self._shapes.get(k))
             raise DataError(f"episode {len(self.episodes)}: {differ[0]} has per-step shape {shapes.get(differ[0])}, but "

@@ -143,7 +143,8 @@ class UVAModel(nn.Module):
 
     def _warn_unread_inputs(self) -> None:
         for modality in self.stream_modalities:
-            if modality.name != VIDEO and modality.head is None and not any(mode.needs(modality.name) for mode, _ in self.mixture):
+            given = any(mode.needs(modality.name) for mode, _ in self.mixture)
+            if modality.name != VIDEO and modality.head is None and not given:
                 warnings.warn(f"modality '{modality.name}' has no head and no mode of the mixture gives it, so the "
                               f"model never reads it: list it in a mode's given, e.g. "
                               f"--set \"modes.0.mode.given=['{modality.name}']\" (modes.0 is the policy by default)",
