@@ -64,9 +64,13 @@ def test_round_trip(written):
     assert table.stats["actions"]["max"].tolist() == [2 * 125, 3 * 125]
 
 
+def test_episode_tasks_are_read(written):
+    assert read_lerobot(written[0]).tasks == ("synthetic", "synthetic")
+
+
 def test_missing_info_json(copy):
     (copy / "meta/info.json").unlink()
-    with pytest.raises(DataError, match="unknown dataset format"):
+    with pytest.raises(DataError, match="unknown dataset format.*numpy arrays become one with uva_kit.data.LeRobotWriter"):
         load_episodes(copy)
     with pytest.raises(DataError, match=r"info.json: missing"):
         read_lerobot(copy)

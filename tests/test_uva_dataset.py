@@ -66,12 +66,19 @@ def test_extra_keys_and_image_size():
         UVADataset(table(), extra_keys=("force",))
 
 
+def test_statistics_a_table_lacks_are_computed():
+    stats = UVADataset(table(), split="all").stats
+    assert stats["actions"]["max"].tolist() == [1.0, 1.0]  # given: kept
+    assert stats["agent_pos"]["min"].tolist() == [0.0, 0.5] and stats["agent_pos"]["max"].tolist() == [9039.0, 9039.5]
+    assert set(stats) == {"actions", "agent_pos", "contact_impulse"}
+
+
 def test_action_dim_mismatch_is_an_error():
     import attrs
 
     from uva_kit.spec import LayoutSpec
 
-    with pytest.raises(DataError, match="layout.action_dim is 7"):
+    with pytest.raises(DataError, match=r"layout.action_dim is 7; .* \(uva-kit train --set layout.action_dim=2\)"):
         UVADataset(table(), layout=attrs.evolve(LayoutSpec(), action_dim=7))
 
 
@@ -177,3 +184,25 @@ def test_history_keys_give_stored_or_computed_signals_at_the_history_frames():
         UVADataset(table(), history_keys=("pusht_state",))
     with pytest.raises(DataError, match="no per-step signal 'force'"):
         UVADataset(table(), history_keys=("force",))
+
+
+def test_a_language_spec_trains_on_the_episode_tasks(tmp_path):
+    import torch
+
+    import uva_kit
+    from uva_kit.cli.train import split_dataset
+    from uva_kit.data import EpisodeRecord, LeRobotWriter
+
+    writer = LeRobotWriter(tmp_path / "tasks")
+    for task in ("open the drawer", "close the drawer"):
+        writer.add(EpisodeRecord(frames=np.zeros((30, 16, 16, 3), np.uint8), agent_pos=np.zeros((30, 2), np.float32),
+                                 actions=np.zeros((30, 2), np.float32), task=task))
+    writer.close()
+    spec = uva_kit.load_spec("pusht-tiny", ["modalities=[{type='video'}, {type='action'}, {type='language'}]"])
+    dataset = split_dataset(spec, str(tmp_path / "tasks"), "all")
+    assert [dataset[i]["instruction"] for i in (0, len(dataset) - 1)] == ["open the drawer", "close the drawer"]
+    loss, _ = uva_kit.build(spec)(torch.utils.data.default_collate([dataset[0], dataset[len(dataset) - 1]]))
+    assert torch.isfinite(loss)
+    assert "instruction" not in split_dataset(uva_kit.load_spec("pusht-tiny"), str(tmp_path / "tasks"), "all")[0]
+    with pytest.raises(DataError, match="the model reads an instruction, but the dataset names no task per episode"):
+        UVADataset(table(), instructions=True)

@@ -63,5 +63,5 @@ def test_short_episode_is_an_error_naming_the_episode():
 
 
 def test_layout_that_overruns_its_horizon_is_an_error():
-    with pytest.raises(DataError, match="does not fit its horizon"):
+    with pytest.raises(DataError, match="does not fit its horizon 24: .* raise layout.horizon to 32 or"):
         WindowSampler(np.array([100]), attrs.evolve(LayoutSpec(), horizon=24))

@@ -63,6 +63,7 @@ def test_float_images_in_0_255_read_as_uint8_like_diffusion_policys_pusht_buffer
 
 @pytest.mark.parametrize("dtype, scale, message", [
     (np.float32, 4.0, r"must hold pixel values in 0..255; frames 0..89 have values in \[0.0, 356.0\]"),
+    (np.float32, 1 / 255, r"must hold pixel values in 0..255, but none is above 1: frames in \[0, 1\] would read as black"),
     (np.int16, 1.0, r"must be uint8 or float 0..255 \(N, H, W, 3\), got int16"),
 ])
 def test_images_of_other_types_or_ranges_are_refused(tmp_path, dtype, scale, message):
@@ -70,6 +71,14 @@ def test_images_of_other_types_or_ranges_are_refused(tmp_path, dtype, scale, mes
     root = zarr.open_group(str(path), mode="a")
     root["data/img"][...] = root["data/img"][...] * scale
     with pytest.raises(DataError, match=rf"r.zarr: (float )?'data/img' {message}"):
+        load_episodes(path)
+
+
+def test_channels_first_images_are_named(tmp_path):
+    path = make_replay(tmp_path / "r.zarr")
+    root = zarr.open_group(str(path), mode="a")
+    root.create_array("data/img", data=root["data/img"][...].transpose(0, 3, 1, 2), overwrite=True)
+    with pytest.raises(DataError, match=r"got uint8 \(90, 3, 96, 96\): channels first\? store frames.transpose"):
         load_episodes(path)
 
 

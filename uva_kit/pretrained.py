@@ -186,12 +186,13 @@ def load_state_strict(model: Any, state: dict, source: str) -> None:
 def load_matching_weights(model: Any, directory: str | Path) -> tuple[list[str], list[str]]:
     """Initialise ``model`` from a model directory where names and shapes match (e.g. stage 2 from stage 1).
 
-    Returns (loaded keys, model keys left as they were). Normalization statistics are not taken:
-    they come from the new training data. Nothing matching at all is an error.
+    ``directory`` may also be a training checkpoint or run: see :func:`model_directory`. Returns (loaded keys,
+    model keys left as they were). Normalization statistics are not taken: they come from the new training
+    data. Nothing matching at all is an error.
     """
     from safetensors.torch import load_file
 
-    directory = Path(directory)
+    directory = model_directory(directory)
     config = read_config(directory)
     _check_files(directory, config)
     saved = load_file(str(directory / WEIGHTS_FILE))

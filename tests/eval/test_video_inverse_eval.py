@@ -104,3 +104,20 @@ def test_a_held_out_split_without_windows_says_to_use_split_all(tiny_model, tmp_
         _held_out(args, tiny_model)
     args.split = "all"
     assert len(_held_out(args, tiny_model)) == steps - 23
+
+
+def test_windows_give_the_model_their_instruction_and_proprioception(tmp_path):
+    import uva_kit
+    from uva_kit.train.loop import fit_normalizers
+
+    spec = uva_kit.load_spec("pusht-tiny", [
+        "modalities=[{type='video'}, {type='action'}, {type='language'}, {type='proprio'}]",
+        "modes=[{mode={type='video', given=['proprio']}}, {mode={type='forward_dynamics', given=['action', 'proprio']}},"
+        " {mode={type='inverse_dynamics', given=['proprio']}}]"])
+    model = uva_kit.build(spec).eval()
+    dataset = UVADataset(default_pusht_dataset(), spec.layout, split="val", instructions=True)
+    fit_normalizers(model, dataset.stats)
+    assert evaluate_inverse(model, dataset, tmp_path, samples=2, progress=False)["windows"] == 2
+    features = torch.nn.Sequential(torch.nn.AdaptiveAvgPool3d(2), torch.nn.Flatten(), torch.nn.Linear(24, 8))
+    info = evaluate_video(model, dataset, tmp_path, samples=2, i3d=features, pictures=1, progress=False)
+    assert [r["clips"] for r in info["results"]] == [2, 2]

@@ -79,3 +79,11 @@ def test_summary_and_repr_give_the_parameter_counts_first():
     assert summary[0] == f"UVAModel 'pusht-small' on cpu, torch.float32: {trainable(model):,} trainable parameters"
     assert ["backbone", "mar", f"{trainable(model.backbone):,}"] in [line.split() for line in summary]
     assert repr(model).splitlines()[1].strip() == summary[0].removeprefix("UVAModel ")
+
+
+@pytest.mark.parametrize("size, advice", [(30, "use 28 or 32"), (3, "use 4")])
+def test_an_image_size_off_the_encoder_grid_names_the_closest_sizes(size, advice):
+    from uva_kit.errors import SpecError
+
+    with pytest.raises(SpecError, match=f"layout.image_size: {size} is not a multiple .* factor 4: {advice}"):
+        uva_kit.build(uva_kit.load_spec("pusht-tiny", [f"layout.image_size={size}"]))

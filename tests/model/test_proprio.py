@@ -45,7 +45,7 @@ def test_the_policy_mode_reads_the_position_and_needs_it(proprio_model):
     latents = [proprio_model.policy_latents(history, inputs={"proprio": p}) for p in (left, left, right)]
     assert torch.equal(latents[0], latents[1]) and not torch.allclose(latents[0], latents[2], atol=1e-3)
     assert proprio_model.predict_actions(history, inputs={"proprio": left}, steps=2).shape == (2, 16, 2)
-    with pytest.raises(ValueError, match=r"needs 'proprio' data, which was not given: pass inputs=\{'proprio': ...\}"):
+    with pytest.raises(ValueError, match=r"inputs=\{'proprio': ...\}, batches as 'agent_pos'"):
         proprio_model.predict_actions(history)
     assert torch.equal(proprio_model.predict_actions(history, inputs={"proprio": left.numpy()}, generator=seeded()),
                        proprio_model.predict_actions(history, inputs={"proprio": left}, generator=seeded()))
@@ -82,8 +82,11 @@ def test_policy_says_which_observation_is_missing_or_misshapen(proprio_model):
     with pytest.raises(KeyError, match="agent_pos"):
         policy.select_action({"image": torch.rand(3, 16, 16)})
     policy.reset()
-    with pytest.raises(ValueError, match=r"obs\['agent_pos'\] must be \(2, dim\)"):
+    with pytest.raises(ValueError, match=r"obs\['agent_pos'\] must be \(2, 2\) for this model's 'proprio'"):
         policy.select_action({"image": torch.rand(2, 3, 16, 16), "agent_pos": torch.zeros(3, 2)})
+    policy.reset()
+    with pytest.raises(ValueError, match=r"obs\['agent_pos'\] must be \(2,\) for this model's 'proprio', got \(3,\)"):
+        policy.select_action({"image": torch.rand(3, 16, 16), "agent_pos": torch.zeros(3)})
 
 
 def test_policy_agent_passes_the_env_position(proprio_model):
@@ -146,3 +149,27 @@ def test_an_env_observation_drives_the_policy_through_policy_observation(proprio
     policy.reset()
     assert policy.select_action(envs.policy_observation(observations)).shape == (2, 2)
     vector.close()
+
+
+def test_a_dim_unlike_the_data_names_the_spec_option():
+    from uva_kit.errors import DataError
+    from uva_kit.train.loop import fit_normalizers
+
+    spec = to_dict(load_spec("pusht-tiny"))
+    spec["modalities"].append({"type": "proprio", "data_key": "state", "dim": 7})
+    spec["modes"] = [{"mode": {"type": "policy", "given": ["proprio"]}}]
+    model = uva_kit.build(spec_from_dict(spec))
+    stats = {"actions": {"min": np.zeros(2), "max": np.ones(2)}, "state": {"min": np.zeros(9), "max": np.ones(9)}}
+    with pytest.raises(DataError, match=r"'state' has 9 values per step in the data, but the 'proprio' modality is "
+                                        r"built for 7: set modalities.2.dim = 9 in the spec"):
+        fit_normalizers(model, stats)
+
+
+def test_a_proprio_that_no_mode_gives_warns_how_to_give_it():
+    from uva_kit.model.uva import UnusedModalityWarning
+
+    spec = to_dict(load_spec("pusht-tiny"))
+    spec["modalities"].append({"type": "proprio"})
+    with pytest.warns(UnusedModalityWarning, match=r"'proprio' has no head and no mode .*modes.0.mode.given=\['proprio'\]"):
+        model = uva_kit.build(spec_from_dict(spec))
+    assert model.policy_observations == {}

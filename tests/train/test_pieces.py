@@ -136,10 +136,12 @@ def test_stage_two_starts_from_stage_one_weights(tmp_path, capsys):
     assert "initialised" in printed and "; 0 keep their fresh values" in printed  # same architecture: all of it
     wider = load_spec("pusht-tiny", ["training.steps=1", "training.batch_size=4", "training.checkpoint_every=100",
                                      "backbone.width=48"])
-    fit(wider, SyntheticWindows(4), tmp_path / "stage2b", init_from=stage1.checkpoint / "pretrained_model", progress=False)
+    fit(wider, SyntheticWindows(4), tmp_path / "stage2b", init_from=tmp_path / "stage1", progress=False)  # a run
     printed = capsys.readouterr().out
+    assert f"from {stage1.checkpoint / 'pretrained_model'}; " in printed
     kept = int(printed.split("; ")[1].split()[0])
     assert kept > 0  # the backbone's mis-shaped weights keep their fresh values instead of failing or being forced
+    assert "keep their fresh values (backbone." in printed  # and are named
 
 
 def test_time_limit_stops_with_a_checkpoint_and_resume_continues(tmp_path):

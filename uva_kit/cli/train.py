@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                        "PushT set shipped with uva_kit")
     parser.add_argument("--out", help="the run folder (checkpoints, metrics.jsonl, train_config.json)")
     parser.add_argument("--video-data", help="an action-free video dataset mixed in at training.video_data_ratio")
-    parser.add_argument("--init-from", help="a model folder to initialise from where names and shapes match "
-                                            "(stage 2 from stage 1: OUT/checkpoints/<step>/pretrained_model)")
+    parser.add_argument("--init-from", help="a model folder, checkpoint or run to initialise from where names and "
+                                            "shapes match (fine-tuning; stage 2 from stage 1)")
     parser.add_argument("--latent-cache", metavar="DIR", help="encode each training window once into DIR and train on "
                                                                "the cached latents (no augmentation)")
     parser.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
@@ -37,11 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def split_dataset(spec, path: str, split: str, augment: bool | None = None):
     """The ``split`` ("train"/"val") of dataset ``path`` with the spec's layout, validation ratio and seed."""
     from uva_kit.data import UVADataset
+    from uva_kit.modality.language import reads_instructions
     from uva_kit.modality.proprio import proprio_keys
 
     training = spec.training
     return UVADataset(resolve_data(path), spec.layout, split=split, val_ratio=training.val_ratio,
-                      split_seed=training.seed, augment=augment, history_keys=proprio_keys(spec))
+                      split_seed=training.seed, augment=augment, history_keys=proprio_keys(spec),
+                      instructions=reads_instructions(spec))
 
 
 def split_summary(train, val) -> str:

@@ -34,7 +34,8 @@ class UVADataset(torch.utils.data.Dataset):
     ``augment`` (default: on for "train") applies one random crop + blur to all 8 frames of a sample;
     ``extra_keys`` limits the extras (default: all); ``history_keys`` names the per-frame inputs the
     model's ``proprio`` streams read (see :func:`uva_kit.modality.proprio.proprio_keys`); ``image_size``
-    resizes frames (default: as stored).
+    resizes frames (default: as stored); ``instructions`` adds each window's episode task as ``instruction`` (a
+    string; what a ``language`` modality reads).
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class UVADataset(torch.utils.data.Dataset):
         extra_keys: tuple[str, ...] | None = None,
         image_size: int | None = None,
         history_keys: tuple[str, ...] = (),
+        instructions: bool = False,
     ):
         self.episodes = source if isinstance(source, EpisodeTable) else load_episodes(source)
         self.layout = layout or LayoutSpec()
@@ -61,7 +63,9 @@ class UVADataset(torch.utils.data.Dataset):
         if self.episodes.actions.shape[1] != self.layout.action_dim:
             raise DataError(
                 f"{self.episodes.source}: actions have {self.episodes.actions.shape[1]} dimensions but "
-                f"layout.action_dim is {self.layout.action_dim}"
+                f"layout.action_dim is {self.layout.action_dim}; a model for these actions sets layout.action_dim = "
+                f"{self.episodes.actions.shape[1]} in its spec (uva-kit train --set layout.action_dim="
+                f"{self.episodes.actions.shape[1]})"
             )
         available = tuple(self.episodes.extras)
         unknown = sorted(set(extra_keys or ()) - set(available))
@@ -74,11 +78,15 @@ class UVADataset(torch.utils.data.Dataset):
         }
         chosen = available if extra_keys is None else tuple(extra_keys)
         self.extra_keys = tuple(key for key in chosen if key not in self.history_signals)
-        derived_stats = {key: array_stats(values) for key, values in self.history_signals.items()
-                         if key not in self.episodes.stats}
-        self._stats = {**self.episodes.stats, **derived_stats}
+        signals = {**self.episodes.low_dim(), **self.history_signals}  # an in-memory table may come without stats
+        computed = {key: array_stats(values) for key, values in signals.items() if key not in self.episodes.stats}
+        self._stats = {**self.episodes.stats, **computed}
         self.augmentation = ClipAugmentation() if (split == "train" if augment is None else augment) else None
         self.image_size = image_size
+        if instructions and not self.episodes.tasks:
+            raise DataError(f"{self.episodes.source}: the model reads an instruction, but the dataset names no task per "
+                            "episode (write them with EpisodeRecord(task=...))")
+        self.instructions = instructions
 
     @property
     def cache_key(self) -> dict:
@@ -118,4 +126,7 @@ class UVADataset(torch.utils.data.Dataset):
             sample[key] = torch.from_numpy(values[window.history])
         for key in self.extra_keys:
             sample[key] = torch.from_numpy(self.episodes.extras[key][window.actions])
+        if self.instructions:
+            episode = np.searchsorted(self.episodes.episode_ends, window.actions[0], side="right")
+            sample["instruction"] = self.episodes.tasks[episode]
         return sample

@@ -54,6 +54,8 @@ class LeRobotWriter:
 
     def __init__(self, root: str | Path, fps: int = 10, robot_type: str | None = None, crf: int = 18):
         self.root = Path(root)
+        if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
+            raise DataError(f"{self.root}: a dataset is written into a new or empty folder; choose another or remove it")
         self.fps = fps
         self.robot_type = robot_type
         (self.root / "meta").mkdir(parents=True, exist_ok=True)
@@ -73,6 +75,7 @@ class LeRobotWriter:
     def add(self, episode: EpisodeRecord) -> None:
         if episode.length == 0:
             raise DataError("cannot write an episode with no steps")
+        self._check_like_the_first(episode)
         self.image_shape = episode.frames.shape[1:]
         start = self.total_frames
         task_index = self.tasks.setdefault(episode.task, len(self.tasks))
@@ -112,6 +115,23 @@ class LeRobotWriter:
                 "seed": -1 if episode.seed is None else int(episode.seed),
             }
         )
+
+    def _check_like_the_first(self, episode: EpisodeRecord) -> None:
+        """DataError unless ``episode`` has the per-step shapes of the episodes written before it, and frames
+        of even height and width (H.264 in yuv420p stores colour at half resolution)."""
+        height, width = episode.frames.shape[1:3]
+        if height % 2 or width % 2:
+            raise DataError(f"episode {len(self.episodes)}: frames are {height}x{width}; the video needs an even height "
+                            "and width: crop or pad them by one pixel (e.g. frames[:, :H - H % 2, :W - W % 2])")
+        shapes = {"frames": episode.frames.shape[1:], "actions": episode.actions.shape[1:],
+                  "agent_pos": episode.agent_pos.shape[1:],
+                  **{f"extras['{key}']": value.shape[1:] for key, value in episode.extras.items()}}
+        if self.episodes and shapes != self._shapes:
+            differ = sorted(k for k in set(shapes) | set(self._shapes) if shapes.get(k) != self._shapes.get(k))
+            raise DataError(f"episode {len(self.episodes)}: {differ[0]} has per-step shape {shapes.get(differ[0])}, but "
+                            f"episode 0's is {self._shapes.get(differ[0])} (None: absent); every episode of a dataset "
+                            "has the same frame size, action and state widths and extras")
+        self._shapes = shapes
 
     def close(self) -> None:
         """Finish the video and write the parquet files, stats.json and info.json."""
@@ -251,7 +271,14 @@ def read_lerobot(root: str | Path) -> EpisodeTable:
         stats=stats,
         fps=float(info["fps"]),
         source=str(root),
+        tasks=_episode_tasks(episodes),
     )
+
+
+def _episode_tasks(episodes: list[dict]) -> tuple[str, ...]:
+    """Each episode's task string (its first, as LeRobot lists them per episode); () when none is named."""
+    tasks = tuple((episode.get("tasks") or [""])[0] for episode in episodes)
+    return tasks if any(tasks) else ()
 
 
 def _read_stats(path: Path) -> dict:

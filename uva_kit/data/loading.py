@@ -21,5 +21,6 @@ def load_episodes(path: str | Path) -> EpisodeTable:
         return read_zarr_replay(path)
     raise DataError(
         f"{path}: unknown dataset format; expected a LeRobotDataset v3 folder (meta/info.json) or a "
-        "Diffusion Policy replay buffer (*.zarr with data/img, data/state, data/action, meta/episode_ends)"
+        "Diffusion Policy replay buffer (*.zarr with data/img, data/state, data/action, meta/episode_ends); "
+        "numpy arrays become one with uva_kit.data.LeRobotWriter (docs/datasets-and-environments.md, 'Your own data')"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from uva_kit.data.frames import frames_problem
 from uva_kit.errors import DataError
 
 
@@ -13,7 +14,8 @@ class EpisodeTable:
     """Concatenated per-step arrays of every episode plus ``episode_ends`` (cumulative end indices).
 
     ``extras`` are further per-step signals (``contact_impulse``, ``environment_state``, ...), ``stats`` the
-    normalization statistics per key ({"min", "max", ...}), ``source`` the path named in error messages.
+    normalization statistics per key ({"min", "max", ...}; ``UVADataset`` computes those missing), ``tasks``
+    each episode's task (instruction) where the dataset names them, ``source`` the path named in error messages.
     """
 
     frames: np.ndarray  # (N, H, W, 3) uint8
@@ -24,13 +26,13 @@ class EpisodeTable:
     stats: dict[str, dict[str, np.ndarray]] = attrs.field(factory=dict)
     fps: float = 10.0
     source: str = "<memory>"
+    tasks: tuple[str, ...] = ()
 
     def __attrs_post_init__(self):
+        problem = frames_problem(self.frames)
+        if problem is not None:
+            raise DataError(f"{self.source}: {problem}")
         n = len(self.frames)
-        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
-            raise DataError(
-                f"{self.source}: frames must be uint8 (N, H, W, 3), got {self.frames.dtype} {self.frames.shape}"
-            )
         for key, array in {"actions": self.actions, "agent_pos": self.agent_pos, **self.extras}.items():
             if len(array) != n:
                 raise DataError(f"{self.source}: '{key}' has {len(array)} steps but there are {n} frames")
@@ -52,6 +54,8 @@ class EpisodeTable:
                 f"{self.source}: episode_ends must be strictly increasing positive indices ending at the number "
                 f"of steps ({n}), got {ends[:5].tolist()}...{ends[-1:].tolist()}"
             )
+        if self.tasks and len(self.tasks) != len(ends):
+            raise DataError(f"{self.source}: {len(self.tasks)} tasks for {len(ends)} episodes; give one per episode")
 
     @property
     def num_episodes(self) -> int:

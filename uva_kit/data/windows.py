@@ -42,8 +42,8 @@ def check_layout(layout: LayoutSpec) -> None:
     if layout.frame_offset < 0 or last_frame >= layout.horizon or last_action >= layout.horizon:
         raise DataError(
             f"layout does not fit its horizon {layout.horizon}: frames reach position {last_frame} and actions "
-            f"{last_action} (positions must be 0..{layout.horizon - 1}); raise layout.horizon or lower the "
-            "stride, offset or chunk"
+            f"{last_action} (positions must be 0..{layout.horizon - 1}); raise layout.horizon to "
+            f"{max(last_frame, last_action) + 1} or lower the stride, offset or chunk"
         )
 
 

@@ -84,14 +84,21 @@ def _load_frames(array, path: Path, block: int = 1024) -> np.ndarray:
     """``data/img`` as uint8 (N, H, W, 3). Float images hold 0..255 (Diffusion Policy divides them by 255); they
     are read ``block`` frames at a time, so their float copy (2.8 GB for PushT) never exists whole."""
     if array.shape[-1] != 3 or not (array.dtype == np.uint8 or np.issubdtype(array.dtype, np.floating)):
-        raise DataError(f"{path}: 'data/img' must be uint8 or float 0..255 (N, H, W, 3), got {array.dtype} {array.shape}")
+        hint = ": channels first? store frames.transpose(0, 2, 3, 1)" if array.shape[1] == 3 else ""
+        raise DataError(f"{path}: 'data/img' must be uint8 or float 0..255 (N, H, W, 3), got {array.dtype} {array.shape}"
+                        + hint)
     if array.dtype == np.uint8:
         return _load(array, path, "data/img")
     frames = np.empty(array.shape, np.uint8)
+    brightest = 0.0
     for start in range(0, len(frames), block):
         values = _load(array, path, "data/img", slice(start, start + block))
         if not (np.isfinite(values).all() and values.min() >= 0 and values.max() <= 255):
             raise DataError(f"{path}: float 'data/img' must hold pixel values in 0..255; frames {start}.."
                             f"{start + len(values) - 1} have values in [{values.min()}, {values.max()}]")
         frames[start:start + len(values)] = np.rint(values)
+        brightest = max(brightest, float(values.max()) if values.size else 0.0)
+    if 0 < brightest <= 1:
+        raise DataError(f"{path}: float 'data/img' must hold pixel values in 0..255, but none is above 1: frames in "
+                        "[0, 1] would read as black; store them times 255 (or as uint8)")
     return frames

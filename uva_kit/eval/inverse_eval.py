@@ -18,6 +18,7 @@ from uva_kit.errors import InputError
 from uva_kit.eval.report import Report
 from uva_kit.eval.video_eval import window_indices
 from uva_kit.eval.visuals import line_plot, pyplot
+from uva_kit.eval.window_conditions import window_conditions
 
 
 def action_errors(predicted: torch.Tensor, recorded: torch.Tensor) -> torch.Tensor:
@@ -38,7 +39,8 @@ def evaluate_inverse(model, dataset, out: Path, *, samples: int = 256, batch_siz
         items = [dataset[i] for i in indices[start:start + batch_size]]
         history = torch.stack([item["history_frames"] for item in items])
         future = torch.stack([item["future_frames"] for item in items])
-        predicted.append(model.inverse_dynamics(history, future, generator=generator).double().cpu())
+        conditions = window_conditions(model, items)
+        predicted.append(model.inverse_dynamics(history, future, generator=generator, **conditions).double().cpu())
         recorded.append(torch.stack([item["actions"] for item in items]).double())
     predicted, recorded = torch.cat(predicted), torch.cat(recorded)
     errors = action_errors(predicted, recorded)

@@ -32,6 +32,7 @@ from uva_kit.eval.visuals import (
     write_mp4,
     write_png,
 )
+from uva_kit.eval.window_conditions import sliced, window_conditions
 
 MODES = ("video", "forward_dynamics")
 PICTURE_SCALE = 4
@@ -44,10 +45,13 @@ def window_indices(count: int, samples: int) -> list[int]:
     return sorted(set(np.linspace(0, count - 1, min(samples, count)).round().astype(int).tolist()))
 
 
-def held_out_clips(dataset, samples: int, image_size: int) -> dict[str, torch.Tensor]:
-    """History frames, future frames (at ``image_size``) and actions of evenly spread windows, stacked."""
+def held_out_clips(model, dataset, samples: int) -> dict:
+    """History frames, future frames (at the model's image size) and actions of evenly spread windows, stacked,
+    and what else they give ``model`` (``conditions``: see :func:`window_conditions`)."""
+    image_size = model.spec.layout.image_size
     items = [dataset[i] for i in window_indices(len(dataset), samples)]
     clips = {key: torch.stack([item[key] for item in items]) for key in ("history_frames", "future_frames", "actions")}
+    clips["conditions"] = window_conditions(model, items)
     future = clips["future_frames"]
     if future.shape[-1] != image_size:
         flat = F.interpolate(future.flatten(0, 1), size=(image_size, image_size), mode="bilinear", antialias=True,
@@ -64,11 +68,12 @@ def predict(model, mode: str, clips: dict, num_iter: int, batch_size: int, seed:
     count = len(clips["history_frames"])
     for start in tqdm(range(0, count, batch_size), desc=f"{mode} (num_iter {num_iter})", unit="batch", disable=not progress):
         history = clips["history_frames"][start:start + batch_size]
+        conditions = sliced(clips["conditions"], slice(start, start + batch_size))
         if mode == "video":
-            frames = model.generate_video(history, num_iter=num_iter, generator=generator)
+            frames = model.generate_video(history, num_iter=num_iter, generator=generator, **conditions)
         else:
             frames = model.forward_dynamics(history, clips["actions"][start:start + batch_size], num_iter=num_iter,
-                                            generator=generator)
+                                            generator=generator, **conditions)
         outputs.append(frames.float().cpu())
     return torch.cat(outputs)
 
@@ -80,7 +85,7 @@ def evaluate_video(model, dataset, out: Path, *, samples: int = 32, num_iters: S
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
         raise InputError(f"unknown video mode(s) {unknown}; choose from {list(MODES)}")
-    clips = held_out_clips(dataset, samples, model.spec.layout.image_size)
+    clips = held_out_clips(model, dataset, samples)
     real = clips["future_frames"]
     real_features = i3d_features(i3d, real, progress=progress) if i3d is not None else None
     results = []

@@ -57,3 +57,8 @@ class LanguageModality(Modality):
             dropped = torch.rand(vectors.shape[0], 1, 1, generator=generator, device=device) < self.drop_prob
             vectors = torch.where(dropped, self.fake_latent, vectors)
         return vectors.expand(-1, self.prefix_tokens, -1)
+
+
+def reads_instructions(spec) -> bool:
+    """Whether model spec ``spec`` has a ``language`` modality (its samples need an ``instruction``)."""
+    return any(isinstance(modality, LanguageModalitySpec) for modality in spec.modalities)

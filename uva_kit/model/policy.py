@@ -126,9 +126,11 @@ class Policy:
                                f"({'(dim,)' if unbatched else '(B, dim)'}); got keys {sorted(obs)}")
             value = torch.as_tensor(obs[key], dtype=self.model.dtype, device=self.model.device)
             value = value[None] if unbatched else value
-            if value.dim() != 2 or value.shape[0] != batch:
-                raise InputError(f"obs['{key}'] must be {'(dim,)' if unbatched else f'({batch}, dim)'}, "
-                                 f"got {tuple(torch.as_tensor(obs[key]).shape)}")
+            dim = getattr(self.model.modalities[name], "dim", None)
+            if not (value.dim() == 2 and value.shape[0] == batch and dim in (None, value.shape[1])):
+                width = "dim" if dim is None else dim
+                raise InputError(f"obs['{key}'] must be {f'({width},)' if unbatched else f'({batch}, {width})'} for "
+                                 f"this model's '{name}', got {tuple(torch.as_tensor(obs[key]).shape)}")
             values[name] = value
         return values
 

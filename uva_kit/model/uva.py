@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
@@ -39,6 +40,10 @@ from uva_kit.spec.model import UVASpec
 FRAME_RANGE_SLACK = 1e-3
 # a task for the language modality: one string, B strings, or its prefix tokens from ``instruction_tokens``
 Instruction = str | Sequence[str] | torch.Tensor | None
+
+
+class UnusedModalityWarning(UserWarning):
+    """An input-only modality that no mode of the training mixture gives: the model never reads it."""
 
 
 def check_frames(frames: torch.Tensor, what: str, *, values: bool = True) -> None:
@@ -91,10 +96,13 @@ class UVAModel(nn.Module):
             raise SpecError("layout", f"history_frames ({layout.history_frames}) must equal future_frames "
                             f"({layout.future_frames}): history frame i is fused with future frame i.")
         self.encoder = registry.get("encoder", spec.encoder.type).build(spec.encoder).requires_grad_(False).eval()
-        if layout.image_size % self.encoder.downsample:
+        factor = self.encoder.downsample
+        if layout.image_size % factor:
+            below, above = layout.image_size // factor * factor, (layout.image_size // factor + 1) * factor
+            closest = f"{below} or {above}" if below else str(above)
             raise SpecError("layout.image_size", f"{layout.image_size} is not a multiple of the encoder's "
-                            f"downsampling factor {self.encoder.downsample}.")
-        side = layout.image_size // self.encoder.downsample
+                            f"downsampling factor {factor}: use {closest}.")
+        side = layout.image_size // factor
         self.grid = TokenGrid(layout.future_frames, side, side, self.encoder.latent_channels)
         width = getattr(spec.backbone, "width", None)
         if not isinstance(width, int):
@@ -137,6 +145,7 @@ class UVAModel(nn.Module):
             raise SpecError("modes", "the training mixture is empty; list at least one mode.")
         if len({mode.name for mode, _ in self.mixture}) != len(self.mixture):
             raise SpecError("modes", "a mode is listed twice in the mixture.")
+        self._warn_unread_inputs()
 
     # ----------------------------------------------------------------------------------- set-up
 
@@ -175,6 +184,15 @@ class UVAModel(nn.Module):
         """The headline ``repr(model)`` starts with."""
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
         return f"'{self.spec.name}' on {self.device}, {self.dtype}: {trainable:,} trainable parameters"
+
+    def _warn_unread_inputs(self) -> None:
+        for modality in self.stream_modalities:
+            given = any(mode.needs(modality.name) for mode, _ in self.mixture)
+            if modality.name != VIDEO and modality.head is None and not given:
+                warnings.warn(f"modality '{modality.name}' has no head and no mode of the mixture gives it, so the "
+                              f"model never reads it: list it in a mode's given, e.g. "
+                              f"--set \"modes.0.mode.given=['{modality.name}']\" (modes.0 is the policy by default)",
+                              UnusedModalityWarning, stacklevel=4)
 
     def set_attention_backend(self, name: str) -> None:
         """Run the backbone's attention through backend ``name`` (``sdpa``, ``math``, ``flash``, ``xformers``, ...)."""
@@ -345,8 +363,9 @@ class UVAModel(nn.Module):
                     streams.append(absent)
                     continue
                 if stream not in data:
-                    hint = f": pass inputs={{'{modality.name}': ...}}" if modality.name != VIDEO else ""
-                    raise InputError(f"mode '{mode.name}' needs '{stream}' data, which was not given{hint}")
+                    key = getattr(modality, "data_key", stream)
+                    raise InputError(f"mode '{mode.name}' needs '{stream}' data, which was not given: inference methods "
+                                     f"take it as inputs={{'{modality.name}': ...}}, batches as '{key}'")
                 if data[stream].shape[0] != batch:
                     sizes = {name: value.shape[0] for name, value in data.items()}
                     raise InputError(f"the inputs disagree on the batch size: B = {batch} from the frames, but {sizes}; "

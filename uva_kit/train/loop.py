@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from uva_kit.errors import InputError, UvaKitError
+from uva_kit.errors import DataError, InputError, UvaKitError
 from uva_kit.run_layout import checkpoint_root, last_checkpoint
 from uva_kit.spec import UVASpec, as_spec, to_dict
 from uva_kit.train import distributed, training_state
@@ -29,6 +29,7 @@ from uva_kit.train.sharding import full_optimizer_state, load_optimizer_state
 from uva_kit.train.stop_request import StopRequest, ignore_stop_signals
 
 RUN_CONFIG = "train_config.json"
+KEPT_NAMED = 5  # fresh tensors named when initialising from another model
 Evaluate = Callable[[torch.nn.Module, int], float]
 
 
@@ -63,7 +64,19 @@ def fit_normalizers(model: torch.nn.Module, stats: dict) -> None:
             continue
         if key not in stats:
             raise UvaKitError(f"the dataset statistics have no '{key}' (needed by the '{modality.name}' normalizer).")
+        width, expected = np.size(stats[key]["min"]), normalizer.low.numel()
+        if width != expected:
+            raise DataError(f"'{key}' has {width} values per step in the data, but the '{modality.name}' modality is "
+                            f"built for {expected}: set {_size_option(model.spec, modality.name)} = {width} in the spec")
         normalizer.set_range(stats[key]["min"], stats[key]["max"])
+
+
+def _size_option(spec: UVASpec, modality: str) -> str:
+    """The spec option that sets the per-step size of ``modality``'s data."""
+    if modality == "action":
+        return "layout.action_dim"
+    index = next(i for i, m in enumerate(spec.modalities) if m.type == modality)
+    return f"modalities.{index}.dim"
 
 
 def fit_latent_standardizer(model: torch.nn.Module, dataset: Any, samples: int = 256) -> None:
@@ -144,7 +157,7 @@ def fit(
     ``latent_cache`` (a folder) trains on encoder latents cached there (see ``latent_windows``).
     """
     from uva_kit import build
-    from uva_kit.pretrained import load_matching_weights
+    from uva_kit.pretrained import load_matching_weights, model_directory
 
     spec = as_spec(spec)
     training = spec.training
@@ -172,9 +185,11 @@ def fit(
     if latent_cache is not None:
         dataset, val_dataset = _cached_latents(model, latent_cache, state, progress, dataset, val_dataset)
     if init_from is not None and checkpoint is None:
-        loaded, kept = load_matching_weights(model, init_from)
+        source = model_directory(init_from)
+        loaded, kept = load_matching_weights(model, source)
         if state.is_main:
-            print(f"initialised {len(loaded)} tensors from {init_from}; {len(kept)} keep their fresh values")
+            named = f" ({', '.join(kept[:KEPT_NAMED])}{', ...' if len(kept) > KEPT_NAMED else ''})" if kept else ""
+            print(f"initialised {len(loaded)} tensors from {source}; {len(kept)} keep their fresh values{named}")
     ema = EMA(model, training.ema_power, training.ema_max_decay)
     if checkpoint is not None:
         training_state.load_weights(checkpoint, model, ema)
