@@ -5,33 +5,28 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-from pathlib import Path
 
 import pytest
+from documents import DOCUMENTS, code_blocks
 
 from uva_kit.cli import build_parser
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PROGRAM = re.compile(r"^(?:\$ )?(?:torchrun .*?-m uva_kit|uva-kit) (?!\S+:)(.*)$")  # not an error line
 
 
 def documented_commands() -> list[tuple[str, str]]:
     """(where, arguments) of each command line in the documents' code blocks, continuation lines joined."""
     commands = []
-    for document in DOCUMENTS:
-        in_code, pending, start = False, "", 0
-        for number, line in enumerate(document.read_text().splitlines(), 1):
-            if line.lstrip().startswith("```"):
-                in_code = not in_code
-                continue
+    for block in (block for document in DOCUMENTS for block in code_blocks(document)):
+        pending, start = "", 0
+        for number, line in enumerate(block.lines, block.line):
             text = line.strip()
-            if not (in_code or line.startswith("    ")) or not (pending or PROGRAM.match(text)):
+            if not (pending or PROGRAM.match(text)):
                 continue
             start = start if pending else number
             pending += " " + text.split("  #")[0].rstrip(" \\")
             if not text.endswith("\\"):
-                commands.append((f"{document.name}:{start}", PROGRAM.match(pending.strip()).group(1)))
+                commands.append((f"{block.document.name}:{start}", PROGRAM.match(pending.strip()).group(1)))
                 pending = ""
     return commands
 
