@@ -3,13 +3,15 @@
 A document's blocks run in order in one namespace (a later block may use an earlier one's names), in a fresh
 working directory. What a document takes as given (``history`` in the README, a spec file in specs.md, ...)
 comes from ``GIVEN``; the few settings too slow for a test (50 evaluation episodes) are swapped for smaller
-ones through ``SMALLER``, each checked to still appear in the document. A block that cannot run here carries
+ones through ``SMALLER``, each checked to still appear in the document. A value shown as a list in a
+comment (``registry.list("head")  # ['chunk', 'token']``) is checked. A block that cannot run here carries
 ``<!-- not executed: REASON -->`` on the line before it; docs/writing-a-plugin.md's ``<!-- example: PATH -->``
 blocks run in tests/test_writing_a_plugin_guide.py.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 import traceback
@@ -47,6 +49,9 @@ SMALLER = {
                       ("episodes=10, max_steps=300", "episodes=1, max_steps=8")],
 }
 
+# A bare expression whose comment starts with its value as a list: `uva_kit.registry.list("head")  # ['chunk', ...]`.
+SHOWN_VALUE = re.compile(r"^(\w[^#=]*?)\s+# (\[.*?\])")
+
 
 def python_blocks(document: Path) -> list[CodeBlock]:
     return [block for block in code_blocks(document) if block.language == "python"]
@@ -65,6 +70,7 @@ def test_every_python_block_runs_or_says_why_not():
     blocks = [block for document in DOCUMENTS for block in python_blocks(document)]
     unexplained = [block.where for block in blocks if block.note.strip() in (NOT_EXECUTED, RUN_ELSEWHERE)]
     assert len(blocks) >= 16 and not unexplained, f"markers without a reason: {unexplained}"
+    assert sum(bool(SHOWN_VALUE.match(line)) for block in blocks for line in block.lines) >= 2
     assert {document.name for document in EXECUTED} == set(GIVEN), "list each executed document in GIVEN"
 
 
@@ -125,11 +131,14 @@ def given_files(small_run, original_checkpoint) -> Callable[[str, Path], None]:
 
 
 def runnable_source(document: Path, block: CodeBlock) -> str:
-    """The block's code, made smaller, at its document's line numbers (tracebacks point into the document)."""
+    """The block's code, made smaller, at its document's line numbers (tracebacks point into the document);
+    a line showing its value (``SHOWN_VALUE``) asserts it."""
     source = textwrap.dedent("\n".join(block.lines))
     for documented, tested in SMALLER.get(document.name, []):
         source = source.replace(documented, tested)
-    return "\n" * (block.line - 1) + source
+    lines = [f"assert {shown[1]} == {shown[2]}, 'the value is ' + repr({shown[1]})"
+             if (shown := SHOWN_VALUE.match(line)) else line for line in source.splitlines()]
+    return "\n" * (block.line - 1) + "\n".join(lines)
 
 
 @pytest.mark.parametrize("document", EXECUTED, ids=[document.name for document in EXECUTED])
