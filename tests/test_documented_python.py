@@ -142,6 +142,7 @@ def runnable_source(document: Path, block: CodeBlock) -> str:
 
 
 @pytest.mark.parametrize("document", EXECUTED, ids=[document.name for document in EXECUTED])
+@pytest.mark.filterwarnings("ignore::uva_kit.encoder.checkpoint.RandomWeightsWarning")  # the README's uva-b-pusht
 def test_documented_python_runs(document, given, given_files, tmp_path, monkeypatch):
     text = "\n".join("\n".join(block.lines) for block in executed_blocks(document))
     stale = [documented for documented, _ in SMALLER.get(document.name, []) if documented not in text]
