@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uva_kit.eval import inverse_eval, planning, policy_eval
+from uva_kit.eval import inverse_eval, planning, policy_eval, video_eval
 from uva_kit.eval.scoring import episode_result
 
 
@@ -27,26 +27,47 @@ def saved_figures(monkeypatch):
     return figures
 
 
-def test_per_episode_plot_has_integer_ticks_and_unconnected_markers(tmp_path, saved_figures):
-    results = [episode_result(seed, [0.1 * i], [False]) for i, seed in enumerate((100000, 100001, 100002))]
-    runs = [policy_eval.PolicyRun("uva", "uva", "normal", None, results),
-            policy_eval.PolicyRun("still", "still", "normal", None, results)]
-    info = {"env": "pusht", "episodes": 3, "seeds": [100000, 100001, 100002], "max_steps": 5, "visuals": ["normal"]}
+def _policy_report(tmp_path, scores_by_run):
+    runs = [policy_eval.PolicyRun(name, name, "normal", None,
+                                  [episode_result(100000 + i, [score], [False]) for i, score in enumerate(scores)])
+            for name, scores in scores_by_run.items()]
+    episodes = len(next(iter(scores_by_run.values())))
+    info = {"env": "pusht", "episodes": episodes, "seeds": list(range(100000, 100000 + episodes)), "max_steps": 5,
+            "visuals": ["normal"]}
     policy_eval._write_report(info, runs, tmp_path, history_sweep=False)
+
+
+def test_per_episode_plot_keeps_equal_points_apart_on_a_0_to_1_scale(tmp_path, saved_figures):
+    _policy_report(tmp_path, {"uva": [0.0, 0.1, 0.2], "still": [0.0, 0.1, 0.2]})
     axes = saved_figures["per_seed.png"].axes[0]
-    assert all(line.get_linestyle() == "None" and line.get_marker() == "o" for line in axes.get_lines())
+    lines = axes.get_lines()
+    assert all(line.get_linestyle() == "None" for line in lines)  # episodes are independent points
+    assert len({line.get_marker() for line in lines}) == 2
+    assert not set(lines[0].get_xdata()) & set(lines[1].get_xdata())  # the same score does not hide the other run
+    assert axes.get_ylim()[0] <= 0 and axes.get_ylim()[1] >= 1
     ticks = [tick for tick in axes.get_xticks() if axes.get_xlim()[0] <= tick <= axes.get_xlim()[1]]
     assert ticks and all(float(tick).is_integer() for tick in ticks)
 
 
+def test_score_plot_prints_the_numbers_and_the_spread_over_episodes(tmp_path, saved_figures):
+    _policy_report(tmp_path, {"uva": [0.2, 0.4], "random": [0.1, 0.1]})
+    axes = saved_figures["scores.png"].axes[0]
+    printed = [text.get_text() for text in axes.texts]
+    assert printed == ["0.30", "0.10", "0.00", "0.00"]  # score of each run, then its success rate
+    error_bars = [c for c in axes.containers if getattr(c, "has_yerr", False)]
+    assert len(error_bars) == 1 and error_bars[0].lines[2][0].get_segments()[0][:, 1] == pytest.approx([0.2, 0.4])
+    assert axes.get_ylim()[0] == 0 and axes.get_ylim()[1] >= 1
+
+
 def test_planning_plot_shows_the_score_beside_the_success_rate(tmp_path, saved_figures):
-    runs = [{"selector": name, "success_rate": 0.0, "score": score, "mean_steps": 300, "videos": []}
+    runs = [{"selector": name, "success_rate": 0.0, "score": score, "score_sem": 0.1, "mean_steps": 300, "videos": []}
             for name, score in (("base", 0.2), ("uva", 0.4))]
     info = {"episodes": 2, "seeds": [100000, 100001], "candidates": 4, "execute_steps": 6, "runs": runs}
     planning._write_report(info, tmp_path)
     axes = saved_figures["success.png"].axes[0]
     assert sorted(bar.get_height() for bar in axes.patches) == [0.0, 0.0, 0.2, 0.4]
     assert [text.get_text() for text in axes.get_legend().get_texts()] == ["success rate", "score (mean best reward)"]
+    assert [text.get_text() for text in axes.texts] == ["0.00", "0.00", "0.20", "0.40"]  # a zero bar is still read
 
 
 def test_inverse_trajectory_plot_is_labelled(tmp_path, saved_figures):
@@ -54,3 +75,14 @@ def test_inverse_trajectory_plot_is_labelled(tmp_path, saved_figures):
     inverse_eval._trajectory_plot(chunk, chunk + 1, tmp_path / "trajectories.png")
     axes = saved_figures["trajectories.png"].axes[0]
     assert axes.get_xlabel() and axes.get_ylabel() and axes.get_title()
+
+
+def test_psnr_plot_groups_num_iter_under_each_mode(tmp_path, saved_figures):
+    results = [{"mode": mode, "num_iter": n, "psnr": 10.0 + n, "psnr_per_future_frame": [10.0, 11.0]}
+               for mode in ("video", "forward_dynamics") for n in (1, 8)]
+    video_eval._psnr_plots({"samples": 4, "results": results}, tmp_path)
+    axes = saved_figures["psnr.png"].axes[0]
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["video", "forward_dynamics"]
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["num_iter 1", "num_iter 8"]
+    lines = saved_figures["psnr_per_frame.png"].axes[0].get_lines()
+    assert len({(line.get_marker(), line.get_linestyle()) for line in lines}) == 4  # equal curves stay apart

@@ -212,8 +212,9 @@ def _write_report(info: dict, out: Path) -> None:
     runs = info["runs"]
     bar_plot([r["selector"] for r in runs], {"success rate": [r["success_rate"] for r in runs],
                                              "score (mean best reward)": [r["score"] for r in runs]},
-             out / "success.png", ylabel="success rate, score", title="two-block: results by action selection",
-             ylim=(0, 1))
+             out / "success.png", ylabel="success rate, score (0-1)", ylim=(0, 1.05),
+             title=f"two-block: {info['episodes']} episodes per selector (error bars: standard error)",
+             errors={"score (mean best reward)": [r["score_sem"] for r in runs]})
     report = Report("Forward-dynamics planning: two-block pushing")
     report.paragraph(f"{info['episodes']} episodes (seeds {info['seeds'][0]}..{info['seeds'][-1]}). Each replanning samples "
                      f"{info['candidates']} action chunks from the base policy; 'uva' keeps the chunk whose forward_dynamics "

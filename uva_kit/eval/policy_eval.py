@@ -117,11 +117,14 @@ def _write_videos(run: PolicyRun, recordings: dict, out: Path) -> None:
 def _write_report(info: dict, runs: list[PolicyRun], out: Path, history_sweep: bool) -> None:
     labels = [run.label for run in runs]
     summaries = [summarize(run.results) for run in runs]
-    bar_plot(labels, {"score": [s["score"] for s in summaries]}, out / "scores.png", ylabel="score (mean best reward)",
-             title=f"{info['env']}: score over {info['episodes']} episodes", ylim=(0, 1))
+    bar_plot(labels, {"score (mean best reward)": [s["score"] for s in summaries],
+                      "success rate": [s["success_rate"] for s in summaries]}, out / "scores.png",
+             ylabel="score, success rate (0-1)", ylim=(0, 1.05),
+             title=f"{info['env']}: {info['episodes']} episodes (error bars: standard error)",
+             errors={"score (mean best reward)": [s["score_sem"] for s in summaries]})
     line_plot({run.label: (list(range(len(run.results))), [r.score for r in run.results]) for run in runs},
-              out / "per_seed.png", xlabel=f"episode (seed - {info['seeds'][0]})", ylabel="best reward", title="per episode",
-              connect=False)
+              out / "per_seed.png", xlabel=f"episode (seed - {info['seeds'][0]})", ylabel="best reward (0-1)",
+              title="best reward of each episode", connect=False, ylim=(-0.03, 1.03))
     report = Report(f"Policy evaluation: {info['env']}")
     report.paragraph(f"{info['episodes']} episodes on seeds {info['seeds'][0]}..{info['seeds'][-1]}, at most "
                      f"{info['max_steps']} steps each. Score = mean over episodes of each episode's best reward "

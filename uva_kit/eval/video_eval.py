@@ -131,14 +131,23 @@ def _write_pictures(out: Path, name: str, history, real, fake, count: int) -> di
             "side_by_side_gif": str(gif.relative_to(out))}
 
 
+def _psnr_plots(info: dict, out: Path) -> None:
+    """psnr.png (per mode, a bar per num_iter) and psnr_per_frame.png (a line per mode and num_iter)."""
+    results = info["results"]
+    modes = list(dict.fromkeys(r["mode"] for r in results))
+    psnr_of = {(r["mode"], r["num_iter"]): r["psnr"] for r in results}
+    bar_plot(modes, {f"num_iter {n}": [psnr_of[(m, n)] for m in modes] for n in dict.fromkeys(r["num_iter"] for r in results)},
+             out / "psnr.png", ylabel="PSNR (dB)", title=f"PSNR over {info['samples']} windows, higher is better",
+             value_format="{:.1f}")
+    line_plot({f"{r['mode']}, num_iter {r['num_iter']}": (list(range(1, len(r["psnr_per_future_frame"]) + 1)),
+                                                          r["psnr_per_future_frame"]) for r in results},
+              out / "psnr_per_frame.png", xlabel="future frame (1 = the first predicted)", ylabel="PSNR (dB)",
+              title="PSNR by future frame")
+
+
 def _write_report(info: dict, out: Path) -> None:
     results = info["results"]
-    labels = [f"{r['mode']}\nnum_iter {r['num_iter']}" for r in results]
-    bar_plot(labels, {"PSNR": [r["psnr"] for r in results]}, out / "psnr.png", ylabel="PSNR (dB)",
-             title="PSNR, higher is better")
-    line_plot({f"{r['mode']} x{r['num_iter']}": (list(range(1, len(r["psnr_per_future_frame"]) + 1)),
-                                                  r["psnr_per_future_frame"]) for r in results},
-              out / "psnr_per_frame.png", xlabel="future frame", ylabel="PSNR (dB)", title="PSNR by future frame")
+    _psnr_plots(info, out)
     report = Report("Video prediction on held-out windows")
     report.paragraph(f"{info['samples']} held-out windows, frames compared at {info['image_size']}x{info['image_size']}. "
                      "video = generate_video (history only); forward_dynamics = history plus the recorded actions. "

@@ -14,6 +14,8 @@ import numpy as np
 from uva_kit.errors import InputError
 
 SEPARATOR = 2  # px of white between panels
+MARKERS = ("o", "s", "^", "D", "v", "P")
+LINE_STYLES = ("-", "--", ":", "-.")
 
 
 def to_uint8(frames) -> np.ndarray:
@@ -72,31 +74,45 @@ def write_gif(frames: np.ndarray, path: str | Path, fps: int = 10) -> Path:
 
 
 def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, *, ylabel: str, title: str,
-             ylim: tuple[float, float] | None = None) -> Path:
-    """A group of bars per label, one bar per series (``series[name]`` holds a value per label)."""
+             ylim: tuple[float, float] | None = None, errors: dict[str, Sequence[float]] | None = None,
+             value_format: str = "{:.2f}") -> Path:
+    """A group of bars per label, one bar per series (``series[name]`` holds a value per label), each bar's value
+    written on it; ``errors[name]`` (optional) draws error bars (e.g. the standard error over episodes)."""
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(max(4.0, 0.5 * len(labels) * len(series) + 2), 3.2))
     width = 0.8 / len(series)
     for i, (name, values) in enumerate(series.items()):
-        axes.bar(np.arange(len(values)) + (i - (len(series) - 1) / 2) * width, values, width, label=name)
+        spread = (errors or {}).get(name)
+        bars = axes.bar(np.arange(len(values)) + (i - (len(series) - 1) / 2) * width, values, width, label=name,
+                        yerr=spread, capsize=4 if spread is not None else 0)
+        axes.bar_label(bars, labels=[value_format.format(v) for v in values], padding=2, fontsize=8)
     axes.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center")
     if ylim is not None:
         axes.set_ylim(*ylim)
+    else:
+        axes.margins(y=0.15)  # room for the value labels
     return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1)
 
 
 def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *, xlabel: str,
-              ylabel: str, title: str, connect: bool = True) -> Path:
-    """One line per name: ``series[name] = (xs, ys)``; ``connect=False``: markers only, for independent points
-    (episodes). Integer x values (steps, indices) get integer ticks."""
+              ylabel: str, title: str, connect: bool = True, ylim: tuple[float, float] | None = None) -> Path:
+    """One line per name: ``series[name] = (xs, ys)``, each with its own marker and line style, so that equal
+    series stay apart; ``connect=False``: markers only, for independent points (episodes), each series shifted
+    a little sideways so that equal values do not hide each other. Integer x values get integer ticks."""
     from matplotlib.ticker import MaxNLocator
 
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(5, 3.2))
-    for name, (xs, ys) in series.items():
-        axes.plot(xs, ys, marker="o", linestyle="-" if connect else "none", label=name)
+    shift = 0.3 / len(series)
+    for i, (name, (xs, ys)) in enumerate(series.items()):
+        if not connect:
+            xs = np.asarray(xs, dtype=float) + (i - (len(series) - 1) / 2) * shift
+        axes.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], linestyle=LINE_STYLES[i % len(LINE_STYLES)] if connect else "none",
+                  label=name)
     if all(float(x).is_integer() for xs, _ in series.values() for x in xs):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if ylim is not None:
+        axes.set_ylim(*ylim)
     axes.set_xlabel(xlabel)
     return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1)
 
