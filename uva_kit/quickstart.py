@@ -137,7 +137,7 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     import uva_kit
     from uva_kit.cli.train import split_dataset
     from uva_kit.eval.observation_use import observation_use
-    from uva_kit.eval.report import Report
+    from uva_kit.eval.report import Report, percent
     from uva_kit.eval.video_eval import evaluate_video
     from uva_kit.eval.visuals import line_plot
     from uva_kit.train import read_run_config
@@ -161,8 +161,8 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     beats, verdict = _verdict(info["runs"])
     report = Report("uva_kit quickstart: PushT on a CPU")
     report.paragraph(verdict)
-    report.table(["agent", "score (mean best reward)", "success rate", "episodes"],
-                 [[run["label"], run["score"], run["success_rate"], run["episodes"]] for run in info["runs"]])
+    report.table(["agent", "score (mean best reward, 0-1)", "success rate", "episodes"],
+                 [[run["label"], run["score"], percent(run["success_rate"]), run["episodes"]] for run in info["runs"]])
     report.image(out / "eval" / "per_seed.png")
     report.paragraph(f"Model: {model.spec.name} trained for {_read_state(out).get('steps', '?')} steps "
                      f"(budget {options.minutes:g} min); checkpoint {checkpoint}. Deviations from the paper: "

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from uva_kit.errors import InputError
 from uva_kit.eval.frame_reward import frame_reward, locate
-from uva_kit.eval.report import Report
+from uva_kit.eval.report import Report, percent
 from uva_kit.eval.rollout import EpisodeBatch, batch_step_bar, summary_postfix
 from uva_kit.eval.scoring import EpisodeResult, summarize
 from uva_kit.eval.visuals import bar_plot, enlarge, to_uint8, write_gif, write_mp4
@@ -221,8 +221,9 @@ def _write_report(info: dict, out: Path) -> None:
                      "prediction shows the blocks closest to their targets, 'simulator' judges the same way from a "
                      "simulated copy (upper bound), 'base' executes one sample unscored. The first "
                      f"{info['execute_steps']} actions are executed, then it replans.")
-    report.table(["selector", "success rate", "score (mean best reward)", "mean steps"],
-                 [[r["selector"], r["success_rate"], r["score"], r["mean_steps"]] for r in runs])
+    report.table(["selector", "success rate", "score (mean best reward, 0-1)", "± standard error", "mean steps"],
+                 [[r["selector"], percent(r["success_rate"]), r["score"], r["score_sem"], f"{r['mean_steps']:.1f}"]
+                  for r in runs])
     report.image(out / "success.png")
     for r in runs:
         for media in r["videos"]:

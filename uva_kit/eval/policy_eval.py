@@ -18,7 +18,7 @@ from pathlib import Path
 import attrs
 
 from uva_kit.eval.agents import PolicyAgent
-from uva_kit.eval.report import Report
+from uva_kit.eval.report import Report, percent
 from uva_kit.eval.rollout import default_env_options, run_episodes
 from uva_kit.eval.scoring import EpisodeResult, summarize
 from uva_kit.eval.visuals import bar_plot, enlarge, line_plot, write_gif, write_mp4
@@ -129,9 +129,9 @@ def _write_report(info: dict, runs: list[PolicyRun], out: Path, history_sweep: b
     report.paragraph(f"{info['episodes']} episodes on seeds {info['seeds'][0]}..{info['seeds'][-1]}, at most "
                      f"{info['max_steps']} steps each. Score = mean over episodes of each episode's best reward "
                      "(the paper's number); success rate = fraction of episodes where the env reported success.")
-    report.table(["run", "checkpoint", "score", "success rate", "mean steps"],
-                 [[run.label, run.checkpoint or "(baseline)", s["score"], s["success_rate"], s["mean_steps"]]
-                  for run, s in zip(runs, summaries)])
+    report.table(["run", "checkpoint", "score (0-1)", "± standard error", "success rate", "mean steps"],
+                 [[run.label, run.checkpoint or "(baseline)", s["score"], s["score_sem"], percent(s["success_rate"]),
+                   f"{s['mean_steps']:.1f}"] for run, s in zip(runs, summaries)])
     if len(info["visuals"]) > 1:  # the paper's Table III layout: agents x visual variants
         agents = list(dict.fromkeys(run.agent for run in runs))
         score = {(run.agent, run.visual): s["score"] for run, s in zip(runs, summaries)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,6 +58,14 @@ class Report:
 
 
 def _cell(value: object) -> str:
+    """A table cell: floats to 3 decimals (no "-0.000"), "-" for a missing value (None, NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return f"{round(value, 3) + 0.0:.3f}"
     return str(value)
+
+
+def percent(fraction: float) -> str:
+    """A rate in [0, 1] as a table cell: 0.25 -> "25%"."""
+    return f"{fraction:.0%}"

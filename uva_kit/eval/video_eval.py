@@ -154,7 +154,7 @@ def _write_report(info: dict, out: Path) -> None:
                      "FVD: Fréchet distance of I3D Kinetics-400 logits (lower is better)"
                      + ("." if info["fvd_features"] else "; not computed: turned off (--no-fvd; from Python, i3d=None)."))
     report.table(["mode", "num_iter", "PSNR (dB)", "SSIM", "FVD"],
-                 [[r["mode"], r["num_iter"], r["psnr"], r["ssim"], "-" if r["fvd"] is None else r["fvd"]] for r in results])
+                 [[r["mode"], r["num_iter"], r["psnr"], r["ssim"], r["fvd"]] for r in results])
     report.image(out / "psnr.png")
     report.image(out / "psnr_per_frame.png")
     report.heading("Real (left / upper row) vs predicted (right / lower row): history frames, then the future")
