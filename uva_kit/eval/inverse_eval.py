@@ -30,8 +30,9 @@ def action_errors(predicted: torch.Tensor, recorded: torch.Tensor) -> torch.Tens
 
 @torch.no_grad()
 def evaluate_inverse(model, dataset, out: Path, *, samples: int = 256, batch_size: int = 16, seed: int = 0,
-                     progress: bool = True) -> dict:
-    """Score ``model.inverse_dynamics`` on evenly spread held-out windows; write eval_info.json, plots, report.html."""
+                     progress: bool = True, run_info: dict | None = None) -> dict:
+    """Score ``model.inverse_dynamics`` on evenly spread held-out windows; write eval_info.json (led by ``run_info``,
+    the command and its options), plots, report.html."""
     generator = torch.Generator(device=model.device).manual_seed(seed)
     indices = window_indices(len(dataset), samples)
     predicted, recorded = [], []
@@ -47,6 +48,7 @@ def evaluate_inverse(model, dataset, out: Path, *, samples: int = 256, batch_siz
     normalize = model.action_normalizer.normalize
     normalized = action_errors(*(normalize(a.to(model.device, torch.float32)).cpu() for a in (predicted, recorded)))
     info = {
+        **(run_info or {}),
         "windows": len(indices), "actions_per_window": errors.shape[1], "seed": seed, "batch_size": batch_size,
         "device": str(model.device),
         "l2_env_units": {"mean": float(errors.mean()), "median": float(errors.median()), "std": float(errors.std())},
@@ -72,6 +74,7 @@ def _write_report(info: dict, predicted: np.ndarray, recorded: np.ndarray, out: 
                  [["environment (PushT: px of 512)", env["mean"], env["median"]], ["normalized [-1, 1]", norm["mean"], norm["median"]]])
     report.image(out / "error_per_step.png")
     report.image(out / "trajectories.png", caption="recorded (solid) vs predicted (dashed) action targets, first windows")
+    report.provenance(info)
     report.write(out / "report.html")
 
 

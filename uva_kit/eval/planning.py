@@ -183,8 +183,9 @@ def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_st
 def evaluate_planning(base_model, forward_model, out: Path, *, episodes: int = 10, seed: int = 100000,
                       selectors: Sequence[str] = SELECTORS, candidates: int = 100, execute_steps: int = 6,
                       max_steps: int = 300, batch_envs: int = 8, num_iter: int = 1, videos: int = 1,
-                      progress: bool = True) -> dict:
-    """Every selector on the same seeds; write eval_info.json, videos, a plot and report.html to ``out``."""
+                      progress: bool = True, run_info: dict | None = None) -> dict:
+    """Every selector on the same seeds; write eval_info.json (led by ``run_info``, the command and its options),
+    videos, a plot and report.html to ``out``."""
     seeds = list(range(seed, seed + episodes))
     runs = []
     for selector in selectors:
@@ -200,7 +201,7 @@ def evaluate_planning(base_model, forward_model, out: Path, *, episodes: int = 1
             media.append({"mp4": str(mp4.relative_to(out)), "gif": str(gif.relative_to(out))})
         runs.append({"selector": selector, **summarize(results), "per_episode": [r.to_dict() for r in results],
                      "videos": media})
-    info = {"env": ENV, "episodes": episodes, "seeds": seeds, "candidates": candidates, "execute_steps": execute_steps,
+    info = {**(run_info or {}), "env": ENV, "episodes": episodes, "seeds": seeds, "candidates": candidates, "execute_steps": execute_steps,
             "max_steps": max_steps, "num_iter": num_iter, "batch_envs": batch_envs, "device": str(base_model.device),
             "runs": runs}
     (out / "eval_info.json").write_text(json.dumps(info, indent=2))
@@ -228,4 +229,5 @@ def _write_report(info: dict, out: Path) -> None:
     for r in runs:
         for media in r["videos"]:
             report.image(out / media["gif"], caption=r["selector"], link=media["mp4"])
+    report.provenance(info)
     report.write(out / "report.html")

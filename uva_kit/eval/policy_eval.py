@@ -76,11 +76,12 @@ class PolicyRun:
 
 def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out: Path, *, episodes: int = 50,
                      seed: int = TEST_SEED, batch_envs: int = 8, max_steps: int = 300, visuals: Sequence[str] = ("normal",),
-                     videos: int = 2, asynchronous: bool = False, progress: bool = True, history_sweep: bool = False) -> dict:
+                     videos: int = 2, asynchronous: bool = False, progress: bool = True, history_sweep: bool = False,
+                     run_info: dict | None = None) -> dict:
     """Evaluate every agent (with its checkpoint path or None) on every visual variant, on the same seeds.
 
     Writes ``out/eval_info.json``, ``out/videos/<run>/seed_<seed>.mp4`` (first ``videos`` episodes),
-    plots and ``out/report.html``; returns the JSON content.
+    plots and ``out/report.html``; returns the JSON content. ``run_info`` (the command and its options) leads both.
     """
     seeds = list(range(seed, seed + episodes))
     runs: list[PolicyRun] = []
@@ -95,6 +96,7 @@ def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out:
             _write_videos(run, recordings, out)
             runs.append(run)
     info = {
+        **(run_info or {}),
         "env": env, "episodes": episodes, "seeds": seeds, "max_steps": max_steps, "batch_envs": batch_envs,
         "env_options": default_env_options(env), "visuals": list(visuals),
         "protocol": "score = mean over episodes of each episode's max reward; success = the env's success flag",
@@ -152,4 +154,5 @@ def _write_report(info: dict, runs: list[PolicyRun], out: Path, history_sweep: b
     for run in runs:
         if run.gif is not None:
             report.image(out / run.gif, caption=run.label, link=run.videos[0])
+    report.provenance(info)
     report.write(out / "report.html")

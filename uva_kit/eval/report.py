@@ -18,7 +18,7 @@ from pathlib import Path
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}"
          "th{background:#eee}td:first-child,th:first-child{text-align:left}"
-         "figure{display:inline-block;margin:0.5em}figcaption{font-size:0.85em;color:#555}img{image-rendering:pixelated}")
+         "pre{white-space:pre-wrap;background:#f4f4f4;padding:6px}figure{display:inline-block;margin:0.5em}figcaption{font-size:0.85em;color:#555}img{image-rendering:pixelated}")
 MIME = {".png": "image/png", ".gif": "image/gif"}
 
 
@@ -49,6 +49,15 @@ class Report:
         if link is not None:
             tag = f'<a href="{html.escape(str(link))}">{tag}</a>'
         self.parts.append(f"<figure>{tag}<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+    def provenance(self, info: dict) -> None:
+        """"How this was made": the command line and each option, where ``info`` (eval_info.json) records them."""
+        if "options" not in info:
+            return
+        self.heading("How this was made")
+        self.parts.append(f"<pre>{html.escape(info['command_line'])}</pre>")
+        self.table(["option", "value"], [[name, " ".join(map(str, value)) or None if isinstance(value, list) else value]
+                                         for name, value in info["options"].items()])
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)

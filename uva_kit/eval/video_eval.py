@@ -80,8 +80,9 @@ def predict(model, mode: str, clips: dict, num_iter: int, batch_size: int, seed:
 
 def evaluate_video(model, dataset, out: Path, *, samples: int = 32, num_iters: Sequence[int] = (1,),
                    modes: Sequence[str] = MODES, i3d=None, batch_size: int = 8, pictures: int = 4, seed: int = 0,
-                   progress: bool = True) -> dict:
-    """Score every (mode, num_iter) on the same windows; write eval_info.json, pictures and report.html to ``out``."""
+                   progress: bool = True, run_info: dict | None = None) -> dict:
+    """Score every (mode, num_iter) on the same windows; write eval_info.json (led by ``run_info``, the command and
+    its options), pictures and report.html to ``out``."""
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
         raise InputError(f"unknown video mode(s) {unknown}; choose from {list(MODES)}")
@@ -102,7 +103,7 @@ def evaluate_video(model, dataset, out: Path, *, samples: int = 32, num_iters: S
             }
             result.update(_write_pictures(out, f"{mode}_iter{num_iter}", clips["history_frames"], real, fake, pictures))
             results.append(result)
-    info = {"samples": len(real), "image_size": model.spec.layout.image_size, "seed": seed, "batch_size": batch_size,
+    info = {**(run_info or {}), "samples": len(real), "image_size": model.spec.layout.image_size, "seed": seed, "batch_size": batch_size,
             "device": str(model.device), "fvd_features": "I3D Kinetics-400 logits" if i3d is not None else None,
             "results": results}
     (out / "eval_info.json").write_text(json.dumps(info, indent=2))
@@ -161,4 +162,5 @@ def _write_report(info: dict, out: Path) -> None:
     for r in results:
         report.image(out / r["side_by_side_gif"], caption=f"{r['mode']}, num_iter {r['num_iter']}", link=r["side_by_side_mp4"])
         report.image(out / r["grid_png"], caption=f"{r['mode']}, num_iter {r['num_iter']}: grid")
+    report.provenance(info)
     report.write(out / "report.html")
