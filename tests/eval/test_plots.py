@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uva_kit.eval import inverse_eval, planning, policy_eval, video_eval
+from uva_kit.eval import inverse_eval, planning, policy_eval, video_eval, visuals
 from uva_kit.eval.scoring import episode_result
 
 
@@ -86,3 +86,29 @@ def test_psnr_plot_groups_num_iter_under_each_mode(tmp_path, saved_figures):
     assert [text.get_text() for text in axes.get_legend().get_texts()] == ["num_iter 1", "num_iter 8"]
     lines = saved_figures["psnr_per_frame.png"].axes[0].get_lines()
     assert len({(line.get_marker(), line.get_linestyle()) for line in lines}) == 4  # equal curves stay apart
+
+
+def test_video_pictures_say_which_frames_are_real_predicted_history_and_future(tmp_path, saved_figures):
+    import torch
+
+    history, real = torch.rand(2, 2, 3, 8, 8), torch.rand(2, 3, 3, 8, 8)
+    files = video_eval._write_pictures(tmp_path, "video_iter1", history, real, real, count=2)
+    axes = saved_figures["video_iter1_grid.png"].axes
+    assert [a.get_title() for a in axes[:5]] == ["history 1/2", "history 2/2", "future 1/3", "future 2/3", "future 3/3"]
+    assert [a.get_ylabel() for a in axes[::5]] == ["window 1\nreal", "window 1\npredicted", "window 2\nreal",
+                                                   "window 2\npredicted"]
+    from PIL import Image
+
+    gif = Image.open(tmp_path / files["side_by_side_gif"])
+    frame = video_eval.PICTURE_SCALE * 8
+    assert gif.size == (2 * frame + visuals.SEPARATOR, 2 * visuals.CAPTION_HEIGHT + 2 * frame)  # two caption strips
+
+
+def test_captions_are_drawn_above_each_frame():
+    frames = np.zeros((2, 10, 40, 3), dtype=np.uint8)
+    captioned = visuals.add_caption(frames, ["a", "b"])
+    assert captioned.shape == (2, 10 + visuals.CAPTION_HEIGHT, 40, 3)
+    strip = captioned[:, :visuals.CAPTION_HEIGHT]
+    assert (strip < 128).any() and (strip > 128).any()  # dark text on white
+    with pytest.raises(ValueError, match="one caption per frame"):
+        visuals.add_caption(frames, ["a"])

@@ -22,15 +22,15 @@ from uva_kit.eval.fvd import frechet_distance, i3d_features
 from uva_kit.eval.image_metrics import psnr, ssim
 from uva_kit.eval.report import Report
 from uva_kit.eval.visuals import (
+    add_caption,
     bar_plot,
     enlarge,
-    grid,
+    frame_grid_plot,
     line_plot,
     side_by_side,
     to_uint8,
     write_gif,
     write_mp4,
-    write_png,
 )
 from uva_kit.eval.window_conditions import sliced, window_conditions
 
@@ -112,24 +112,33 @@ def evaluate_video(model, dataset, out: Path, *, samples: int = 32, num_iters: S
 
 
 def _write_pictures(out: Path, name: str, history, real, fake, count: int) -> dict:
-    """PNG grid (per sample: a real row, then a predicted row) and an MP4/GIF of real | predicted."""
+    """A labelled PNG grid (per window: a real row, then a predicted row) and an MP4/GIF of real | predicted, each
+    frame captioned with its place in the window (history or future)."""
     size = real.shape[-1]
     history = F.interpolate(history[:count].flatten(0, 1), size=(size, size), mode="bilinear", antialias=True,
                             align_corners=False).reshape(-1, history.shape[1], 3, size, size)
     rows = []
     for h, r, f in zip(to_uint8(history), to_uint8(real[:count]), to_uint8(fake[:count])):
         rows += [np.concatenate([h, r]), np.concatenate([h, f])]
+    phases = frame_phases(history.shape[1], real.shape[1])
     folder = out / "pictures"
     folder.mkdir(exist_ok=True)
-    png = write_png(enlarge(grid(rows), PICTURE_SCALE), folder / f"{name}_grid.png")
-    # animation: history then future, real on the left, predicted on the right, samples stacked vertically
-    left = np.concatenate(rows[0::2], axis=1)  # (T, count * size, size, 3)
-    right = np.concatenate(rows[1::2], axis=1)
-    animation = enlarge(side_by_side(left, right), PICTURE_SCALE)
+    png = frame_grid_plot(rows, folder / f"{name}_grid.png", column_labels=phases,
+                          row_labels=[f"window {i // 2 + 1}\n{'real' if i % 2 == 0 else 'predicted'}" for i in range(len(rows))],
+                          title=name.replace("_iter", ", num_iter "))
+    # animation: history then future, real on the left, predicted on the right, windows stacked vertically
+    left = add_caption(enlarge(np.concatenate(rows[0::2], axis=1), PICTURE_SCALE), ["real"] * len(phases))
+    right = add_caption(enlarge(np.concatenate(rows[1::2], axis=1), PICTURE_SCALE), ["predicted"] * len(phases))
+    animation = add_caption(side_by_side(left, right), phases)
     mp4 = write_mp4(animation, folder / f"{name}_side_by_side.mp4", fps=2)
     gif = write_gif(animation, folder / f"{name}_side_by_side.gif", fps=2)
     return {"grid_png": str(png.relative_to(out)), "side_by_side_mp4": str(mp4.relative_to(out)),
             "side_by_side_gif": str(gif.relative_to(out))}
+
+
+def frame_phases(history: int, future: int) -> list[str]:
+    """The caption of each frame of a window: "history 1/4" .. "history 4/4", "future 1/4" .. "future 4/4"."""
+    return [f"history {i}/{history}" for i in range(1, history + 1)] + [f"future {i}/{future}" for i in range(1, future + 1)]
 
 
 def _psnr_plots(info: dict, out: Path) -> None:
@@ -158,7 +167,7 @@ def _write_report(info: dict, out: Path) -> None:
                  [[r["mode"], r["num_iter"], r["psnr"], r["ssim"], r["fvd"]] for r in results])
     report.image(out / "psnr.png")
     report.image(out / "psnr_per_frame.png")
-    report.heading("Real (left / upper row) vs predicted (right / lower row): history frames, then the future")
+    report.heading("Real vs predicted frames: the history the model saw, then the future it predicted")
     for r in results:
         report.image(out / r["side_by_side_gif"], caption=f"{r['mode']}, num_iter {r['num_iter']}", link=r["side_by_side_mp4"])
         report.image(out / r["grid_png"], caption=f"{r['mode']}, num_iter {r['num_iter']}: grid")

@@ -1,4 +1,4 @@
-"""Pictures of an evaluation: MP4s and GIFs of rollouts, side-by-side predicted-vs-real clips, PNG grids, plots.
+"""Pictures of an evaluation: MP4s and GIFs of rollouts, side-by-side predicted-vs-real clips, frame grids, plots.
 
 Frames are uint8 (T, H, W, 3) arrays. Small frames (96x96) are enlarged ``scale`` times (nearest
 neighbour) so they are visible in a report.
@@ -16,6 +16,7 @@ from uva_kit.errors import InputError
 SEPARATOR = 2  # px of white between panels
 MARKERS = ("o", "s", "^", "D", "v", "P")
 LINE_STYLES = ("-", "--", ":", "-.")
+CAPTION_HEIGHT = 14  # px of the text strip add_caption puts above frames
 
 
 def to_uint8(frames) -> np.ndarray:
@@ -37,17 +38,40 @@ def side_by_side(*clips: np.ndarray) -> np.ndarray:
     return np.concatenate(parts, axis=2)
 
 
-def grid(rows: Sequence[np.ndarray]) -> np.ndarray:
-    """Rows of frames, each (T, H, W, 3) with equal T and frame size, as one image (rows x T panels)."""
-    lines = [np.concatenate([np.pad(f, ((0, SEPARATOR), (0, SEPARATOR), (0, 0)), constant_values=255) for f in row], axis=1)
-             for row in rows]
-    return np.concatenate(lines, axis=0)
+def add_caption(frames: np.ndarray, captions: Sequence[str]) -> np.ndarray:
+    """Frames (T, H, W, 3) with a white strip on top holding ``captions[t]``, centred (text wider than a frame is cut)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    if len(captions) != len(frames):
+        raise InputError(f"need one caption per frame, got {len(captions)} for {len(frames)} frames")
+    font = ImageFont.load_default(size=CAPTION_HEIGHT - 4)
+    captioned = []
+    for frame, caption in zip(frames, captions):
+        strip = Image.new("RGB", (frame.shape[1], CAPTION_HEIGHT), "white")
+        draw = ImageDraw.Draw(strip)
+        draw.text((frame.shape[1] / 2, CAPTION_HEIGHT / 2), caption, fill="black", font=font, anchor="mm")
+        captioned.append(np.concatenate([np.asarray(strip), frame], axis=0))
+    return np.stack(captioned)
 
 
-def write_png(image: np.ndarray, path: str | Path) -> Path:
-    from PIL import Image
-
-    Image.fromarray(image).save(path)
+def frame_grid_plot(rows: Sequence[np.ndarray], path: str | Path, *, row_labels: Sequence[str],
+                    column_labels: Sequence[str], title: str) -> Path:
+    """Rows of frames (T, H, W, 3) as a labelled picture grid: ``row_labels`` on the left, ``column_labels`` on top."""
+    plt = pyplot()
+    columns = len(column_labels)
+    figure, axes = plt.subplots(len(rows), columns, figsize=(0.9 * columns + 0.8, 0.9 * len(rows) + 0.6), squeeze=False)
+    for r, row in enumerate(rows):
+        for c, frame in enumerate(row):
+            axes[r, c].imshow(frame, interpolation="nearest")
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(row_labels[r], fontsize=8)
+    for c, label in enumerate(column_labels):
+        axes[0, c].set_title(label, fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
     return Path(path)
 
 
