@@ -101,7 +101,8 @@ def evaluate_video(model, dataset, out: Path, *, samples: int = 32, num_iters: S
                 "ssim_per_future_frame": frame_ssim.mean(dim=0).tolist(),
                 "fvd": frechet_distance(real_features, i3d_features(i3d, fake, progress=progress)) if i3d is not None else None,
             }
-            result.update(_write_pictures(out, f"{mode}_iter{num_iter}", clips["history_frames"], real, fake, pictures))
+            if pictures > 0:
+                result.update(_write_pictures(out, f"{mode}_iter{num_iter}", clips["history_frames"], real, fake, pictures))
             results.append(result)
     info = {**(run_info or {}), "samples": len(real), "image_size": model.spec.layout.image_size, "seed": seed, "batch_size": batch_size,
             "device": str(model.device), "fvd_features": "I3D Kinetics-400 logits" if i3d is not None else None,
@@ -167,8 +168,10 @@ def _write_report(info: dict, out: Path) -> None:
                  [[r["mode"], r["num_iter"], r["psnr"], r["ssim"], r["fvd"]] for r in results])
     report.image(out / "psnr.png")
     report.image(out / "psnr_per_frame.png")
-    report.heading("Real vs predicted frames: the history the model saw, then the future it predicted")
-    for r in results:
+    pictured = [r for r in results if "grid_png" in r]  # none with pictures=0
+    if pictured:
+        report.heading("Real vs predicted frames: the history the model saw, then the future it predicted")
+    for r in pictured:
         report.image(out / r["side_by_side_gif"], caption=f"{r['mode']}, num_iter {r['num_iter']}", link=r["side_by_side_mp4"])
         report.image(out / r["grid_png"], caption=f"{r['mode']}, num_iter {r['num_iter']}: grid")
     report.provenance(info)
