@@ -138,6 +138,7 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     from uva_kit.cli.train import split_dataset
     from uva_kit.eval.observation_use import observation_use
     from uva_kit.eval.report import Report, percent
+    from uva_kit.eval.scoring import episode_caption
     from uva_kit.eval.video_eval import evaluate_video
     from uva_kit.eval.visuals import line_plot
     from uva_kit.train import read_run_config
@@ -177,7 +178,8 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     report.heading("Rollouts (first episodes; click for the MP4)")
     for run in info["runs"]:
         if run.get("gif"):  # an older eval_info.json (a resumed quickstart) lacks it
-            report.image(out / "eval" / run["gif"], caption=run["label"], link=Path("eval") / run["videos"][0])
+            caption = f"{run['label']}: {episode_caption(run['per_episode'][0])}"
+            report.image(out / "eval" / run["gif"], caption=caption, link=Path("eval") / run["videos"][0])
     report.heading("Predicted vs real future frames (held-out windows; rows: real, predicted)")
     for result in video["results"]:
         report.image(video_dir / result["grid_png"], caption=f"PSNR {result['psnr']:.1f} dB, SSIM {result['ssim']:.3f}")

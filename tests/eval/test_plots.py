@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from uva_kit.eval import inverse_eval, planning, policy_eval, video_eval, visuals
-from uva_kit.eval.scoring import episode_result
+from uva_kit.eval.scoring import episode_caption, episode_result
 
 
 @pytest.fixture
@@ -60,7 +60,8 @@ def test_score_plot_prints_the_numbers_and_the_spread_over_episodes(tmp_path, sa
 
 
 def test_planning_plot_shows_the_score_beside_the_success_rate(tmp_path, saved_figures):
-    runs = [{"selector": name, "success_rate": 0.0, "score": score, "score_sem": 0.1, "mean_steps": 300, "videos": []}
+    runs = [{"selector": name, "success_rate": 0.0, "score": score, "score_sem": 0.1, "mean_steps": 300, "videos": [],
+             "per_episode": []}
             for name, score in (("base", 0.2), ("uva", 0.4))]
     info = {"episodes": 2, "seeds": [100000, 100001], "candidates": 4, "execute_steps": 6, "runs": runs}
     planning._write_report(info, tmp_path)
@@ -112,3 +113,21 @@ def test_captions_are_drawn_above_each_frame():
     assert (strip < 128).any() and (strip > 128).any()  # dark text on white
     with pytest.raises(ValueError, match="one caption per frame"):
         visuals.add_caption(frames, ["a"])
+
+
+def test_rollout_videos_caption_each_frame_with_its_step_and_reward(tmp_path):
+    assert visuals.rollout_captions([0.1, 0.5, 0.2]) == [
+        "step 0 (start)", "step 1: reward 0.10, best 0.10", "step 2: reward 0.50, best 0.50", "step 3: reward 0.20, best 0.50"]
+    frames = np.full((3, 96, 96, 3), 255, dtype=np.uint8)
+    mp4, gif = visuals.write_rollout(frames, [0.1, 0.2], tmp_path / "videos" / "seed_7")
+    from uva_kit.data.video import read_video
+
+    video = read_video(mp4)
+    assert (mp4.name, gif.name) == ("seed_7.mp4", "seed_7.gif")
+    assert video.shape[:3] == (3, visuals.CAPTION_HEIGHT + 2 * 96, 2 * 96)
+
+
+def test_rollout_captions_in_the_report_name_the_seed_and_its_score():
+    assert episode_caption({"seed": 5, "score": 0.4567, "steps": 300, "success": False}) == (
+        "seed 5, best reward 0.46, 300 steps")
+    assert episode_caption({"seed": 5, "score": 1.0, "steps": 40, "success": True}).endswith("40 steps, success")

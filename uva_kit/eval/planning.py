@@ -26,9 +26,9 @@ from tqdm import tqdm
 from uva_kit.errors import InputError
 from uva_kit.eval.frame_reward import frame_reward, locate
 from uva_kit.eval.report import Report, percent
-from uva_kit.eval.rollout import EpisodeBatch, batch_step_bar, summary_postfix
-from uva_kit.eval.scoring import EpisodeResult, summarize
-from uva_kit.eval.visuals import bar_plot, enlarge, to_uint8, write_gif, write_mp4
+from uva_kit.eval.rollout import EpisodeBatch, Recording, batch_step_bar, summary_postfix
+from uva_kit.eval.scoring import EpisodeResult, episode_caption, summarize
+from uva_kit.eval.visuals import bar_plot, to_uint8, write_rollout
 
 SELECTORS = ("base", "uva", "simulator")
 ENV = "two-block"
@@ -115,8 +115,8 @@ def _update_targets(targets: list[list], pixels: np.ndarray) -> None:
 
 def run_selector(selector: str, base_model, forward_model, seeds: Sequence[int], *, candidates: int = 100,
                  execute_steps: int = 6, max_steps: int = 300, batch_envs: int = 8, num_iter: int = 1, seed: int = 0,
-                 record: int = 0, progress: bool = True) -> tuple[list[EpisodeResult], dict[int, np.ndarray]]:
-    """Episodes on ``seeds`` with one selector; results in seed order and the frames of the first ``record`` seeds."""
+                 record: int = 0, progress: bool = True) -> tuple[list[EpisodeResult], dict[int, Recording]]:
+    """Episodes on ``seeds`` with one selector; results in seed order and the first ``record`` seeds' recordings."""
     from uva_kit.envs import make_vector
 
     if selector not in SELECTORS:
@@ -126,7 +126,7 @@ def run_selector(selector: str, base_model, forward_model, seeds: Sequence[int],
         raise InputError(f"execute_steps must be in 1..{chunk} (the action chunk), got {execute_steps}")
     generator = torch.Generator(device=base_model.device)
     results: list[EpisodeResult] = []
-    recordings: dict[int, np.ndarray] = {}
+    recordings: dict[int, Recording] = {}
     bar = tqdm(total=len(seeds), desc=f"{ENV} {selector}", unit="episode", disable=not progress)
     steps = batch_step_bar(max_steps, progress)
     try:
@@ -192,13 +192,10 @@ def evaluate_planning(base_model, forward_model, out: Path, *, episodes: int = 1
         results, recordings = run_selector(selector, base_model, forward_model, seeds, candidates=candidates,
                                            execute_steps=execute_steps, max_steps=max_steps, batch_envs=batch_envs,
                                            num_iter=num_iter, record=videos, progress=progress)
-        folder = out / "videos" / selector
         media = []
-        for episode_seed, frames in recordings.items():
-            folder.mkdir(parents=True, exist_ok=True)
-            mp4 = write_mp4(frames, folder / f"seed_{episode_seed}.mp4")
-            gif = write_gif(enlarge(frames, 2), folder / f"seed_{episode_seed}.gif")
-            media.append({"mp4": str(mp4.relative_to(out)), "gif": str(gif.relative_to(out))})
+        for episode_seed, recording in recordings.items():
+            mp4, gif = write_rollout(recording.frames, recording.rewards, out / "videos" / selector / f"seed_{episode_seed}")
+            media.append({"seed": episode_seed, "mp4": str(mp4.relative_to(out)), "gif": str(gif.relative_to(out))})
         runs.append({"selector": selector, **summarize(results), "per_episode": [r.to_dict() for r in results],
                      "videos": media})
     info = {**(run_info or {}), "env": ENV, "episodes": episodes, "seeds": seeds, "candidates": candidates, "execute_steps": execute_steps,
@@ -227,7 +224,9 @@ def _write_report(info: dict, out: Path) -> None:
                   for r in runs])
     report.image(out / "success.png")
     for r in runs:
+        episodes = {e["seed"]: e for e in r["per_episode"]}
         for media in r["videos"]:
-            report.image(out / media["gif"], caption=r["selector"], link=media["mp4"])
+            report.image(out / media["gif"], caption=f"{r['selector']}: {episode_caption(episodes[media['seed']])}",
+                         link=media["mp4"])
     report.provenance(info)
     report.write(out / "report.html")

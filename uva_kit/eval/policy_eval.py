@@ -20,11 +20,10 @@ import attrs
 from uva_kit.eval.agents import PolicyAgent
 from uva_kit.eval.report import Report, percent
 from uva_kit.eval.rollout import default_env_options, run_episodes
-from uva_kit.eval.scoring import EpisodeResult, summarize
-from uva_kit.eval.visuals import bar_plot, enlarge, line_plot, write_gif, write_mp4
+from uva_kit.eval.scoring import EpisodeResult, episode_caption, summarize
+from uva_kit.eval.visuals import bar_plot, line_plot, write_rollout
 
 TEST_SEED = 100000
-GIF_SCALE = 2
 
 
 def evaluate_policy(model, env: str = "pusht", episodes: int = 50, *, seed: int = TEST_SEED, batch_envs: int = 8,
@@ -109,11 +108,10 @@ def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out:
 
 def _write_videos(run: PolicyRun, recordings: dict, out: Path) -> None:
     folder = out / "videos" / run.label.replace(" ", "_").replace("[", "").replace("]", "")
-    for seed, frames in recordings.items():
-        folder.mkdir(parents=True, exist_ok=True)
-        run.videos.append(str(write_mp4(frames, folder / f"seed_{seed}.mp4").relative_to(out)))
-        if run.gif is None:
-            run.gif = str(write_gif(enlarge(frames, GIF_SCALE), folder / f"seed_{seed}.gif").relative_to(out))
+    for seed, recording in recordings.items():
+        mp4, gif = write_rollout(recording.frames, recording.rewards, folder / f"seed_{seed}")
+        run.videos.append(str(mp4.relative_to(out)))
+        run.gif = run.gif or str(gif.relative_to(out))
 
 
 def _write_report(info: dict, runs: list[PolicyRun], out: Path, history_sweep: bool) -> None:
@@ -153,6 +151,7 @@ def _write_report(info: dict, runs: list[PolicyRun], out: Path, history_sweep: b
     report.heading("Rollouts (first episode of each run; click for the MP4)")
     for run in runs:
         if run.gif is not None:
-            report.image(out / run.gif, caption=run.label, link=run.videos[0])
+            report.image(out / run.gif, caption=f"{run.label}: {episode_caption(run.results[0].to_dict())}",
+                         link=run.videos[0])
     report.provenance(info)
     report.write(out / "report.html")

@@ -56,8 +56,9 @@ class Report:
             return
         self.heading("How this was made")
         self.parts.append(f"<pre>{html.escape(info['command_line'])}</pre>")
-        self.table(["option", "value"], [[name, " ".join(map(str, value)) or None if isinstance(value, list) else value]
-                                         for name, value in info["options"].items()])
+        rows = [[name, " ".join(map(str, value)) or None if isinstance(value, list) else value]
+                for name, value in info["options"].items()]
+        self.table(["option", "value ('-': not given, the default)"], rows)
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)

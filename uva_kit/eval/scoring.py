@@ -38,6 +38,12 @@ def episode_result(seed: int, rewards: Sequence[float], successes: Sequence[bool
                          steps=len(rewards), final_reward=float(rewards[-1]))
 
 
+def episode_caption(episode: dict) -> str:
+    """One line on an episode (an ``EpisodeResult.to_dict()``): "seed 100000, best reward 0.42, 300 steps"."""
+    ending = ", success" if episode["success"] else ""
+    return f"seed {episode['seed']}, best reward {episode['score']:.2f}, {episode['steps']} steps{ending}"
+
+
 def summarize(results: Sequence[EpisodeResult]) -> dict:
     """The paper's score (mean best reward), its standard error over episodes (0 for one episode), the success
     rate and the mean episode length."""

@@ -16,6 +16,7 @@ from uva_kit.errors import InputError
 SEPARATOR = 2  # px of white between panels
 MARKERS = ("o", "s", "^", "D", "v", "P")
 LINE_STYLES = ("-", "--", ":", "-.")
+ROLLOUT_SCALE = 2  # rollout frames (96 px) enlarged for the videos
 CAPTION_HEIGHT = 14  # px of the text strip add_caption puts above frames
 
 
@@ -95,6 +96,20 @@ def write_gif(frames: np.ndarray, path: str | Path, fps: int = 10) -> Path:
     images = [Image.fromarray(frame) for frame in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     return Path(path)
+
+
+def write_rollout(frames: np.ndarray, rewards: Sequence[float], stem: Path) -> tuple[Path, Path]:
+    """An episode as ``stem``.mp4 and ``stem``.gif, enlarged ROLLOUT_SCALE times, each frame captioned with its step,
+    reward and best reward so far (frames: the reset, then one per step)."""
+    clip = add_caption(enlarge(frames, ROLLOUT_SCALE), rollout_captions(rewards))
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    return write_mp4(clip, stem.with_suffix(".mp4")), write_gif(clip, stem.with_suffix(".gif"))
+
+
+def rollout_captions(rewards: Sequence[float]) -> list[str]:
+    """A caption per frame of an episode: "step 0 (start)", then "step t: reward r, best b" after each step."""
+    best = np.maximum.accumulate(rewards) if len(rewards) else []
+    return ["step 0 (start)"] + [f"step {t}: reward {r:.2f}, best {b:.2f}" for t, (r, b) in enumerate(zip(rewards, best), 1)]
 
 
 def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, *, ylabel: str, title: str,
