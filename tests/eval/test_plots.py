@@ -76,6 +76,16 @@ def test_inverse_trajectory_plot_is_labelled(tmp_path, saved_figures):
     inverse_eval._trajectory_plot(chunk, chunk + 1, tmp_path / "trajectories.png")
     axes = saved_figures["trajectories.png"].axes[0]
     assert axes.get_xlabel() and axes.get_ylabel() and axes.get_title()
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["window 0", "recorded", "predicted"]
+
+
+def test_inverse_error_plot_starts_at_zero_and_shows_the_spread_over_windows(tmp_path, saved_figures):
+    info = {"windows": 3, "actions_per_window": 2, "l2_env_units_per_step": [50.0, 60.0],
+            "l2_env_units_per_step_quartiles": [[40.0, 45.0], [55.0, 70.0]]}
+    inverse_eval._error_per_step_plot(info, tmp_path / "error_per_step.png")
+    axes = saved_figures["error_per_step.png"].axes[0]
+    assert axes.get_ylim()[0] == 0 and len(axes.collections) == 1  # the quartile band
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["windows' 25-75 %", "mean"]
 
 
 def test_psnr_plot_groups_num_iter_under_each_mode(tmp_path, saved_figures):
