@@ -155,7 +155,8 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     model = uva_kit.load(checkpoint)
     video_dir = out / "video"
     video_dir.mkdir(exist_ok=True)
-    held_out = split_dataset(model.spec, read_run_config(train_dir)["data"], "val")
+    data = read_run_config(train_dir)["data"]
+    held_out = split_dataset(model.spec, data, "val")
     video = evaluate_video(model, held_out, video_dir, samples=4, modes=("video",), pictures=4, progress=False)
     looking = observation_use(model, held_out)
 
@@ -164,10 +165,13 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     report.paragraph(verdict)
     report.table(["agent", "score (mean best reward, 0-1)", "success rate", "episodes"],
                  [[run["label"], run["score"], percent(run["success_rate"]), run["episodes"]] for run in info["runs"]])
+    report.image(out / "eval" / "scores.png")
     report.image(out / "eval" / "per_seed.png")
-    report.paragraph(f"Model: {model.spec.name} trained for {_read_state(out).get('steps', '?')} steps "
-                     f"(budget {options.minutes:g} min); checkpoint {checkpoint}. Deviations from the paper: "
-                     + "; ".join(model.spec.deviations) + ".")
+    report.paragraph(f"Model: {model.spec.name} trained on {data} for {_read_state(out).get('steps', '?')} steps "
+                     f"(budget {options.minutes:g} min); checkpoint {checkpoint}. Evaluation: {info['episodes']} PushT "
+                     f"episodes on seeds {info['seeds'][0]}..{info['seeds'][-1]}, at most {info['max_steps']} steps each, "
+                     f"{info['batch_envs']} side by side (eval/eval_info.json holds every episode). Deviations from the "
+                     "paper: " + "; ".join(model.spec.deviations) + ".")
     report.heading("Training")
     report.image(out / "loss.png")
     report.paragraph(

@@ -223,6 +223,8 @@ def _write_report(info: dict, out: Path) -> None:
                  [[r["selector"], percent(r["success_rate"]), r["score"], r["score_sem"], f"{r['mean_steps']:.1f}"]
                   for r in runs])
     report.image(out / "success.png")
+    if any(r["videos"] for r in runs):
+        report.heading("Rollouts (first episodes of each selector; click for the MP4)")
     for r in runs:
         episodes = {e["seed"]: e for e in r["per_episode"]}
         for media in r["videos"]:
