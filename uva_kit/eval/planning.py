@@ -211,7 +211,7 @@ def _write_report(info: dict, out: Path) -> None:
     bar_plot([r["selector"] for r in runs], {"success rate": [r["success_rate"] for r in runs],
                                              "score (mean best reward)": [r["score"] for r in runs]},
              out / "success.png", ylabel="success rate, score (0-1)", ylim=(0, 1.05),
-             title=f"two-block: {info['episodes']} episodes per selector (error bars: standard error)",
+             title=f"two-block: {info['episodes']} episodes per selector", legend_title="error bars: standard error",
              errors={"score (mean best reward)": [r["score_sem"] for r in runs]})
     report = Report("Forward-dynamics planning: two-block pushing")
     report.paragraph(f"{info['episodes']} episodes (seeds {info['seeds'][0]}..{info['seeds'][-1]}). Each replanning samples "

@@ -114,7 +114,7 @@ def rollout_captions(rewards: Sequence[float]) -> list[str]:
 
 def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, *, ylabel: str, title: str,
              ylim: tuple[float, float] | None = None, errors: dict[str, Sequence[float]] | None = None,
-             value_format: str = "{:.2f}") -> Path:
+             value_format: str = "{:.2f}", legend_title: str | None = None) -> Path:
     """A group of bars per label, one bar per series (``series[name]`` holds a value per label), each bar's value
     written on it; ``errors[name]`` (optional) draws error bars (e.g. the standard error over episodes)."""
     plt = pyplot()
@@ -122,15 +122,19 @@ def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: st
     width = 0.8 / len(series)
     for i, (name, values) in enumerate(series.items()):
         spread = (errors or {}).get(name)
-        bars = axes.bar(np.arange(len(values)) + (i - (len(series) - 1) / 2) * width, values, width, label=name,
-                        yerr=spread, capsize=4 if spread is not None else 0)
-        axes.bar_label(bars, labels=[value_format.format(v) for v in values], padding=2, fontsize=8)
+        xs = np.arange(len(values)) + (i - (len(series) - 1) / 2) * width
+        axes.bar(xs, values, width, label=name, yerr=spread, capsize=4 if spread is not None else 0)
+        tops = np.asarray(values) + (np.asarray(spread) if spread is not None else 0)  # above the error bar
+        for x, top, value in zip(xs, tops, values):
+            axes.annotate(value_format.format(value), (x, top), xytext=(0, 2), textcoords="offset points", ha="center",
+                          va="bottom", fontsize=8)
     axes.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center")
     if ylim is not None:
         axes.set_ylim(*ylim)
     else:
         axes.margins(y=0.15)  # room for the value labels
-    return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1)
+    return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1,
+                      legend_title=legend_title)
 
 
 def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *, xlabel: str,
@@ -166,12 +170,13 @@ def pyplot():
     return plt
 
 
-def _save_plot(plt, figure, axes, path: str | Path, *, ylabel: str, title: str, legend: bool) -> Path:
+def _save_plot(plt, figure, axes, path: str | Path, *, ylabel: str, title: str, legend: bool,
+               legend_title: str | None = None) -> Path:
     """Label the plot, write it to ``path`` (PNG, 100 dpi) and free the figure."""
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     if legend:
-        axes.legend()
+        axes.legend(title=legend_title, title_fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
