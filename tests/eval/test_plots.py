@@ -141,3 +141,10 @@ def test_rollout_captions_in_the_report_name_the_seed_and_its_score():
     assert episode_caption({"seed": 5, "score": 0.4567, "steps": 300, "success": False}) == (
         "seed 5, best reward 0.46, 300 steps")
     assert episode_caption({"seed": 5, "score": 1.0, "steps": 40, "success": True}).endswith("40 steps, success")
+
+
+def test_long_bar_labels_are_turned_so_that_they_do_not_overlap(tmp_path, saved_figures):
+    _policy_report(tmp_path, {"uva-1 [bg-color]": [0.1], "uva-2 [bg-color]": [0.2], "random [bg-color]": [0.3]})
+    assert {label.get_rotation() for label in saved_figures["scores.png"].axes[0].get_xticklabels()} == {30}
+    _policy_report(tmp_path, {"uva": [0.1], "random": [0.2], "still": [0.3]})
+    assert {label.get_rotation() for label in saved_figures["scores.png"].axes[0].get_xticklabels()} == {0}

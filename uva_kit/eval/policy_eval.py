@@ -145,7 +145,8 @@ def _write_report(info: dict, runs: list[PolicyRun], out: Path, history_sweep: b
             points = sorted((run.history_frames, summarize(run.results)["score"]) for run in runs
                             if run.visual == visual and run.history_frames is not None)
             series[visual] = ([p[0] for p in points], [p[1] for p in points])
-        line_plot(series, out / "history_sweep.png", xlabel="history frames", ylabel="score", title="score vs history length")
+        line_plot(series, out / "history_sweep.png", xlabel="history frames", ylabel="score (mean best reward, 0-1)",
+                  title="score vs history length", ylim=(0, 1.03))
         report.heading("History-length sweep")
         report.image(out / "history_sweep.png")
     report.heading("Rollouts (first episode of each run; click for the MP4)")

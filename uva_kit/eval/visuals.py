@@ -17,6 +17,7 @@ SEPARATOR = 2  # px of white between panels
 MARKERS = ("o", "s", "^", "D", "v", "P")
 LINE_STYLES = ("-", "--", ":", "-.")
 ROLLOUT_SCALE = 2  # rollout frames (96 px) enlarged for the videos
+TICK_CHARACTER_WIDTH = 0.09  # inches per character of a tick label (10 pt), with room between labels
 CAPTION_HEIGHT = 14  # px of the text strip add_caption puts above frames
 
 
@@ -118,7 +119,8 @@ def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: st
     """A group of bars per label, one bar per series (``series[name]`` holds a value per label), each bar's value
     written on it; ``errors[name]`` (optional) draws error bars (e.g. the standard error over episodes)."""
     plt = pyplot()
-    figure, axes = plt.subplots(figsize=(max(4.0, 0.5 * len(labels) * len(series) + 2), 3.2))
+    figure_width = max(4.0, 0.5 * len(labels) * len(series) + 2)
+    figure, axes = plt.subplots(figsize=(figure_width, 3.2))
     width = 0.8 / len(series)
     for i, (name, values) in enumerate(series.items()):
         spread = (errors or {}).get(name)
@@ -128,7 +130,8 @@ def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: st
         for x, top, value in zip(xs, tops, values):
             axes.annotate(value_format.format(value), (x, top), xytext=(0, 2), textcoords="offset points", ha="center",
                           va="bottom", fontsize=8)
-    axes.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center")
+    crowded = sum(len(label) for label in labels) * TICK_CHARACTER_WIDTH > figure_width - 1  # side by side they would touch
+    axes.set_xticks(range(len(labels)), labels, rotation=30 if crowded else 0, ha="right" if crowded else "center")
     if ylim is not None:
         axes.set_ylim(*ylim)
     else:
