@@ -173,7 +173,7 @@ def _run_policy(args):
 
     def evaluate(folder: Path, run_info: dict) -> str:
         info = run_policy_suite(agents, args.env, folder, episodes=args.episodes, seed=args.seed,
-                                batch_envs=min(args.batch_envs, args.episodes), max_steps=args.max_steps,
+                                batch_envs=args.batch_envs, max_steps=args.max_steps,
                                 visuals=args.visual, videos=args.videos, asynchronous=args.async_envs,
                                 progress=not args.no_progress, history_sweep=args.history_sweep,
                                 run_info=run_info)

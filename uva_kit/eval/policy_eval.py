@@ -83,6 +83,7 @@ def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out:
     plots and ``out/report.html``; returns the JSON content. ``run_info`` (the command and its options) leads both.
     """
     seeds = list(range(seed, seed + episodes))
+    batch_envs = min(batch_envs, episodes)  # as run and recorded
     runs: list[PolicyRun] = []
     for agent, checkpoint in agents:
         for visual in visuals:
