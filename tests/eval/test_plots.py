@@ -148,3 +148,11 @@ def test_long_bar_labels_are_turned_so_that_they_do_not_overlap(tmp_path, saved_
     assert {label.get_rotation() for label in saved_figures["scores.png"].axes[0].get_xticklabels()} == {30}
     _policy_report(tmp_path, {"uva": [0.1], "random": [0.2], "still": [0.3]})
     assert {label.get_rotation() for label in saved_figures["scores.png"].axes[0].get_xticklabels()} == {0}
+
+
+def test_long_lines_have_no_markers_short_ones_do(tmp_path, saved_figures):
+    steps = list(range(200))
+    visuals.line_plot({"train": (steps, steps), "validation": ([0, 100], [1.0, 2.0])}, tmp_path / "loss.png",
+                      xlabel="step", ylabel="loss", title="training loss")
+    train, validation = saved_figures["loss.png"].axes[0].get_lines()
+    assert train.get_marker() in (None, "None", "") and validation.get_marker() == "s"

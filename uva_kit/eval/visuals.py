@@ -16,6 +16,7 @@ from uva_kit.errors import InputError
 SEPARATOR = 2  # px of white between panels
 MARKERS = ("o", "s", "^", "D", "v", "P")
 LINE_STYLES = ("-", "--", ":", "-.")
+MAX_MARKED_POINTS = 60  # a longer line (a training loss) is drawn without markers
 ROLLOUT_SCALE = 2  # rollout frames (96 px) enlarged for the videos
 TICK_CHARACTER_WIDTH = 0.09  # inches per character of a tick label (10 pt), with room between labels
 CAPTION_HEIGHT = 14  # px of the text strip add_caption puts above frames
@@ -142,8 +143,8 @@ def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: st
 
 def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *, xlabel: str,
               ylabel: str, title: str, connect: bool = True, ylim: tuple[float, float] | None = None) -> Path:
-    """One line per name: ``series[name] = (xs, ys)``, each with its own marker and line style, so that equal
-    series stay apart; ``connect=False``: markers only, for independent points (episodes), each series shifted
+    """One line per name: ``series[name] = (xs, ys)``, each with its own marker (up to MAX_MARKED_POINTS points) and
+    line style, so that equal series stay apart; ``connect=False``: markers only, for independent points (episodes), each series shifted
     a little sideways so that equal values do not hide each other. Integer x values get integer ticks."""
     from matplotlib.ticker import MaxNLocator
 
@@ -153,8 +154,8 @@ def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: 
     for i, (name, (xs, ys)) in enumerate(series.items()):
         if not connect:
             xs = np.asarray(xs, dtype=float) + (i - (len(series) - 1) / 2) * shift
-        axes.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], linestyle=LINE_STYLES[i % len(LINE_STYLES)] if connect else "none",
-                  label=name)
+        marker = MARKERS[i % len(MARKERS)] if len(xs) <= MAX_MARKED_POINTS or not connect else None
+        axes.plot(xs, ys, marker=marker, linestyle=LINE_STYLES[i % len(LINE_STYLES)] if connect else "none", label=name)
     if all(float(x).is_integer() for xs, _ in series.values() for x in xs):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     if ylim is not None:
