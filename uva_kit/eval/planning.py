@@ -198,8 +198,8 @@ def evaluate_planning(base_model, forward_model, out: Path, *, episodes: int = 1
             media.append({"seed": episode_seed, "mp4": str(mp4.relative_to(out)), "gif": str(gif.relative_to(out))})
         runs.append({"selector": selector, **summarize(results), "per_episode": [r.to_dict() for r in results],
                      "videos": media})
-    info = {**(run_info or {}), "env": ENV, "episodes": episodes, "seeds": seeds, "candidates": candidates, "execute_steps": execute_steps,
-            "max_steps": max_steps, "num_iter": num_iter, "batch_envs": batch_envs, "device": str(base_model.device),
+    info = {**(run_info or {}), "env": ENV, "episodes": episodes, "seeds": seeds, "candidates": candidates,
+            "execute_steps": execute_steps, "max_steps": max_steps, "num_iter": num_iter, "batch_envs": batch_envs, "device": str(base_model.device),
             "runs": runs}
     (out / "eval_info.json").write_text(json.dumps(info, indent=2))
     _write_report(info, out)
