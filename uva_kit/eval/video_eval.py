@@ -164,7 +164,7 @@ def _write_report(info: dict, out: Path) -> None:
                      "video = generate_video (history only); forward_dynamics = history plus the recorded actions. "
                      "FVD: Fréchet distance of I3D Kinetics-400 logits (lower is better)"
                      + ("." if info["fvd_features"] else "; not computed: turned off (--no-fvd; from Python, i3d=None)."))
-    report.table(["mode", "num_iter", "PSNR (dB)", "SSIM", "FVD"],
+    report.table(["mode", "num_iter", "PSNR (dB, higher is better)", "SSIM (at most 1, higher is better)", "FVD (lower is better)"],
                  [[r["mode"], r["num_iter"], r["psnr"], r["ssim"], r["fvd"]] for r in results])
     report.image(out / "psnr.png")
     report.image(out / "psnr_per_frame.png")
