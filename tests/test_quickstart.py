@@ -34,6 +34,7 @@ def test_quickstart_writes_a_report_and_reruns_safely(tmp_path):
     html = (out / "report.html").read_text()
     assert summary["verdict"] in html and "Predicted vs real future frames" in html and "data:image/png;base64" in html
     assert "Does the policy use what it sees?" in html
+    assert f"trained on {out / 'demos'}" in html and "2 PushT episodes on seeds 100000..100001, at most 20 steps each, 2 side by side" in html
     assert html.count("data:image/gif;base64") == 3 and 'href="eval/videos/uva/seed_100000.mp4"' in html  # rollouts
     assert summary["observation_use"]["action_loss"] > 0 and summary["observation_use"]["action_loss_other_frames"] > 0
     state = json.loads((out / "quickstart.json").read_text())

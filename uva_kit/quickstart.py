@@ -137,7 +137,8 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     import uva_kit
     from uva_kit.cli.train import split_dataset
     from uva_kit.eval.observation_use import observation_use
-    from uva_kit.eval.report import Report
+    from uva_kit.eval.report import Report, percent
+    from uva_kit.eval.scoring import episode_caption
     from uva_kit.eval.video_eval import evaluate_video
     from uva_kit.eval.visuals import line_plot
     from uva_kit.train import read_run_config
@@ -154,19 +155,23 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     model = uva_kit.load(checkpoint)
     video_dir = out / "video"
     video_dir.mkdir(exist_ok=True)
-    held_out = split_dataset(model.spec, read_run_config(train_dir)["data"], "val")
+    data = read_run_config(train_dir)["data"]
+    held_out = split_dataset(model.spec, data, "val")
     video = evaluate_video(model, held_out, video_dir, samples=4, modes=("video",), pictures=4, progress=False)
     looking = observation_use(model, held_out)
 
     beats, verdict = _verdict(info["runs"])
     report = Report("uva_kit quickstart: PushT on a CPU")
     report.paragraph(verdict)
-    report.table(["agent", "score (mean best reward)", "success rate", "episodes"],
-                 [[run["label"], run["score"], run["success_rate"], run["episodes"]] for run in info["runs"]])
+    report.table(["agent", "score (mean best reward, 0-1)", "success rate", "episodes"],
+                 [[run["label"], run["score"], percent(run["success_rate"]), run["episodes"]] for run in info["runs"]])
+    report.image(out / "eval" / "scores.png")
     report.image(out / "eval" / "per_seed.png")
-    report.paragraph(f"Model: {model.spec.name} trained for {_read_state(out).get('steps', '?')} steps "
-                     f"(budget {options.minutes:g} min); checkpoint {checkpoint}. Deviations from the paper: "
-                     + "; ".join(model.spec.deviations) + ".")
+    report.paragraph(f"Model: {model.spec.name} trained on {data} for {_read_state(out).get('steps', '?')} steps "
+                     f"(budget {options.minutes:g} min); checkpoint {checkpoint}. Evaluation: {info['episodes']} PushT "
+                     f"episodes on seeds {info['seeds'][0]}..{info['seeds'][-1]}, at most {info['max_steps']} steps each, "
+                     f"{info['batch_envs']} side by side (eval/eval_info.json holds every episode). Deviations from the "
+                     "paper: " + "; ".join(model.spec.deviations) + ".")
     report.heading("Training")
     report.image(out / "loss.png")
     report.paragraph(
@@ -177,7 +182,8 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     report.heading("Rollouts (first episodes; click for the MP4)")
     for run in info["runs"]:
         if run.get("gif"):  # an older eval_info.json (a resumed quickstart) lacks it
-            report.image(out / "eval" / run["gif"], caption=run["label"], link=Path("eval") / run["videos"][0])
+            caption = f"{run['label']}: {episode_caption(run['per_episode'][0])}"
+            report.image(out / "eval" / run["gif"], caption=caption, link=Path("eval") / run["videos"][0])
     report.heading("Predicted vs real future frames (held-out windows; rows: real, predicted)")
     for result in video["results"]:
         report.image(video_dir / result["grid_png"], caption=f"PSNR {result['psnr']:.1f} dB, SSIM {result['ssim']:.3f}")

@@ -36,6 +36,9 @@ def test_eval_policy_cli_compares_a_checkpoint_with_baselines(tiny_checkpoint, t
     assert [run["label"] for run in info["runs"]] == ["uva", "random", "still"]
     # what changes the scores is recorded, so that they can be reproduced
     assert info["command"] == "uva-kit eval policy" and info["batch_envs"] == 1
+    assert info["command_line"] == (f"uva-kit eval policy --checkpoint {tiny_checkpoint} --agent random still --env pusht "
+                                    "--episodes 2 --seed 100000 --max-steps 12 --batch-envs 1 --n-action-steps 4 "
+                                    "--visual normal --videos 1")
     assert info["options"]["checkpoint"] == [str(tiny_checkpoint)] and info["options"]["n_action_steps"] == 4
     assert {"out", "no_progress", "overwrite"}.isdisjoint(info["options"])
     assert [(r["n_action_steps"], r["device"]) for r in info["runs"]] == [(4, "cpu"), (None, None), (None, None)]
@@ -46,6 +49,7 @@ def test_eval_policy_cli_compares_a_checkpoint_with_baselines(tiny_checkpoint, t
         assert len(video) == run["per_episode"][0]["steps"] + 1
     report = (out / "report.html").read_text()
     assert "data:image/png;base64," in report and "data:image/gif;base64," in report
+    assert "How this was made" in report and info["command_line"] in report
 
 
 @pytest.mark.slow

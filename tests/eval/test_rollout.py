@@ -55,12 +55,14 @@ def test_an_episode_ends_at_its_own_termination_in_a_batch():
 
 
 def test_recorded_frames_start_at_the_legacy_reset_and_follow_every_step():
-    results, frames = run_episodes("pusht", StillAgent(), [100000, 100001], batch_envs=2, max_steps=6, record=1,
-                                   progress=False)
-    assert set(frames) == {100000}
-    assert frames[100000].shape == (results[0].steps + 1, 96, 96, 3)
+    results, recordings = run_episodes("pusht", StillAgent(), [100000, 100001], batch_envs=2, max_steps=6, record=1,
+                                       progress=False)
+    assert set(recordings) == {100000}
+    recording = recordings[100000]
+    assert recording.frames.shape == (results[0].steps + 1, 96, 96, 3) and len(recording.rewards) == results[0].steps
+    assert max(recording.rewards) == results[0].score
     reference, _ = envs.make("pusht", legacy_seeding=True).reset(seed=100000)
-    np.testing.assert_array_equal(frames[100000][0], reference["pixels"])
+    np.testing.assert_array_equal(recording.frames[0], reference["pixels"])
 
 
 def test_still_agent_commands_its_own_position():

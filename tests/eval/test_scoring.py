@@ -25,6 +25,7 @@ def test_summary_of_hand_computed_episodes():
     ]
     summary = summarize(episodes)
     assert summary["score"] == pytest.approx((0.5 + 1.0 + 0.0 + 0.6) / 4)
+    assert summary["score_sem"] == pytest.approx(0.41130 / 2, abs=1e-5)  # sample std (n - 1) / sqrt(n)
     assert summary["success_rate"] == pytest.approx(0.25)
     assert summary["mean_steps"] == pytest.approx((3 + 2 + 5 + 1) / 4)
     assert summary["episodes"] == 4

@@ -60,6 +60,13 @@ def test_evaluate_video_scores_both_modes_and_draws_them(tiny_model, tmp_path):
             assert (tmp_path / r[key]).is_file()
 
 
+def test_evaluate_video_without_pictures(tiny_model, tmp_path):
+    info = evaluate_video(tiny_model, held_out(tiny_model), tmp_path, samples=2, modes=("video",), pictures=0,
+                          progress=False)
+    assert "grid_png" not in info["results"][0] and not (tmp_path / "pictures").exists()
+    assert "PSNR" in (tmp_path / "report.html").read_text()
+
+
 @pytest.mark.slow
 def test_eval_video_and_inverse_cli(tiny_checkpoint, tmp_path):
     out = tmp_path / "video"

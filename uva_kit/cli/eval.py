@@ -14,7 +14,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
+import shlex
 import time
 from pathlib import Path
 
@@ -115,19 +115,30 @@ def run(args: argparse.Namespace) -> int:
     runner = {"policy": _run_policy, "video": _run_video, "inverse": _run_inverse, "planning": _run_planning}[args.kind]
     prepared = runner(args)  # loads and checks everything before the output folder is created
     with atomic_directory(out, overwrite=args.overwrite) as folder:
-        summary = prepared(folder)
-        _record_options(folder / "eval_info.json", args)
+        summary = prepared(folder, _run_info(args))
     print(summary)
     print(f"results in {out}/ (report: {out / 'report.html'}, data: {out / 'eval_info.json'})")
     return 0
 
 
-def _record_options(info_file: Path, args: argparse.Namespace) -> None:
-    """Put the command and its options into eval_info.json, so that the result can be repeated from it."""
+def _run_info(args: argparse.Namespace) -> dict:
+    """The command and its options (model folders as used), for eval_info.json and the report: enough to repeat it."""
     options = {name: value for name, value in vars(args).items()
                if name not in (*PRESENTATION_OPTIONS, "command", "kind", "run")}
-    info = json.loads(info_file.read_text())
-    info_file.write_text(json.dumps({"command": f"uva-kit eval {args.kind}", "options": options, **info}, indent=2))
+    command = f"uva-kit eval {args.kind}"
+    return {"command": command, "command_line": command_line(command, options), "options": options}
+
+
+def command_line(command: str, options: dict) -> str:
+    """``command`` with ``options`` (argparse names) as flags: lists spread, True as a bare flag, False and None left out."""
+    words = [command]
+    for name, value in options.items():
+        if value is None or value is False or value == []:
+            continue
+        words.append(f"--{name.replace('_', '-')}")
+        if value is not True:
+            words += [shlex.quote(str(v)) for v in (value if isinstance(value, list) else [value])]
+    return " ".join(words)
 
 
 def _load(args: argparse.Namespace, option: str):
@@ -160,11 +171,12 @@ def _run_policy(args):
         agents.append((PolicyAgent(model, name=name, n_action_steps=args.n_action_steps), str(directory)))
     agents += [(baseline(name), None) for name in args.agent]
 
-    def evaluate(folder: Path) -> str:
+    def evaluate(folder: Path, run_info: dict) -> str:
         info = run_policy_suite(agents, args.env, folder, episodes=args.episodes, seed=args.seed,
-                                batch_envs=min(args.batch_envs, args.episodes), max_steps=args.max_steps,
+                                batch_envs=args.batch_envs, max_steps=args.max_steps,
                                 visuals=args.visual, videos=args.videos, asynchronous=args.async_envs,
-                                progress=not args.no_progress, history_sweep=args.history_sweep)
+                                progress=not args.no_progress, history_sweep=args.history_sweep,
+                                run_info=run_info)
         return "\n".join(f"{r['label']}: score {r['score']:.3f}, success {r['success_rate']:.0%} "
                          f"({r['episodes']} episodes)" for r in info["runs"])
 
@@ -192,10 +204,10 @@ def _run_video(args):
     i3d = None if args.no_fvd else load_i3d(args.i3d).to(model.device)
     dataset = _held_out(args, model)
 
-    def evaluate(folder: Path) -> str:
+    def evaluate(folder: Path, run_info: dict) -> str:
         info = evaluate_video(model, dataset, folder, samples=args.samples, num_iters=args.num_iter, modes=args.modes,
                               i3d=i3d, batch_size=args.batch_size, pictures=args.pictures, seed=args.seed,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, run_info=run_info)
         return "\n".join(f"{r['mode']} num_iter {r['num_iter']}: PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.3f}"
                          + ("" if r["fvd"] is None else f", FVD {r['fvd']:.1f}") for r in info["results"])
 
@@ -209,9 +221,9 @@ def _run_inverse(args):
     model = _load(args, "checkpoint")
     dataset = _held_out(args, model)
 
-    def evaluate(folder: Path) -> str:
+    def evaluate(folder: Path, run_info: dict) -> str:
         info = evaluate_inverse(model, dataset, folder, samples=args.samples, batch_size=args.batch_size, seed=args.seed,
-                                progress=not args.no_progress)
+                                progress=not args.no_progress, run_info=run_info)
         error = info["l2_env_units"]
         return f"inverse dynamics: L2 error mean {error['mean']:.2f}, median {error['median']:.2f} (env units)"
 
@@ -228,11 +240,11 @@ def _run_planning(args):
     if base_model.spec.layout != forward_model.spec.layout:
         raise UvaKitError("--base-policy and --checkpoint must share the time layout (history frames, stride, chunk)")
 
-    def evaluate(folder: Path) -> str:
+    def evaluate(folder: Path, run_info: dict) -> str:
         info = evaluate_planning(base_model, forward_model, folder, episodes=args.episodes, seed=args.seed,
                                  selectors=args.selectors, candidates=args.candidates, execute_steps=args.execute_steps,
                                  max_steps=args.max_steps, batch_envs=args.batch_envs, num_iter=args.num_iter,
-                                 videos=args.videos, progress=not args.no_progress)
+                                 videos=args.videos, progress=not args.no_progress, run_info=run_info)
         return "\n".join(f"{r['selector']}: success {r['success_rate']:.0%}, score {r['score']:.3f}" for r in info["runs"])
 
     return evaluate

@@ -25,10 +25,10 @@ from tqdm import tqdm
 
 from uva_kit.errors import InputError
 from uva_kit.eval.frame_reward import frame_reward, locate
-from uva_kit.eval.report import Report
-from uva_kit.eval.rollout import EpisodeBatch, batch_step_bar, summary_postfix
-from uva_kit.eval.scoring import EpisodeResult, summarize
-from uva_kit.eval.visuals import bar_plot, enlarge, to_uint8, write_gif, write_mp4
+from uva_kit.eval.report import Report, percent
+from uva_kit.eval.rollout import EpisodeBatch, Recording, batch_step_bar, summary_postfix
+from uva_kit.eval.scoring import EpisodeResult, episode_caption, summarize
+from uva_kit.eval.visuals import bar_plot, to_uint8, write_rollout
 
 SELECTORS = ("base", "uva", "simulator")
 ENV = "two-block"
@@ -115,8 +115,8 @@ def _update_targets(targets: list[list], pixels: np.ndarray) -> None:
 
 def run_selector(selector: str, base_model, forward_model, seeds: Sequence[int], *, candidates: int = 100,
                  execute_steps: int = 6, max_steps: int = 300, batch_envs: int = 8, num_iter: int = 1, seed: int = 0,
-                 record: int = 0, progress: bool = True) -> tuple[list[EpisodeResult], dict[int, np.ndarray]]:
-    """Episodes on ``seeds`` with one selector; results in seed order and the frames of the first ``record`` seeds."""
+                 record: int = 0, progress: bool = True) -> tuple[list[EpisodeResult], dict[int, Recording]]:
+    """Episodes on ``seeds`` with one selector; results in seed order and the first ``record`` seeds' recordings."""
     from uva_kit.envs import make_vector
 
     if selector not in SELECTORS:
@@ -126,7 +126,7 @@ def run_selector(selector: str, base_model, forward_model, seeds: Sequence[int],
         raise InputError(f"execute_steps must be in 1..{chunk} (the action chunk), got {execute_steps}")
     generator = torch.Generator(device=base_model.device)
     results: list[EpisodeResult] = []
-    recordings: dict[int, np.ndarray] = {}
+    recordings: dict[int, Recording] = {}
     bar = tqdm(total=len(seeds), desc=f"{ENV} {selector}", unit="episode", disable=not progress)
     steps = batch_step_bar(max_steps, progress)
     try:
@@ -183,25 +183,23 @@ def _run_batch(selector, vector, seeds, base_model, forward_model, k, execute_st
 def evaluate_planning(base_model, forward_model, out: Path, *, episodes: int = 10, seed: int = 100000,
                       selectors: Sequence[str] = SELECTORS, candidates: int = 100, execute_steps: int = 6,
                       max_steps: int = 300, batch_envs: int = 8, num_iter: int = 1, videos: int = 1,
-                      progress: bool = True) -> dict:
-    """Every selector on the same seeds; write eval_info.json, videos, a plot and report.html to ``out``."""
+                      progress: bool = True, run_info: dict | None = None) -> dict:
+    """Every selector on the same seeds; write eval_info.json (led by ``run_info``, the command and its options),
+    videos, a plot and report.html to ``out``."""
     seeds = list(range(seed, seed + episodes))
     runs = []
     for selector in selectors:
         results, recordings = run_selector(selector, base_model, forward_model, seeds, candidates=candidates,
                                            execute_steps=execute_steps, max_steps=max_steps, batch_envs=batch_envs,
                                            num_iter=num_iter, record=videos, progress=progress)
-        folder = out / "videos" / selector
         media = []
-        for episode_seed, frames in recordings.items():
-            folder.mkdir(parents=True, exist_ok=True)
-            mp4 = write_mp4(frames, folder / f"seed_{episode_seed}.mp4")
-            gif = write_gif(enlarge(frames, 2), folder / f"seed_{episode_seed}.gif")
-            media.append({"mp4": str(mp4.relative_to(out)), "gif": str(gif.relative_to(out))})
+        for episode_seed, recording in recordings.items():
+            mp4, gif = write_rollout(recording.frames, recording.rewards, out / "videos" / selector / f"seed_{episode_seed}")
+            media.append({"seed": episode_seed, "mp4": str(mp4.relative_to(out)), "gif": str(gif.relative_to(out))})
         runs.append({"selector": selector, **summarize(results), "per_episode": [r.to_dict() for r in results],
                      "videos": media})
-    info = {"env": ENV, "episodes": episodes, "seeds": seeds, "candidates": candidates, "execute_steps": execute_steps,
-            "max_steps": max_steps, "num_iter": num_iter, "batch_envs": batch_envs, "device": str(base_model.device),
+    info = {**(run_info or {}), "env": ENV, "episodes": episodes, "seeds": seeds, "candidates": candidates,
+            "execute_steps": execute_steps, "max_steps": max_steps, "num_iter": num_iter, "batch_envs": batch_envs, "device": str(base_model.device),
             "runs": runs}
     (out / "eval_info.json").write_text(json.dumps(info, indent=2))
     _write_report(info, out)
@@ -212,18 +210,25 @@ def _write_report(info: dict, out: Path) -> None:
     runs = info["runs"]
     bar_plot([r["selector"] for r in runs], {"success rate": [r["success_rate"] for r in runs],
                                              "score (mean best reward)": [r["score"] for r in runs]},
-             out / "success.png", ylabel="success rate, score", title="two-block: results by action selection",
-             ylim=(0, 1))
+             out / "success.png", ylabel="success rate, score (0-1)", ylim=(0, 1.05),
+             title=f"two-block: {info['episodes']} episodes per selector", legend_title="error bars: standard error",
+             errors={"score (mean best reward)": [r["score_sem"] for r in runs]})
     report = Report("Forward-dynamics planning: two-block pushing")
     report.paragraph(f"{info['episodes']} episodes (seeds {info['seeds'][0]}..{info['seeds'][-1]}). Each replanning samples "
                      f"{info['candidates']} action chunks from the base policy; 'uva' keeps the chunk whose forward_dynamics "
                      "prediction shows the blocks closest to their targets, 'simulator' judges the same way from a "
                      "simulated copy (upper bound), 'base' executes one sample unscored. The first "
                      f"{info['execute_steps']} actions are executed, then it replans.")
-    report.table(["selector", "success rate", "score (mean best reward)", "mean steps"],
-                 [[r["selector"], r["success_rate"], r["score"], r["mean_steps"]] for r in runs])
+    report.table(["selector", "success rate", "score (mean best reward, 0-1)", "± standard error", "mean steps"],
+                 [[r["selector"], percent(r["success_rate"]), r["score"], r["score_sem"], f"{r['mean_steps']:.1f}"]
+                  for r in runs])
     report.image(out / "success.png")
+    if any(r["videos"] for r in runs):
+        report.heading("Rollouts (first episodes of each selector; click for the MP4)")
     for r in runs:
+        episodes = {e["seed"]: e for e in r["per_episode"]}
         for media in r["videos"]:
-            report.image(out / media["gif"], caption=r["selector"], link=media["mp4"])
+            report.image(out / media["gif"], caption=f"{r['selector']}: {episode_caption(episodes[media['seed']])}",
+                         link=media["mp4"])
+    report.provenance(info)
     report.write(out / "report.html")

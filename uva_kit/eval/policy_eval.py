@@ -18,13 +18,12 @@ from pathlib import Path
 import attrs
 
 from uva_kit.eval.agents import PolicyAgent
-from uva_kit.eval.report import Report
+from uva_kit.eval.report import Report, percent
 from uva_kit.eval.rollout import default_env_options, run_episodes
-from uva_kit.eval.scoring import EpisodeResult, summarize
-from uva_kit.eval.visuals import bar_plot, enlarge, line_plot, write_gif, write_mp4
+from uva_kit.eval.scoring import EpisodeResult, episode_caption, summarize
+from uva_kit.eval.visuals import bar_plot, line_plot, write_rollout
 
 TEST_SEED = 100000
-GIF_SCALE = 2
 
 
 def evaluate_policy(model, env: str = "pusht", episodes: int = 50, *, seed: int = TEST_SEED, batch_envs: int = 8,
@@ -76,13 +75,15 @@ class PolicyRun:
 
 def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out: Path, *, episodes: int = 50,
                      seed: int = TEST_SEED, batch_envs: int = 8, max_steps: int = 300, visuals: Sequence[str] = ("normal",),
-                     videos: int = 2, asynchronous: bool = False, progress: bool = True, history_sweep: bool = False) -> dict:
+                     videos: int = 2, asynchronous: bool = False, progress: bool = True, history_sweep: bool = False,
+                     run_info: dict | None = None) -> dict:
     """Evaluate every agent (with its checkpoint path or None) on every visual variant, on the same seeds.
 
     Writes ``out/eval_info.json``, ``out/videos/<run>/seed_<seed>.mp4`` (first ``videos`` episodes),
-    plots and ``out/report.html``; returns the JSON content.
+    plots and ``out/report.html``; returns the JSON content. ``run_info`` (the command and its options) leads both.
     """
     seeds = list(range(seed, seed + episodes))
+    batch_envs = min(batch_envs, episodes)  # as run and recorded
     runs: list[PolicyRun] = []
     for agent, checkpoint in agents:
         for visual in visuals:
@@ -95,6 +96,7 @@ def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out:
             _write_videos(run, recordings, out)
             runs.append(run)
     info = {
+        **(run_info or {}),
         "env": env, "episodes": episodes, "seeds": seeds, "max_steps": max_steps, "batch_envs": batch_envs,
         "env_options": default_env_options(env), "visuals": list(visuals),
         "protocol": "score = mean over episodes of each episode's max reward; success = the env's success flag",
@@ -107,28 +109,30 @@ def run_policy_suite(agents: Sequence[tuple[object, str | None]], env: str, out:
 
 def _write_videos(run: PolicyRun, recordings: dict, out: Path) -> None:
     folder = out / "videos" / run.label.replace(" ", "_").replace("[", "").replace("]", "")
-    for seed, frames in recordings.items():
-        folder.mkdir(parents=True, exist_ok=True)
-        run.videos.append(str(write_mp4(frames, folder / f"seed_{seed}.mp4").relative_to(out)))
-        if run.gif is None:
-            run.gif = str(write_gif(enlarge(frames, GIF_SCALE), folder / f"seed_{seed}.gif").relative_to(out))
+    for seed, recording in recordings.items():
+        mp4, gif = write_rollout(recording.frames, recording.rewards, folder / f"seed_{seed}")
+        run.videos.append(str(mp4.relative_to(out)))
+        run.gif = run.gif or str(gif.relative_to(out))
 
 
 def _write_report(info: dict, runs: list[PolicyRun], out: Path, history_sweep: bool) -> None:
     labels = [run.label for run in runs]
     summaries = [summarize(run.results) for run in runs]
-    bar_plot(labels, {"score": [s["score"] for s in summaries]}, out / "scores.png", ylabel="score (mean best reward)",
-             title=f"{info['env']}: score over {info['episodes']} episodes", ylim=(0, 1))
+    bar_plot(labels, {"score (mean best reward)": [s["score"] for s in summaries],
+                      "success rate": [s["success_rate"] for s in summaries]}, out / "scores.png",
+             ylabel="score, success rate (0-1)", ylim=(0, 1.05),
+             title=f"{info['env']}: {info['episodes']} episodes per run", legend_title="error bars: standard error",
+             errors={"score (mean best reward)": [s["score_sem"] for s in summaries]})
     line_plot({run.label: (list(range(len(run.results))), [r.score for r in run.results]) for run in runs},
-              out / "per_seed.png", xlabel=f"episode (seed - {info['seeds'][0]})", ylabel="best reward", title="per episode",
-              connect=False)
+              out / "per_seed.png", xlabel=f"episode (seed - {info['seeds'][0]})", ylabel="best reward (0-1)",
+              title="best reward of each episode", connect=False, ylim=(-0.03, 1.03))
     report = Report(f"Policy evaluation: {info['env']}")
     report.paragraph(f"{info['episodes']} episodes on seeds {info['seeds'][0]}..{info['seeds'][-1]}, at most "
                      f"{info['max_steps']} steps each. Score = mean over episodes of each episode's best reward "
                      "(the paper's number); success rate = fraction of episodes where the env reported success.")
-    report.table(["run", "checkpoint", "score", "success rate", "mean steps"],
-                 [[run.label, run.checkpoint or "(baseline)", s["score"], s["success_rate"], s["mean_steps"]]
-                  for run, s in zip(runs, summaries)])
+    report.table(["run", "checkpoint", "score (0-1)", "± standard error", "success rate", "mean steps"],
+                 [[run.label, run.checkpoint or "(baseline)", s["score"], s["score_sem"], percent(s["success_rate"]),
+                   f"{s['mean_steps']:.1f}"] for run, s in zip(runs, summaries)])
     if len(info["visuals"]) > 1:  # the paper's Table III layout: agents x visual variants
         agents = list(dict.fromkeys(run.agent for run in runs))
         score = {(run.agent, run.visual): s["score"] for run, s in zip(runs, summaries)}
@@ -142,11 +146,14 @@ def _write_report(info: dict, runs: list[PolicyRun], out: Path, history_sweep: b
             points = sorted((run.history_frames, summarize(run.results)["score"]) for run in runs
                             if run.visual == visual and run.history_frames is not None)
             series[visual] = ([p[0] for p in points], [p[1] for p in points])
-        line_plot(series, out / "history_sweep.png", xlabel="history frames", ylabel="score", title="score vs history length")
+        line_plot(series, out / "history_sweep.png", xlabel="history frames", ylabel="score (mean best reward, 0-1)",
+                  title="score vs history length", ylim=(0, 1.03))
         report.heading("History-length sweep")
         report.image(out / "history_sweep.png")
     report.heading("Rollouts (first episode of each run; click for the MP4)")
     for run in runs:
         if run.gif is not None:
-            report.image(out / run.gif, caption=run.label, link=run.videos[0])
+            report.image(out / run.gif, caption=f"{run.label}: {episode_caption(run.results[0].to_dict())}",
+                         link=run.videos[0])
+    report.provenance(info)
     report.write(out / "report.html")

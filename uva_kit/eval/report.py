@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}"
          "th{background:#eee}td:first-child,th:first-child{text-align:left}"
-         "figure{display:inline-block;margin:0.5em}figcaption{font-size:0.85em;color:#555}img{image-rendering:pixelated}")
+         "pre{white-space:pre-wrap;background:#f4f4f4;padding:6px}figure{display:inline-block;margin:0.5em}figcaption{font-size:0.85em;color:#555}img{image-rendering:pixelated}")
 MIME = {".png": "image/png", ".gif": "image/gif"}
 
 
@@ -49,6 +50,16 @@ class Report:
             tag = f'<a href="{html.escape(str(link))}">{tag}</a>'
         self.parts.append(f"<figure>{tag}<figcaption>{html.escape(caption)}</figcaption></figure>")
 
+    def provenance(self, info: dict) -> None:
+        """"How this was made": the command line and each option, where ``info`` (eval_info.json) records them."""
+        if "options" not in info:
+            return
+        self.heading("How this was made")
+        self.parts.append(f"<pre>{html.escape(info['command_line'])}</pre>")
+        rows = [[name, " ".join(map(str, value)) or None if isinstance(value, list) else value]
+                for name, value in info["options"].items()]
+        self.table(["option", "value ('-': not given, the default)"], rows)
+
     def write(self, path: str | Path) -> Path:
         path = Path(path)
         path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
@@ -57,6 +68,14 @@ class Report:
 
 
 def _cell(value: object) -> str:
+    """A table cell: floats to 3 decimals (no "-0.000"), "-" for a missing value (None, NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return f"{round(value, 3) + 0.0:.3f}"
     return str(value)
+
+
+def percent(fraction: float) -> str:
+    """A rate in [0, 1] as a table cell: 0.25 -> "25%"."""
+    return f"{fraction:.0%}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
 import numpy as np
 from tqdm import tqdm
 
@@ -11,6 +12,14 @@ from uva_kit.errors import InputError
 from uva_kit.eval.scoring import EpisodeResult, episode_result, summarize
 
 LEGACY_SEEDED_ENVS = ("pusht", "pusht-m")  # start states as the original evaluation (seeds 100000..)
+
+
+@attrs.frozen
+class Recording:
+    """A recorded episode: its frames (T + 1, H, W, 3) uint8 from the reset on, and the reward of each of its T steps."""
+
+    frames: np.ndarray
+    rewards: list[float]
 
 
 def default_env_options(env: str) -> dict:
@@ -30,10 +39,10 @@ def run_episodes(
     asynchronous: bool = False,
     progress: bool = True,
     description: str | None = None,
-) -> tuple[list[EpisodeResult], dict[int, np.ndarray]]:
-    """Run one episode per seed with ``agent``; return the results (in seed order) and recorded frames.
+) -> tuple[list[EpisodeResult], dict[int, Recording]]:
+    """Run one episode per seed with ``agent``; return the results (in seed order) and the recorded episodes.
 
-    The frames (T, H, W, 3) uint8 the agent saw, from the reset to the last step, are kept for the first
+    The frames the agent saw, from the reset to the last step, and the rewards are recorded for the first
     ``record`` seeds. An episode ends when the env terminates (success) or after ``max_steps`` steps.
     """
     from uva_kit.envs import make_vector
@@ -43,7 +52,7 @@ def run_episodes(
     options = {**default_env_options(env), **(env_options or {}), "max_episode_steps": max_steps}
     recorded_seeds = set(list(seeds)[:record])
     results: list[EpisodeResult] = []
-    recordings: dict[int, np.ndarray] = {}
+    recordings: dict[int, Recording] = {}
     vectors: dict[int, object] = {}
     bar = tqdm(total=len(seeds), desc=description or f"{env} {agent.name}", unit="episode", disable=not progress)
     steps = batch_step_bar(max_steps, progress)
@@ -102,9 +111,9 @@ class EpisodeBatch:
         self._steps.update()
 
     def results(self, recordings: dict) -> list[EpisodeResult]:
-        """Each episode's result, in seed order; the recorded frames (T, H, W, 3) go into ``recordings`` by seed."""
+        """Each episode's result, in seed order; the recorded episodes go into ``recordings`` by seed."""
         for i, episode_frames in self.frames.items():
-            recordings[self.seeds[i]] = np.stack(episode_frames)
+            recordings[self.seeds[i]] = Recording(np.stack(episode_frames), self.rewards[i])
         return [episode_result(seed, self.rewards[i], self.successes[i]) for i, seed in enumerate(self.seeds)]
 
 

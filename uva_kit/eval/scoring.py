@@ -38,12 +38,21 @@ def episode_result(seed: int, rewards: Sequence[float], successes: Sequence[bool
                          steps=len(rewards), final_reward=float(rewards[-1]))
 
 
+def episode_caption(episode: dict) -> str:
+    """One line on an episode (an ``EpisodeResult.to_dict()``): "seed 100000, best reward 0.42, 300 steps"."""
+    ending = ", success" if episode["success"] else ""
+    return f"seed {episode['seed']}, best reward {episode['score']:.2f}, {episode['steps']} steps{ending}"
+
+
 def summarize(results: Sequence[EpisodeResult]) -> dict:
-    """The paper's score (mean best reward), the success rate and the mean episode length."""
+    """The paper's score (mean best reward), its standard error over episodes (0 for one episode), the success
+    rate and the mean episode length."""
     if not results:
         raise InputError("no episodes to summarize")
+    scores = np.array([r.score for r in results])
     return {
-        "score": float(np.mean([r.score for r in results])),
+        "score": float(scores.mean()),
+        "score_sem": float(scores.std(ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else 0.0,
         "success_rate": float(np.mean([r.success for r in results])),
         "mean_steps": float(np.mean([r.steps for r in results])),
         "episodes": len(results),
