@@ -137,10 +137,10 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     import uva_kit
     from uva_kit.cli.train import split_dataset
     from uva_kit.eval.observation_use import observation_use
+    from uva_kit.eval.plots import line_plot
     from uva_kit.eval.report import Report, percent
     from uva_kit.eval.scoring import episode_caption
     from uva_kit.eval.video_eval import evaluate_video
-    from uva_kit.eval.visuals import line_plot
     from uva_kit.train import read_run_config
     from uva_kit.train.metrics import read_metrics
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uva_kit.eval import inverse_eval, planning, policy_eval, video_eval, visuals
+from uva_kit.eval import inverse_eval, planning, plots, policy_eval, video_eval, visuals
 from uva_kit.eval.scoring import episode_caption, episode_result
 
 
@@ -152,7 +152,7 @@ def test_long_bar_labels_are_turned_so_that_they_do_not_overlap(tmp_path, saved_
 
 def test_long_lines_have_no_markers_short_ones_do(tmp_path, saved_figures):
     steps = list(range(200))
-    visuals.line_plot({"train": (steps, steps), "validation": ([0, 100], [1.0, 2.0])}, tmp_path / "loss.png",
+    plots.line_plot({"train": (steps, steps), "validation": ([0, 100], [1.0, 2.0])}, tmp_path / "loss.png",
                       xlabel="step", ylabel="loss", title="training loss")
     train, validation = saved_figures["loss.png"].axes[0].get_lines()
     assert train.get_marker() in (None, "None", "") and validation.get_marker() == "s"

@@ -15,9 +15,9 @@ import torch
 from tqdm import tqdm
 
 from uva_kit.errors import InputError
+from uva_kit.eval.plots import pyplot
 from uva_kit.eval.report import Report
 from uva_kit.eval.video_eval import window_indices
-from uva_kit.eval.visuals import pyplot
 from uva_kit.eval.window_conditions import window_conditions
 
 

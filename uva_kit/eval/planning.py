@@ -25,10 +25,11 @@ from tqdm import tqdm
 
 from uva_kit.errors import InputError
 from uva_kit.eval.frame_reward import frame_reward, locate
+from uva_kit.eval.plots import bar_plot
 from uva_kit.eval.report import Report, percent
 from uva_kit.eval.rollout import EpisodeBatch, Recording, batch_step_bar, summary_postfix
 from uva_kit.eval.scoring import EpisodeResult, episode_caption, summarize
-from uva_kit.eval.visuals import bar_plot, to_uint8, write_rollout
+from uva_kit.eval.visuals import to_uint8, write_rollout
 
 SELECTORS = ("base", "uva", "simulator")
 ENV = "two-block"

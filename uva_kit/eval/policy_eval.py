@@ -18,10 +18,11 @@ from pathlib import Path
 import attrs
 
 from uva_kit.eval.agents import PolicyAgent
+from uva_kit.eval.plots import bar_plot, line_plot
 from uva_kit.eval.report import Report, percent
 from uva_kit.eval.rollout import default_env_options, run_episodes
 from uva_kit.eval.scoring import EpisodeResult, episode_caption, summarize
-from uva_kit.eval.visuals import bar_plot, line_plot, write_rollout
+from uva_kit.eval.visuals import write_rollout
 
 TEST_SEED = 100000
 

@@ -20,13 +20,12 @@ from tqdm import tqdm
 from uva_kit.errors import InputError
 from uva_kit.eval.fvd import frechet_distance, i3d_features
 from uva_kit.eval.image_metrics import psnr, ssim
+from uva_kit.eval.plots import bar_plot, line_plot
 from uva_kit.eval.report import Report
 from uva_kit.eval.visuals import (
     add_caption,
-    bar_plot,
     enlarge,
     frame_grid_plot,
-    line_plot,
     side_by_side,
     to_uint8,
     write_gif,

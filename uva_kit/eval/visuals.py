@@ -1,4 +1,4 @@
-"""Pictures of an evaluation: MP4s and GIFs of rollouts, side-by-side predicted-vs-real clips, frame grids, plots.
+"""Pictures of an evaluation: MP4s and GIFs of rollouts, side-by-side predicted-vs-real clips, frame grids.
 
 Frames are uint8 (T, H, W, 3) arrays. Small frames (96x96) are enlarged ``scale`` times (nearest
 neighbour) so they are visible in a report.
@@ -12,13 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from uva_kit.errors import InputError
+from uva_kit.eval.plots import pyplot
 
 SEPARATOR = 2  # px of white between panels
-MARKERS = ("o", "s", "^", "D", "v", "P")
-LINE_STYLES = ("-", "--", ":", "-.")
-MAX_MARKED_POINTS = 60  # a longer line (a training loss) is drawn without markers
 ROLLOUT_SCALE = 2  # rollout frames (96 px) enlarged for the videos
-TICK_CHARACTER_WIDTH = 0.09  # inches per character of a tick label (10 pt), with room between labels
 CAPTION_HEIGHT = 14  # px of the text strip add_caption puts above frames
 
 
@@ -112,76 +109,3 @@ def rollout_captions(rewards: Sequence[float]) -> list[str]:
     """A caption per frame of an episode: "step 0 (start)", then "step t: reward r, best b" after each step."""
     best = np.maximum.accumulate(rewards) if len(rewards) else []
     return ["step 0 (start)"] + [f"step {t}: reward {r:.2f}, best {b:.2f}" for t, (r, b) in enumerate(zip(rewards, best), 1)]
-
-
-def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, *, ylabel: str, title: str,
-             ylim: tuple[float, float] | None = None, errors: dict[str, Sequence[float]] | None = None,
-             value_format: str = "{:.2f}", legend_title: str | None = None) -> Path:
-    """A group of bars per label, one bar per series (``series[name]`` holds a value per label), each bar's value
-    written on it; ``errors[name]`` (optional) draws error bars (e.g. the standard error over episodes)."""
-    plt = pyplot()
-    figure_width = max(4.0, 0.5 * len(labels) * len(series) + 2)
-    figure, axes = plt.subplots(figsize=(figure_width, 3.2))
-    width = 0.8 / len(series)
-    for i, (name, values) in enumerate(series.items()):
-        spread = (errors or {}).get(name)
-        xs = np.arange(len(values)) + (i - (len(series) - 1) / 2) * width
-        axes.bar(xs, values, width, label=name, yerr=spread, capsize=4 if spread is not None else 0)
-        tops = np.asarray(values) + (np.asarray(spread) if spread is not None else 0)  # above the error bar
-        for x, top, value in zip(xs, tops, values):
-            axes.annotate(value_format.format(value), (x, top), xytext=(0, 2), textcoords="offset points", ha="center",
-                          va="bottom", fontsize=8)
-    crowded = sum(len(label) for label in labels) * TICK_CHARACTER_WIDTH > figure_width - 1  # side by side they would touch
-    axes.set_xticks(range(len(labels)), labels, rotation=30 if crowded else 0, ha="right" if crowded else "center")
-    if ylim is not None:
-        axes.set_ylim(*ylim)
-    else:
-        axes.margins(y=0.15)  # room for the value labels
-    return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1,
-                      legend_title=legend_title)
-
-
-def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *, xlabel: str,
-              ylabel: str, title: str, connect: bool = True, ylim: tuple[float, float] | None = None) -> Path:
-    """One line per name: ``series[name] = (xs, ys)``, each with its own marker (up to MAX_MARKED_POINTS points) and
-    line style, so that equal series stay apart; ``connect=False``: markers only, for independent points (episodes), each series shifted
-    a little sideways so that equal values do not hide each other. Integer x values get integer ticks."""
-    from matplotlib.ticker import MaxNLocator
-
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(5, 3.2))
-    shift = 0.3 / len(series)
-    for i, (name, (xs, ys)) in enumerate(series.items()):
-        if not connect:
-            xs = np.asarray(xs, dtype=float) + (i - (len(series) - 1) / 2) * shift
-        marker = MARKERS[i % len(MARKERS)] if len(xs) <= MAX_MARKED_POINTS or not connect else None
-        axes.plot(xs, ys, marker=marker, linestyle=LINE_STYLES[i % len(LINE_STYLES)] if connect else "none", label=name)
-    if all(float(x).is_integer() for xs, _ in series.values() for x in xs):
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if ylim is not None:
-        axes.set_ylim(*ylim)
-    axes.set_xlabel(xlabel)
-    return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1)
-
-
-def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save_plot(plt, figure, axes, path: str | Path, *, ylabel: str, title: str, legend: bool,
-               legend_title: str | None = None) -> Path:
-    """Label the plot, write it to ``path`` (PNG, 100 dpi) and free the figure."""
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    if legend:
-        axes.legend(title=legend_title, title_fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return Path(path)
