@@ -69,10 +69,12 @@ def read_until(process: subprocess.Popen, marker: str) -> str:
     raise AssertionError(f"the process ended (exit code {process.wait()}) before printing {marker}:\n" + "".join(lines))
 
 
-def start_torchrun(out: Path, steps: int, *extra: str, resume: bool = False) -> subprocess.Popen:
-    """The same command under ``torchrun --nproc-per-node 2`` (gloo on the CPU)."""
+def start_torchrun(out: Path, steps: int, *extra: str, resume: bool = False, script: Path | None = None) -> subprocess.Popen:
+    """The same command under ``torchrun --nproc-per-node 2`` (gloo on the CPU); ``script``: a Python file that
+    takes the command's arguments, run instead of ``-m uva_kit``."""
+    entry = [str(script)] if script else ["-m", "uva_kit"]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "uva_kit", *train_arguments(out, steps, *extra, resume=resume)]
+               *entry, *train_arguments(out, steps, *extra, resume=resume)]
     return subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
