@@ -16,4 +16,5 @@ def run_cli(*args: str, env_extra: dict[str, str] | None = None, pythonpath: Pat
     paths = [str(REPO_ROOT)] + ([str(pythonpath)] if pythonpath else [])
     env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")])
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "uva_kit", *args], capture_output=True, text=True, env=env, timeout=120)
+    # the timeout only stops a hung command: a test of three eval commands took 100 s on a busy 2-core machine
+    return subprocess.run([sys.executable, "-m", "uva_kit", *args], capture_output=True, text=True, env=env, timeout=600)

@@ -33,10 +33,48 @@ def run_fit(out: Path, steps: int, *extra: str, resume: bool = False) -> subproc
                             env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def start_torchrun(out: Path, steps: int, *extra: str, resume: bool = False) -> subprocess.Popen:
-    """The same command under ``torchrun --nproc-per-node 2`` (gloo on the CPU)."""
+PAUSE_AFTER_LOGGING = """\
+import sys, threading
+from uva_kit.train.metrics import MetricsLog
+
+write = MetricsLog.write
+
+def write_then_pause(log, step, split, values):
+    write(log, step, split, values)
+    if split == "train" and step == {step}:
+        print("PAUSED", flush=True)
+        threading.Event().wait()
+
+MetricsLog.write = write_then_pause
+from uva_kit.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def start_fit_pausing_at(out: Path, steps: int, step: int) -> subprocess.Popen:
+    """``run_fit`` whose process hangs once step ``step`` is in the metrics log, after printing PAUSED:
+    a test can then kill it at a known point mid-training, however slow the machine is."""
+    driver = PAUSE_AFTER_LOGGING.format(step=step)
+    return subprocess.Popen([sys.executable, "-c", driver, *train_arguments(out, steps)],
+                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def read_until(process: subprocess.Popen, marker: str) -> str:
+    """The process's output up to and including the line ``marker``; fails if the process ends first."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.rstrip("\n") == marker:
+            return "".join(lines)
+    raise AssertionError(f"the process ended (exit code {process.wait()}) before printing {marker}:\n" + "".join(lines))
+
+
+def start_torchrun(out: Path, steps: int, *extra: str, resume: bool = False, script: Path | None = None) -> subprocess.Popen:
+    """The same command under ``torchrun --nproc-per-node 2`` (gloo on the CPU); ``script``: a Python file that
+    takes the command's arguments, run instead of ``-m uva_kit``."""
+    entry = [str(script)] if script else ["-m", "uva_kit"]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "uva_kit", *train_arguments(out, steps, *extra, resume=resume)]
+               *entry, *train_arguments(out, steps, *extra, resume=resume)]
     return subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

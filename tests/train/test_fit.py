@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from runs import assert_bitwise_equal, finish, max_difference, run_fit, run_torchrun, start_torchrun, weights
+from runs import (
+    assert_bitwise_equal,
+    finish,
+    max_difference,
+    read_until,
+    run_fit,
+    run_torchrun,
+    start_fit_pausing_at,
+    start_torchrun,
+    weights,
+)
 from synthetic import SyntheticWindows
 
 import uva_kit
@@ -93,19 +103,16 @@ def test_a_fresh_run_drops_the_log_of_an_attempt_that_saved_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_killed_run_resumes_bitwise_identically(tmp_path):
+    """SIGKILL after step 5 is logged (checkpoints every 2 steps): the resumed run redoes step 5 and ends bitwise
+    where an uninterrupted run ends. The run waits for the kill, so a slow machine cannot let it finish first."""
     reference, interrupted = tmp_path / "reference", tmp_path / "interrupted"
     uninterrupted = run_fit(reference, 8)
-    process = run_fit(interrupted, 8)
-    pointer = interrupted / "checkpoints" / "last"
-    deadline = time.time() + 300
-    while not (pointer.exists() and int(pointer.read_text()) >= 4):
-        assert process.poll() is None, "the run ended before it could be killed"
-        assert time.time() < deadline
-        time.sleep(0.02)
+    process = start_fit_pausing_at(interrupted, 8, step=5)
+    read_until(process, "PAUSED")
     process.send_signal(signal.SIGKILL)  # a real kill, mid-training
     process.wait()
-    killed_at = int(pointer.read_text())
-    assert killed_at < 8
+    assert int((interrupted / "checkpoints" / "last").read_text()) == 4
+    assert [r["step"] for r in read_metrics(interrupted, "train")] == [1, 2, 3, 4, 5]  # logged past the checkpoint
     finish(run_fit(interrupted, 8, resume=True))
     finish(uninterrupted)
     for name in ("model", "ema", "optimizer"):

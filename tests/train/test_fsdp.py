@@ -1,4 +1,4 @@
-"""``training.parallelism = "fsdp"`` under torchrun (2 CPU processes, gloo): same result and checkpoints as DDP."""
+"""``training.parallelism = "fsdp"`` under torchrun (2 CPU processes, gloo): same result and checkpoints as DDP, nothing left alive."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ import shutil
 
 import pytest
 import torch
-from runs import assert_bitwise_equal, checkpoint, finish, max_difference, run_fit, run_torchrun, weights
+from runs import (
+    assert_bitwise_equal,
+    checkpoint,
+    finish,
+    max_difference,
+    run_fit,
+    run_torchrun,
+    start_torchrun,
+    weights,
+)
 from safetensors import safe_open
 
 import uva_kit
@@ -77,3 +86,24 @@ def test_fsdp_run_resumed_from_a_checkpoint_equals_the_uninterrupted_run(tmp_pat
     assert [r["step"] for r in read_metrics(resumed, "train")] == [1, 2, 3, 4]
     assert torch.equal(uva_kit.load(checkpoint(resumed, 4) / "pretrained_model").backbone.fusion.weight,
                        weights(fsdp_run, 4, "ema")["backbone.fusion.weight"])
+
+
+NOTHING_SHARDED_OUTLIVES_FIT = """\
+import gc, sys
+from torch.distributed.fsdp import FSDPModule
+from uva_kit.cli import main
+
+code = main(sys.argv[1:])
+alive = sum(isinstance(o, FSDPModule) for o in gc.get_objects())
+assert alive == 0, f"{alive} FSDP modules outlive fit"
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_no_sharded_module_outlives_fit(tmp_path):
+    """Nothing keeps the FSDP model, and the gloo group it holds, alive after ``fit`` returns: else they are
+    destroyed, if at all, while the interpreter shuts down."""
+    script = tmp_path / "check.py"
+    script.write_text(NOTHING_SHARDED_OUTLIVES_FIT)
+    finish(start_torchrun(tmp_path / "run", 2, *FSDP, script=script))

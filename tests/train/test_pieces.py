@@ -1,4 +1,4 @@
-"""The trainer's parts: batch plan, EMA, optimizer groups, LR schedule, checkpoint pruning, data mixing."""
+"""The trainer's parts: batch plan, gradient accumulation, EMA, optimizer groups, LR schedule, checkpoint pruning, data mixing."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from uva_kit.errors import UvaKitError
 from uva_kit.run_layout import checkpoint_root
 from uva_kit.spec import TrainingSpec
 from uva_kit.train import fit
-from uva_kit.train.batches import BatchPlan
+from uva_kit.train.batches import BatchPlan, MicroBatch
+from uva_kit.train.distributed import Distributed, Replicated
 from uva_kit.train.ema import EMA
+from uva_kit.train.loop import _accumulate_gradients
 from uva_kit.train.loss_window import LossWindow
 from uva_kit.train.metrics import read_metrics
 from uva_kit.train.optim import lr_multiplier, parameter_groups
@@ -91,6 +93,30 @@ def test_loss_window_averages_steps_and_each_modality_over_the_micro_batches_tha
                      {"loss": 2.0, "loss/video": 2.0, "mode": "video"}])
     record = window.record(batch_size=4)
     assert (record["loss"], record["loss/video"], record["loss/action"]) == (4.0, 2.0, 1.0)  # 2 steps, 3 and 2 micro-batches
+
+
+class Regression(torch.nn.Linear):
+    """A linear model that returns ``(loss, metrics)`` for a batch, as a UVA model does."""
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        return ((super().forward(batch["x"]) - batch["y"]) ** 2).mean(), {}
+
+
+def test_accumulated_gradients_are_the_mean_over_the_micro_batches():
+    """Three micro-batches of one step leave the mean of their gradients (not the sum) in ``.grad``."""
+    torch.manual_seed(0)
+    model = Regression(3, 2)
+    batches = [{"x": torch.randn(4, 3), "y": torch.randn(4, 2)} for _ in range(3)]
+    expected = [torch.stack(grads).mean(dim=0)
+                for grads in zip(*(torch.autograd.grad(model(batch)[0], list(model.parameters())) for batch in batches))]
+
+    micro_batches = iter([(MicroBatch(step=0, index=i, seed=i, samples=()), batch) for i, batch in enumerate(batches)])
+    losses, _ = _accumulate_gradients(Replicated(Distributed(), model, ema=None), micro_batches, len(batches), "cpu",
+                                      autocast_dtype=None, scaler=None)
+    with torch.no_grad():
+        assert losses == pytest.approx([model(batch)[0].item() for batch in batches])  # each one's own, undivided
+    for parameter, mean in zip(model.parameters(), expected):
+        torch.testing.assert_close(parameter.grad, mean)
 
 
 def test_no_weight_decay_on_biases_and_1d_parameters():

@@ -8,6 +8,7 @@ process): every rank holds the whole model and DistributedDataParallel averages 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 
 import attrs
@@ -88,5 +89,9 @@ def setup(device: str | None = None) -> Distributed:
 
 
 def teardown(state: Distributed) -> None:
+    """Leave the process group, after collecting the garbage of the run: sharded (FSDP) modules form reference
+    cycles that hold the group and its gloo threads, and they are best freed now rather than while the
+    interpreter shuts down (where the order of destruction is arbitrary)."""
     if state.enabled and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()

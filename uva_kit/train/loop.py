@@ -156,13 +156,23 @@ def fit(
     run early (with a checkpoint) once that much wall-clock time has passed; ``resume`` continues it.
     ``latent_cache`` (a folder) trains on encoder latents cached there (see ``latent_windows``).
     """
+    state = distributed.setup(device)
+    try:
+        return _train(as_spec(spec), dataset, Path(out), state, val_dataset=val_dataset, video_dataset=video_dataset,
+                      resume=resume, init_from=init_from, evaluate=evaluate, progress=progress, run_info=run_info,
+                      time_limit_s=time_limit_s, latent_cache=latent_cache)
+    finally:
+        distributed.teardown(state)  # once _train has returned, its model, optimizer and loader are garbage
+
+
+def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distributed, *, val_dataset: Any,
+           video_dataset: Any, resume: bool, init_from: str | Path | None, evaluate: Evaluate | None, progress: bool,
+           run_info: dict | None, time_limit_s: float | None, latent_cache: str | Path | None) -> FitResult:
+    """``fit`` on the ranks of ``state`` (joined already)."""
     from uva_kit import build
     from uva_kit.pretrained import load_matching_weights, model_directory
 
-    spec = as_spec(spec)
     training = spec.training
-    state = distributed.setup(device)
-    out = Path(out)
     if resume:
         if state.is_main:
             for path in training_state.remove_interrupted_saves(out):
@@ -285,7 +295,6 @@ def fit(
                 break
     bar.close()
     log.close()
-    distributed.teardown(state)
     return FitResult(out, step, saved, train_loss, val_loss)
 
 

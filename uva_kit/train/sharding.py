@@ -138,14 +138,16 @@ class Sharded:
         """Note the name of every parameter that receives a gradient on this rank (hooks on the gathered tensors).
 
         FSDP gathers each parameter into the same unsharded tensor at every step, so hooks put on
-        it once (while ``unshard()`` has it in place) see every gradient computed on this rank.
+        it once (while ``unshard()`` has it in place) see every gradient computed on this rank. The hooks hold
+        the set of names, not ``self``: the garbage collector cannot see a tensor's hooks, so through ``self``
+        they would keep the whole sharded model, and with it the process group, alive until the process exits.
         """
         units = [*shard_units(self.model), self.model]
         for unit in units:
             unit.unshard()
         for name, parameter in self.model.named_parameters():
             if parameter.requires_grad:
-                parameter.register_post_accumulate_grad_hook(lambda _, name=name: self.received.add(name))
+                parameter.register_post_accumulate_grad_hook(lambda _, name=name, received=self.received: received.add(name))
         for unit in units:
             unit.reshard()
 
