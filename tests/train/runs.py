@@ -78,14 +78,16 @@ def start_torchrun(out: Path, steps: int, *extra: str, resume: bool = False, scr
     return subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def run_torchrun(out: Path, steps: int, *extra: str, resume: bool = False) -> None:
-    """``start_torchrun`` and wait for it to succeed."""
-    finish(start_torchrun(out, steps, *extra, resume=resume))
+def run_torchrun(out: Path, steps: int, *extra: str, resume: bool = False) -> str:
+    """``start_torchrun`` and wait for it to succeed; its output."""
+    return finish(start_torchrun(out, steps, *extra, resume=resume))
 
 
-def finish(process: subprocess.Popen) -> None:
+def finish(process: subprocess.Popen) -> str:
+    """Wait for ``process`` to succeed; its output."""
     output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output
+    return output
 
 
 def checkpoint(out: Path, step: int) -> Path:

@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         return split_dataset(spec, path, split, augment=False if latent_cache else None)
 
     train_data, val_data = dataset(data, "train"), dataset(data, "val") if training.val_ratio > 0 else None
-    if int(os.environ.get("RANK", "0")) == 0:  # the main process under torchrun
+    main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone reports
+    if main_process:
         print(split_summary(train_data, val_data))
     result = fit(
         spec, train_data, out, val_dataset=val_data,
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         run_info={"data": _absolute(data), "video_data": _absolute(video), "init_from": _absolute(init_from),
                   "latent_cache": _absolute(latent_cache)},
     )
-    if result.checkpoint is not None:
+    if result.checkpoint is not None and main_process:
         from uva_kit.run_layout import MODEL_DIR
 
         print(f"done at step {result.step}: model in {result.checkpoint / MODEL_DIR}")

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from uva_kit.errors import DataError, InputError, UvaKitError
-from uva_kit.run_layout import checkpoint_root, last_checkpoint
+from uva_kit.run_layout import checkpoint_root, last_checkpoint, step_name
 from uva_kit.spec import UVASpec, as_spec, to_dict
 from uva_kit.train import distributed, training_state
 from uva_kit.train.batches import BatchPlan, PlanSampler, SeededSamples, derive_seed, seed_everything, seeded
@@ -281,14 +281,15 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
             if saving:
                 model_state, optimizer_state = parallel.full_model_state(), full_optimizer_state(optimizer, state.is_main)
                 if state.is_main:
-                    saved = training_state.save_checkpoint(out, step, ema_model, ema.updates, model_state, optimizer_state,
-                                                           scheduler, trained_s)
+                    training_state.save_checkpoint(out, step, ema_model, ema.updates, model_state, optimizer_state,
+                                                   scheduler, trained_s)
                     if evaluating:
                         score = float(evaluate(ema_model, step))
                         training_state.record_score(out, step, score)
                         log.write(step, "eval", {"score": score})
                     training_state.prune(out, training.keep_last, training.keep_top_k)
                 state.barrier()
+                saved = checkpoint_root(out) / step_name(step)  # on every rank: the folder rank 0 wrote
             if out_of_time or stopping:
                 reason = f"time limit of {time_limit_s:.0f} s reached" if out_of_time else f"{stop.signal_name} received"
                 announce(f"{reason} at step {step}: saved {saved}; continue with `uva-kit train --resume {out}`")
