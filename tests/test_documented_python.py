@@ -141,9 +141,21 @@ def runnable_source(document: Path, block: CodeBlock) -> str:
     return "\n" * (block.line - 1) + "\n".join(lines)
 
 
+@pytest.fixture
+def builtins_only(monkeypatch):
+    """The registry of the built-ins alone, which is what the documents show (installed plugins add to it)."""
+    from uva_kit.plugins import DISABLE_AUTOLOAD_ENV
+
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
+    uva_kit.registry.reload()
+    yield
+    monkeypatch.delenv(DISABLE_AUTOLOAD_ENV)
+    uva_kit.registry.reload()
+
+
 @pytest.mark.parametrize("document", EXECUTED, ids=[document.name for document in EXECUTED])
 @pytest.mark.filterwarnings("ignore::uva_kit.encoder.checkpoint.RandomWeightsWarning")  # the README's uva-b-pusht
-def test_documented_python_runs(document, given, given_files, tmp_path, monkeypatch):
+def test_documented_python_runs(document, given, given_files, builtins_only, tmp_path, monkeypatch):
     text = "\n".join("\n".join(block.lines) for block in executed_blocks(document))
     stale = [documented for documented, _ in SMALLER.get(document.name, []) if documented not in text]
     assert not stale, f"{document.name} no longer shows {stale}: update SMALLER"
