@@ -14,3 +14,9 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
+
+
+def add_device_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """``--device``: a torch device; None (the default default) picks cuda when available."""
+    shown = default or "cuda when available, else cpu"
+    parser.add_argument("--device", default=default, help=f"torch device: cpu, cuda or cuda:N (default: {shown})")

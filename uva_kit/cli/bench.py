@@ -14,13 +14,14 @@ import json
 import platform
 from pathlib import Path
 
+from uva_kit.cli.argument_types import add_device_argument
 from uva_kit.cli.spec_arguments import add_spec_arguments, spec_from_arguments
 from uva_kit.errors import UvaKitError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_spec_arguments(parser)
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    add_device_argument(parser, default="cpu")
     parser.add_argument("--steps", type=int, nargs="+", default=[16, 100], help="sampling step counts (default: 16 100)")
     parser.add_argument("--batch", type=int, default=1, help="batch size (default: 1)")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per stage; the median is shown (default: 7)")

@@ -19,7 +19,6 @@ FORMATS = ("original",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("format", choices=FORMATS, help="the checkpoint's implementation")
     parser.add_argument("checkpoint", help="the checkpoint file (e.g. checkpoints/latest.ckpt)")
     parser.add_argument("--out", required=True, help="the uva_kit model directory to write")

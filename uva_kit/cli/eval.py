@@ -18,7 +18,7 @@ import shlex
 import time
 from pathlib import Path
 
-from uva_kit.cli.argument_types import non_negative_int
+from uva_kit.cli.argument_types import add_device_argument, non_negative_int
 from uva_kit.envs import ENVIRONMENTS
 from uva_kit.errors import UvaKitError
 
@@ -29,7 +29,6 @@ CHECKPOINT_FORMS = "also a training checkpoint OUT/checkpoints/<step> or a train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     for name, adder, summary in (
         ("policy", _policy_arguments, "closed-loop episodes: score (mean best reward) and success rate"),
@@ -41,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         adder(sub)
         sub.add_argument("--out", help="results folder (default: eval/<kind>-<date-time>)")
         sub.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-        sub.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+        add_device_argument(sub)
         sub.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

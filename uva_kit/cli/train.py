@@ -13,13 +13,13 @@ import argparse
 import os
 from pathlib import Path
 
+from uva_kit.cli.argument_types import add_device_argument
 from uva_kit.cli.spec_arguments import add_spec_arguments
 
 DEFAULT_DATA = "default"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_spec_arguments(parser, required=False)
     parser.add_argument("--data", help=f"a LeRobot v3 dataset folder or a zarr replay buffer; '{DEFAULT_DATA}' is the "
                                        "PushT set shipped with uva_kit")
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latent-cache", metavar="DIR", help="encode each training window once into DIR and train on "
                                                                "the cached latents (no augmentation)")
     parser.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    add_device_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="a line per log record instead of the progress bar")
 
 
