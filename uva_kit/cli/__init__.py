@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from uva_kit import __version__
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import UsageError, UvaKitError
 
 # Subcommand name -> module under uva_kit.cli (a new subcommand is one entry here and one module), in the order
 # `uva-kit --help` lists them: the workflow (data, training, evaluation), then tools, then the installation.
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subcommands.add_parser(name, help=summary, description=(module.__doc__ or "").strip(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # keeps the examples' lines
         module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        sub.set_defaults(run=module.run, parser=sub)  # a subcommand's own parser (eval's kinds set theirs) says UsageErrors
     return parser
 
 
@@ -52,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UvaKitError as exc:  # bad input, said in one line; anything else is a bug and keeps its traceback
         if os.environ.get(TRACEBACK_ENV):
             raise
+        if isinstance(exc, UsageError):
+            args.parser.error(str(exc))  # the usage line, then the message; exits with status 2
         print(f"uva-kit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

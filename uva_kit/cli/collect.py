@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from uva_kit.cli.argument_types import non_negative_int
 from uva_kit.envs import ENVIRONMENTS
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import UsageError, UvaKitError
 
 _expert = None  # one expert per worker process (its twin simulator is reused across episodes)
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if args.episodes < 1 or args.workers < 1 or args.max_steps < 1:
         raise UvaKitError("--episodes, --workers and --max-steps must be at least 1")
     if args.legacy_seeding and args.env == "two-block":
-        raise UvaKitError("--legacy-seeding applies to pusht and pusht-m only")
+        raise UsageError("--legacy-seeding applies to pusht and pusht-m only")
     jobs = [(args.seed + i, args.max_steps, args.legacy_seeding) for i in range(args.episodes)]
     results = []
     with atomic_directory(args.out, overwrite=args.overwrite) as folder:

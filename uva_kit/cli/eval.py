@@ -20,7 +20,7 @@ from pathlib import Path
 
 from uva_kit.cli.argument_types import add_device_argument, non_negative_int
 from uva_kit.envs import ENVIRONMENTS
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import UsageError, UvaKitError
 
 BASELINE_NAMES = ("random", "still")
 VISUALS = ("normal", "bg-color", "bg-object", "goal-color")  # uva_kit.envs.pusht.VISUAL_VARIANTS (no pygame import here)
@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ):
         sub = kinds.add_parser(name, help=summary, description=summary)
         adder(sub)
+        sub.set_defaults(parser=sub)
         sub.add_argument("--out", help="results folder (default: eval/<kind>-<date-time>)")
         sub.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
         add_device_argument(sub)
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_info(args: argparse.Namespace) -> dict:
     """The command and its options (model folders as used), for eval_info.json and the report: enough to repeat it."""
     options = {name: value for name, value in vars(args).items()
-               if name not in (*PRESENTATION_OPTIONS, "command", "kind", "run")}
+               if name not in (*PRESENTATION_OPTIONS, "command", "kind", "run", "parser")}
     command = f"uva-kit eval {args.kind}"
     return {"command": command, "command_line": command_line(command, options), "options": options}
 
@@ -157,11 +158,11 @@ def _run_policy(args):
     _at_least(1, args, "episodes", "max_steps", "batch_envs", "n_action_steps")
     _at_least(0, args, "videos")
     if not args.checkpoint and not args.agent:
-        raise UvaKitError("give --checkpoint C [C ...] and/or --agent random|still")
+        raise UsageError("give --checkpoint C [C ...] and/or --agent random|still")
     if args.history_sweep and len(args.checkpoint) < 2:
-        raise UvaKitError("--history-sweep compares checkpoints trained with different history lengths; give 2 or more")
+        raise UsageError("--history-sweep compares checkpoints trained with different history lengths; give 2 or more")
     if args.env == "two-block" and args.visual != ["normal"]:
-        raise UvaKitError("--visual variants exist for pusht and pusht-m only")
+        raise UsageError("--visual variants exist for pusht and pusht-m only")
     agents = []
     for i, path in enumerate(args.checkpoint):
         model, directory = load_model(path, args.device)

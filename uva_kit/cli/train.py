@@ -64,21 +64,25 @@ def resolve_data(path: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from uva_kit.devices import resolve_device
-    from uva_kit.errors import UvaKitError
+    from uva_kit.errors import UsageError
     from uva_kit.spec import spec_from_dict
     from uva_kit.train import fit, read_run_config
 
     resolve_device(args.device)  # a bad --device fails before the data is read
     if args.resume:
-        if args.spec or args.overrides or args.data or args.out:
-            raise UvaKitError("--resume OUT continues a run with its saved spec and data; drop --spec/--set/--data/--out.")
+        ignored = [flag for flag, value in (("--spec", args.spec), ("--set", args.overrides), ("--data", args.data),
+                                            ("--out", args.out), ("--video-data", args.video_data),
+                                            ("--init-from", args.init_from), ("--latent-cache", args.latent_cache))
+                   if value]
+        if ignored:
+            raise UsageError(f"--resume OUT continues a run with its saved spec, data and options; drop {', '.join(ignored)}")
         config = read_run_config(Path(args.resume))
         spec = spec_from_dict(config["spec"])
         data, video, init_from, out = config["data"], config.get("video_data"), config.get("init_from"), Path(args.resume)
         latent_cache = config.get("latent_cache")
     else:
         if not (args.spec and args.data and args.out):
-            raise UvaKitError("uva-kit train needs --spec, --data and --out (or --resume OUT).")
+            raise UsageError("give --spec, --data and --out (or --resume OUT)")
         from uva_kit.spec import load_spec
 
         spec = load_spec(args.spec, args.overrides)
