@@ -1,10 +1,14 @@
-"""Time each stage of a policy call (reference path vs fast path) for a spec on a device.
+"""Time a policy call's stages: reference path vs fast path.
 
 Stages: frame encoding, backbone, action head (per step count) and the full predict_actions, on a
 model built from the spec with random weights and random inputs (frames, and any stream the policy is
 given, such as proprio; an instructed model gets an instruction). The reference path is eager fp32
 with the naive sampling loop; the fast path uses the fused sampler (and CUDA graphs + bf16 on a GPU).
-Prints a table of medians; --out DIR also writes DIR/bench.json.
+Prints a table of median milliseconds; --out DIR also writes DIR/bench.json (seconds).
+
+Examples:
+  uva-kit bench --spec pusht-small
+  uva-kit bench --spec uva-b-pusht --device cuda --steps 100 --batch 8 --out bench/uva-b
 """
 
 from __future__ import annotations
@@ -22,11 +26,11 @@ from uva_kit.errors import UvaKitError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_spec_arguments(parser)
     add_device_argument(parser, default="cpu")
-    parser.add_argument("--steps", type=int, nargs="+", default=[16, 100], help="sampling step counts (default: 16 100)")
-    parser.add_argument("--batch", type=int, default=1, help="batch size (default: 1)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[16, 100], help="action-head sampling step counts, one row each (default: 16 100)")
+    parser.add_argument("--batch", type=int, default=1, help="observations per policy call (default: 1)")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per stage; the median is shown (default: 7)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--out", type=Path, default=None, help="also write the results to OUT/bench.json")
+    parser.add_argument("--out", type=Path, default=None, help="also write the results to OUT/bench.json (created if missing)")
 
 
 def device_name(device) -> str:

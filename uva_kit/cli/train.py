@@ -1,4 +1,8 @@
-"""Train a UVA model on a dataset; resume a stopped run exactly; torchrun for several processes.
+"""Train a UVA model on a dataset, or resume a stopped run.
+
+Writes the run folder OUT: OUT/checkpoints/<step>/pretrained_model (the model, for uva_kit.load and
+`uva-kit eval --checkpoint OUT`) and .../training_state (for --resume), OUT/metrics.jsonl and
+OUT/train_config.json. --resume OUT continues a stopped run exactly; torchrun runs several processes.
 
 Examples:
   uva-kit train --spec pusht-tiny --data default --out runs/tiny --set training.steps=200
@@ -22,14 +26,16 @@ DEFAULT_DATA = "default"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_spec_arguments(parser, required=False)
     parser.add_argument("--data", help=f"a LeRobot v3 dataset folder or a zarr replay buffer; '{DEFAULT_DATA}' is the "
-                                       "PushT set shipped with uva_kit")
-    parser.add_argument("--out", help="the run folder (checkpoints, metrics.jsonl, train_config.json)")
-    parser.add_argument("--video-data", help="an action-free video dataset mixed in at training.video_data_ratio")
+                                       "PushT set shipped with uva_kit (required unless --resume)")
+    parser.add_argument("--out", help="the run folder to write (required unless --resume)")
+    parser.add_argument("--video-data", help="an action-free video dataset folder, mixed in at the spec's "
+                                                                      "training.video_data_ratio")
     parser.add_argument("--init-from", help="a model folder, checkpoint or run to initialise from where names and "
                                             "shapes match (fine-tuning; stage 2 from stage 1)")
     parser.add_argument("--latent-cache", metavar="DIR", help="encode each training window once into DIR and train on "
                                                                "the cached latents (no augmentation)")
-    parser.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
+    parser.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint, with the "
+                                                                      "spec, data and options it was started with")
     add_device_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="a line per log record instead of the progress bar")
 
