@@ -81,6 +81,24 @@ def test_a_negative_seed_is_a_usage_error(command, capsys):
 
 
 @pytest.mark.parametrize("command, message", [
+    (["collect", "pusht", "--out", "x", "--episodes", "0"], "uva-kit collect: error: argument --episodes: must be 1 or more, got 0"),
+    (["bench", "--spec", "pusht-tiny", "--steps", "16", "0"], "argument --steps: must be 1 or more, got 0"),
+    (["train-vae", "--frames", "f.npz", "--out", "x", "--threads", "0"], "argument --threads: must be 1 or more, got 0"),
+    (["quickstart", "--max-steps", "0"], "argument --max-steps: must be 1 or more, got 0"),
+    (["eval", "policy", "--agent", "random", "--videos", "-1"],
+     "uva-kit eval policy: error: argument --videos: must be 0 or more, got -1"),
+    (["eval", "video", "--checkpoint", "x", "--num-iter", "1", "0"], "argument --num-iter: must be 1 or more, got 0"),
+    (["eval", "planning", "--checkpoint", "x", "--batch-envs", "two"], "argument --batch-envs: expected an integer, got 'two'"),
+])
+def test_a_count_out_of_range_is_a_usage_error(command, message, capsys):
+    from uva_kit.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(command)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, message", [
     (["train", "--spec", "pusht-tiny", "--data", "default"], "give --spec, --data and --out (or --resume OUT)"),
     (["train", "--resume", "runs/x", "--latent-cache", "c", "--set", "a=1"],
      "its saved spec, data and options; drop --set, --latent-cache"),

@@ -18,18 +18,17 @@ import json
 import platform
 from pathlib import Path
 
-from uva_kit.cli.argument_types import add_device_argument
+from uva_kit.cli.argument_types import add_device_argument, positive_int
 from uva_kit.cli.spec_arguments import add_spec_arguments, spec_from_arguments
-from uva_kit.errors import UvaKitError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_spec_arguments(parser)
     add_device_argument(parser, default="cpu")
-    parser.add_argument("--steps", type=int, nargs="+", default=[16, 100], help="action-head sampling step counts, one row each (default: 16 100)")
-    parser.add_argument("--batch", type=int, default=1, help="observations per policy call (default: 1)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed repeats per stage; the median is shown (default: 7)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--steps", type=positive_int, nargs="+", default=[16, 100], help="action-head sampling step counts, one row each (default: 16 100)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="observations per policy call (default: 1)")
+    parser.add_argument("--repeats", type=positive_int, default=7, help="timed repeats per stage; the median is shown (default: 7)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, default=None, help="also write the results to OUT/bench.json (created if missing)")
 
 
@@ -49,8 +48,6 @@ def run(args: argparse.Namespace) -> int:
     from uva_kit.devices import resolve_device
     from uva_kit.ops import extension_status
 
-    if args.batch < 1 or args.repeats < 1 or any(s < 1 for s in args.steps):
-        raise UvaKitError("--batch, --repeats and --steps must be positive")
     device = torch.device(resolve_device(args.device))
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
 
-from uva_kit.cli.argument_types import non_negative_int
+from uva_kit.cli.argument_types import non_negative_int, positive_int
 from uva_kit.envs import ENVIRONMENTS
 from uva_kit.errors import UsageError, UvaKitError
 
@@ -31,12 +31,12 @@ _expert = None  # one expert per worker process (its twin simulator is reused ac
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("env", choices=sorted(ENVIRONMENTS), help="environment to collect in")
-    parser.add_argument("--episodes", type=int, required=True, help="episodes to run, one seed each")
+    parser.add_argument("--episodes", type=positive_int, required=True, help="episodes to run, one seed each")
     parser.add_argument("--out", required=True, help="output dataset folder (must not exist unless --overwrite)")
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+    parser.add_argument("--workers", type=positive_int, default=min(4, os.cpu_count() or 1),
                         help="worker processes (default: %(default)s, the CPU count up to 4)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first episode (default: %(default)s)")
-    parser.add_argument("--max-steps", type=int, default=300, help="environment steps per episode at most (default: %(default)s)")
+    parser.add_argument("--max-steps", type=positive_int, default=300, help="environment steps per episode at most (default: %(default)s)")
     parser.add_argument("--legacy-seeding", action="store_true",
                         help="draw start states as the original PushT evaluation does (pusht and pusht-m only)")
     parser.add_argument("--deterministic", action="store_true", help="always take the best push (not the diverse expert)")
@@ -60,8 +60,6 @@ def run(args: argparse.Namespace) -> int:
     from uva_kit.atomic import atomic_directory
     from uva_kit.data.lerobot import LeRobotWriter
 
-    if args.episodes < 1 or args.workers < 1 or args.max_steps < 1:
-        raise UvaKitError("--episodes, --workers and --max-steps must be at least 1")
     if args.legacy_seeding and args.env == "two-block":
         raise UsageError("--legacy-seeding applies to pusht and pusht-m only")
     jobs = [(args.seed + i, args.max_steps, args.legacy_seeding) for i in range(args.episodes)]

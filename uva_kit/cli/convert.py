@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 
+from uva_kit.cli.argument_types import positive_int
 from uva_kit.cli.spec_arguments import add_spec_arguments
 
 FORMATS = ("original",)
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vae", help="MAR's kl16.ckpt: the encoder's weights file (the checkpoint's own VAE copy "
                                       "must equal it); default: the VAE weights inside the checkpoint")
     parser.add_argument("--clip", help="local folder of openai/clip-vit-base-patch32 (needed with language, e.g. Libero)")
-    parser.add_argument("--num-heads", type=int, help="attention heads; needed only when the width is not a MAR size")
+    parser.add_argument("--num-heads", type=positive_int, help="attention heads; needed only when the width is not a MAR size")
     add_spec_arguments(parser, required=False)
 
 

@@ -15,7 +15,7 @@ import argparse
 import json
 import warnings
 
-from uva_kit.cli.argument_types import non_negative_int
+from uva_kit.cli.argument_types import non_negative_int, positive_int
 from uva_kit.cli.spec_arguments import add_spec_arguments
 
 
@@ -27,12 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="training time budget in minutes (default: %(default)s)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="count --minutes in this process's CPU time (on machines shared with other jobs)")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=positive_int, default=1,
                         help="torch CPU threads (default: 1; the small VAE gains little from more, and more threads "
                              "than free cores slow training about tenfold on a busy machine)")
-    parser.add_argument("--steps", type=int, help="also stop after this many optimizer steps (whichever budget ends "
+    parser.add_argument("--steps", type=positive_int, help="also stop after this many optimizer steps (whichever budget ends "
                                                   "first; default: --minutes alone)")
-    parser.add_argument("--batch-size", type=int, default=16, help="frames per optimizer step (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="frames per optimizer step (default: %(default)s)")
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate (default: %(default)s)")
     parser.add_argument("--kl-weight", type=float, default=1e-4, help="weight of the KL term of the loss (default: %(default)s)")
     parser.add_argument("--held-out", type=float, default=0.1,
