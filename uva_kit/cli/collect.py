@@ -1,11 +1,10 @@
 """Collect scripted-expert demonstrations (a LeRobot v3 dataset).
 
 Runs the pushing expert (diverse variant unless --deterministic) on seeds SEED, SEED+1, ... in several
-processes, shows a progress bar, reports the success rate and Diffusion Policy's score (mean of each
-episode's best reward), and writes the dataset atomically: an interrupted run leaves nothing at --out.
-Writes OUT as a LeRobot v3 dataset (the successful episodes, or all with --keep-failed, at 10 fps)
-for `uva-kit train --data OUT`, and OUT/collect_report.json (each episode's seed, success, steps and
-best reward).
+processes, shows a progress bar, and reports the success rate and Diffusion Policy's score (mean of
+each episode's best reward). Writes OUT atomically (an interrupted run leaves nothing there): a LeRobot
+v3 dataset of the successful episodes (all with --keep-failed) at 10 fps, for `uva-kit train --data OUT`,
+and OUT/collect_report.json (each episode's seed, success, steps and best reward).
 
 Examples:
   uva-kit collect pusht --episodes 200 --out data/pusht-200
