@@ -78,3 +78,42 @@ def test_a_negative_seed_is_a_usage_error(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([*command, "--seed", "-1"])
     assert exit_info.value.code == 2 and "argument --seed: must be 0 or more, got -1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, message", [
+    (["collect", "pusht", "--out", "x", "--episodes", "0"], "uva-kit collect: error: argument --episodes: must be 1 or more, got 0"),
+    (["bench", "--spec", "pusht-tiny", "--steps", "16", "0"], "argument --steps: must be 1 or more, got 0"),
+    (["train-vae", "--frames", "f.npz", "--out", "x", "--threads", "0"], "argument --threads: must be 1 or more, got 0"),
+    (["quickstart", "--max-steps", "0"], "argument --max-steps: must be 1 or more, got 0"),
+    (["eval", "policy", "--agent", "random", "--videos", "-1"],
+     "uva-kit eval policy: error: argument --videos: must be 0 or more, got -1"),
+    (["eval", "video", "--checkpoint", "x", "--num-iter", "1", "0"], "argument --num-iter: must be 1 or more, got 0"),
+    (["eval", "planning", "--checkpoint", "x", "--batch-envs", "two"], "argument --batch-envs: expected an integer, got 'two'"),
+])
+def test_a_count_out_of_range_is_a_usage_error(command, message, capsys):
+    from uva_kit.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(command)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, message", [
+    (["train", "--spec", "pusht-tiny", "--data", "default"], "give --spec, --data and --out (or --resume OUT)"),
+    (["train", "--resume", "runs/x", "--latent-cache", "c", "--set", "a=1"],
+     "its saved spec, data and options; drop --set, --latent-cache"),
+    (["collect", "two-block", "--episodes", "1", "--out", "x", "--legacy-seeding"], "applies to pusht and pusht-m only"),
+    (["eval", "policy", "--agent", "random", "--env", "two-block", "--visual", "bg-color"], "--visual variants exist"),
+])
+def test_options_that_do_not_go_together_are_usage_errors(command, message, tmp_path, monkeypatch, capsys):
+    """The subcommand's usage line, then its error, exit status 2; nothing is written."""
+    from uva_kit import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("UVA_KIT_TRACEBACK", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(command)
+    err = capsys.readouterr().err
+    prog = "uva-kit " + " ".join(command[:2] if command[0] == "eval" else command[:1])
+    assert exit_info.value.code == 2 and err.startswith(f"usage: {prog} ") and f"{prog}: error: " in err
+    assert message in err and not list(tmp_path.iterdir())

@@ -26,6 +26,10 @@ class UvaKitError(Exception):
     """Base class of every error uva_kit raises on purpose."""
 
 
+class UsageError(UvaKitError):
+    """Command-line options that do not go together (or a missing one): the command prints its usage and exits 2."""
+
+
 class InputError(UvaKitError, ValueError):
     """An argument, tensor or value given to uva_kit is wrong (a ValueError, so ``except ValueError`` catches it)."""
 

@@ -5,12 +5,27 @@ from __future__ import annotations
 import argparse
 
 
-def non_negative_int(text: str) -> int:
-    """An int >= 0 (seeds: environments and numpy refuse negative ones)."""
+def _int_from(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    """An int >= 0 (seeds: environments and numpy refuse negative ones; counts of videos or pictures)."""
+    return _int_from(text, 0)
+
+
+def positive_int(text: str) -> int:
+    """An int >= 1 (counts of episodes, steps, workers, threads; batch sizes)."""
+    return _int_from(text, 1)
+
+
+def add_device_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """``--device``: a torch device; None (the default default) picks cuda when available."""
+    shown = default or "cuda when available, else cpu"
+    parser.add_argument("--device", default=default, help=f"torch device: cpu, cuda or cuda:N (default: {shown})")

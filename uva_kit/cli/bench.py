@@ -1,10 +1,14 @@
-"""Time each stage of a policy call (reference path vs fast path) for a spec on a device.
+"""Time a policy call's stages: reference path vs fast path.
 
 Stages: frame encoding, backbone, action head (per step count) and the full predict_actions, on a
 model built from the spec with random weights and random inputs (frames, and any stream the policy is
 given, such as proprio; an instructed model gets an instruction). The reference path is eager fp32
 with the naive sampling loop; the fast path uses the fused sampler (and CUDA graphs + bf16 on a GPU).
-Prints a table of medians; --out DIR also writes DIR/bench.json.
+Prints a table of median milliseconds; --out DIR also writes DIR/bench.json (seconds).
+
+Examples:
+  uva-kit bench --spec pusht-small
+  uva-kit bench --spec uva-b-pusht --device cuda --steps 100 --batch 8 --out bench/uva-b
 """
 
 from __future__ import annotations
@@ -14,18 +18,18 @@ import json
 import platform
 from pathlib import Path
 
+from uva_kit.cli.argument_types import add_device_argument, positive_int
 from uva_kit.cli.spec_arguments import add_spec_arguments, spec_from_arguments
-from uva_kit.errors import UvaKitError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_spec_arguments(parser)
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
-    parser.add_argument("--steps", type=int, nargs="+", default=[16, 100], help="sampling step counts (default: 16 100)")
-    parser.add_argument("--batch", type=int, default=1, help="batch size (default: 1)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed repeats per stage; the median is shown (default: 7)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--out", type=Path, default=None, help="also write the results to OUT/bench.json")
+    add_device_argument(parser, default="cpu")
+    parser.add_argument("--steps", type=positive_int, nargs="+", default=[16, 100], help="action-head sampling step counts, one row each (default: 16 100)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="observations per policy call (default: 1)")
+    parser.add_argument("--repeats", type=positive_int, default=7, help="timed repeats per stage; the median is shown (default: 7)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the results to OUT/bench.json (created if missing)")
 
 
 def device_name(device) -> str:
@@ -44,8 +48,6 @@ def run(args: argparse.Namespace) -> int:
     from uva_kit.devices import resolve_device
     from uva_kit.ops import extension_status
 
-    if args.batch < 1 or args.repeats < 1 or any(s < 1 for s in args.steps):
-        raise UvaKitError("--batch, --repeats and --steps must be positive")
     device = torch.device(resolve_device(args.device))
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -1,8 +1,14 @@
-"""Collect scripted-expert demonstrations into a LeRobotDataset v3 folder.
+"""Collect scripted-expert demonstrations (a LeRobot v3 dataset).
 
 Runs the pushing expert (diverse variant unless --deterministic) on seeds SEED, SEED+1, ... in several
-processes, shows a progress bar, reports the success rate and Diffusion Policy's score (mean of each
-episode's best reward), and writes the dataset atomically: an interrupted run leaves nothing at --out.
+processes, shows a progress bar, and reports the success rate and Diffusion Policy's score (mean of
+each episode's best reward). Writes OUT atomically (an interrupted run leaves nothing there): a LeRobot
+v3 dataset of the successful episodes (all with --keep-failed) at 10 fps, for `uva-kit train --data OUT`,
+and OUT/collect_report.json (each episode's seed, success, steps and best reward).
+
+Examples:
+  uva-kit collect pusht --episodes 200 --out data/pusht-200
+  uva-kit collect two-block --episodes 100 --out data/two-block --workers 2 --seed 1000
 """
 
 from __future__ import annotations
@@ -15,21 +21,23 @@ from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
 
-from uva_kit.cli.argument_types import non_negative_int
+from uva_kit.cli.argument_types import non_negative_int, positive_int
 from uva_kit.envs import ENVIRONMENTS
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import UsageError, UvaKitError
 
 _expert = None  # one expert per worker process (its twin simulator is reused across episodes)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("env", choices=sorted(ENVIRONMENTS), help="environment to collect in")
-    parser.add_argument("--episodes", type=int, required=True, help="number of episodes to run")
+    parser.add_argument("--episodes", type=positive_int, required=True, help="episodes to run, one seed each")
     parser.add_argument("--out", required=True, help="output dataset folder (must not exist unless --overwrite)")
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="processes (default: up to 4)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first episode (default 0)")
-    parser.add_argument("--max-steps", type=int, default=300, help="step limit per episode (default 300)")
-    parser.add_argument("--legacy-seeding", action="store_true", help="PushT start states as the original evaluation")
+    parser.add_argument("--workers", type=positive_int, default=min(4, os.cpu_count() or 1),
+                        help="worker processes (default: %(default)s, the CPU count up to 4)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first episode (default: %(default)s)")
+    parser.add_argument("--max-steps", type=positive_int, default=300, help="environment steps per episode at most (default: %(default)s)")
+    parser.add_argument("--legacy-seeding", action="store_true",
+                        help="draw start states as the original PushT evaluation does (pusht and pusht-m only)")
     parser.add_argument("--deterministic", action="store_true", help="always take the best push (not the diverse expert)")
     parser.add_argument("--keep-failed", action="store_true", help="also write episodes that did not succeed")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -51,10 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from uva_kit.atomic import atomic_directory
     from uva_kit.data.lerobot import LeRobotWriter
 
-    if args.episodes < 1 or args.workers < 1 or args.max_steps < 1:
-        raise UvaKitError("--episodes, --workers and --max-steps must be at least 1")
     if args.legacy_seeding and args.env == "two-block":
-        raise UvaKitError("--legacy-seeding applies to pusht and pusht-m only")
+        raise UsageError("--legacy-seeding applies to pusht and pusht-m only")
     jobs = [(args.seed + i, args.max_steps, args.legacy_seeding) for i in range(args.episodes)]
     results = []
     with atomic_directory(args.out, overwrite=args.overwrite) as folder:

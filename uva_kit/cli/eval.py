@@ -1,6 +1,9 @@
-"""Evaluate a model: policy rollouts, video quality, inverse dynamics, forward-dynamics planning.
+"""Evaluate a model: policy, video, inverse dynamics, planning.
 
-Every subcommand writes eval_info.json, plots, videos and a self-contained report.html to --out.
+Every KIND writes eval_info.json (the numbers and the command that repeats them), plots, videos and a
+self-contained report.html to --out (default: eval/<kind>-<date-time>); `uva-kit eval KIND --help` lists
+its options.
+
 Examples:
   uva-kit eval policy --checkpoint runs/tiny --env pusht --episodes 50      # the run's newest checkpoint
   uva-kit eval policy --agent random still --env pusht --episodes 50          # baselines on the same seeds
@@ -18,18 +21,18 @@ import shlex
 import time
 from pathlib import Path
 
-from uva_kit.cli.argument_types import non_negative_int
+from uva_kit.cli.argument_types import add_device_argument, non_negative_int, positive_int
 from uva_kit.envs import ENVIRONMENTS
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import UsageError, UvaKitError
 
 BASELINE_NAMES = ("random", "still")
 VISUALS = ("normal", "bg-color", "bg-object", "goal-color")  # uva_kit.envs.pusht.VISUAL_VARIANTS (no pygame import here)
 PRESENTATION_OPTIONS = ("out", "overwrite", "no_progress")  # where and how results are shown, not what they are
+OUTPUTS = "Writes eval_info.json, plots, videos and report.html to --out."
 CHECKPOINT_FORMS = "also a training checkpoint OUT/checkpoints/<step> or a training run OUT (its newest checkpoint)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     for name, adder, summary in (
         ("policy", _policy_arguments, "closed-loop episodes: score (mean best reward) and success rate"),
@@ -37,75 +40,80 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("inverse", _inverse_arguments, "L2 error of inverse_dynamics actions on held-out windows"),
         ("planning", _planning_arguments, "two-block: choose among base-policy samples with forward_dynamics"),
     ):
-        sub = kinds.add_parser(name, help=summary, description=summary)
+        sub = kinds.add_parser(name, help=summary, description=f"{summary}. {OUTPUTS}")
         adder(sub)
+        sub.set_defaults(parser=sub)
         sub.add_argument("--out", help="results folder (default: eval/<kind>-<date-time>)")
         sub.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-        sub.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-        sub.add_argument("--no-progress", action="store_true", help="no progress bars")
+        add_device_argument(sub)
+        sub.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
 
 def _policy_arguments(parser) -> None:
     parser.add_argument("--checkpoint", nargs="+", default=[], help=f"model folder(s); {CHECKPOINT_FORMS}")
-    parser.add_argument("--agent", nargs="+", default=[], choices=BASELINE_NAMES, help="baseline agent(s) on the same seeds")
-    parser.add_argument("--env", default="pusht", choices=sorted(ENVIRONMENTS), help="environment (default pusht)")
-    parser.add_argument("--episodes", type=int, default=50, help="episodes per run (default 50, as the paper)")
-    parser.add_argument("--seed", type=non_negative_int, default=100000, help="seed of the first episode (default 100000, the test seeds)")
-    parser.add_argument("--max-steps", type=int, default=300, help="step limit per episode (default 300)")
-    parser.add_argument("--batch-envs", type=int, default=10, help="environments run side by side (default 10)")
-    parser.add_argument("--n-action-steps", type=int, default=8, help="actions executed per predicted chunk (default 8)")
-    parser.add_argument("--visual", nargs="+", default=["normal"], choices=VISUALS, help="visual variant(s), paper Table III")
-    parser.add_argument("--videos", type=int, default=2, help="MP4s of the first N episodes of each run (default 2)")
+    parser.add_argument("--agent", nargs="+", default=[], choices=BASELINE_NAMES, help="baseline agent(s) run on the same seeds")
+    parser.add_argument("--env", default="pusht", choices=sorted(ENVIRONMENTS), help="environment (default: %(default)s)")
+    parser.add_argument("--episodes", type=positive_int, default=50, help="episodes per run (default: %(default)s, as the paper)")
+    parser.add_argument("--seed", type=non_negative_int, default=100000,
+                        help="seed of the first episode (default: %(default)s, the test seeds)")
+    parser.add_argument("--max-steps", type=positive_int, default=300, help="environment steps per episode at most (default: %(default)s)")
+    parser.add_argument("--batch-envs", type=positive_int, default=10, help="environments run side by side (default: %(default)s)")
+    parser.add_argument("--n-action-steps", type=positive_int, default=8,
+                        help="actions executed per predicted chunk (default: %(default)s)")
+    parser.add_argument("--visual", nargs="+", default=["normal"], choices=VISUALS,
+                        help="visual variant(s), one run each (paper Table III; pusht and pusht-m; default: normal)")
+    parser.add_argument("--videos", type=non_negative_int, default=2, help="MP4s of the first N episodes of each run (default: %(default)s)")
     parser.add_argument("--history-sweep", action="store_true",
                         help="plot score against each checkpoint's history length (paper Fig. 6; give 2+ checkpoints)")
-    parser.add_argument("--async-envs", action="store_true", help="one process per environment")
+    parser.add_argument("--async-envs", action="store_true", help="one process per environment (default: all in this one)")
 
 
 def _data_arguments(parser) -> None:
     parser.add_argument("--checkpoint", required=True, help=f"model folder; {CHECKPOINT_FORMS}")
-    parser.add_argument("--data", default="default", help="dataset folder or zarr; 'default' = the shipped PushT set")
+    parser.add_argument("--data", default="default",
+                        help="dataset folder or zarr (default: default, the shipped PushT set)")
     parser.add_argument("--split", default="val", choices=["val", "all"],
-                        help="'val': the episodes the checkpoint's training held out (training.val_ratio/seed)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed")
+                        help="val: the episodes the checkpoint's training held out (training.val_ratio/seed); "
+                             "all: every episode (default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the model's sampling (default: %(default)s)")
 
 
 def _video_arguments(parser) -> None:
     _data_arguments(parser)
-    parser.add_argument("--samples", type=int, default=32, help="held-out windows, spread evenly (default 32)")
-    parser.add_argument("--num-iter", type=int, nargs="+", default=[1], help="MAR passes; the paper compares 1 and 8")
-    parser.add_argument("--modes", nargs="+", default=["video", "forward_dynamics"], choices=["video", "forward_dynamics"])
+    parser.add_argument("--samples", type=positive_int, default=32, help="held-out windows, spread evenly (default: %(default)s)")
+    parser.add_argument("--num-iter", type=positive_int, nargs="+", default=[1],
+                        help="MAR passes, one run each; the paper compares 1 and 8 (default: 1)")
+    parser.add_argument("--modes", nargs="+", default=["video", "forward_dynamics"], choices=["video", "forward_dynamics"],
+                        help="video: generate_video (past frames alone); forward_dynamics: given the recorded actions too "
+                             "(default: both)")
     parser.add_argument("--i3d", help="converted I3D weights (safetensors; default $UVA_KIT_I3D_WEIGHTS); see docs/evaluation.md")
     parser.add_argument("--no-fvd", action="store_true", help="skip FVD (PSNR and SSIM only)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--pictures", type=int, default=4, help="windows shown in the grids and videos (default 4)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="windows per model call (default: %(default)s)")
+    parser.add_argument("--pictures", type=non_negative_int, default=4, help="windows shown in the grids and videos (default: %(default)s)")
 
 
 def _inverse_arguments(parser) -> None:
     _data_arguments(parser)
-    parser.add_argument("--samples", type=int, default=256, help="held-out windows, spread evenly (default 256)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--samples", type=positive_int, default=256, help="held-out windows, spread evenly (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="windows per model call (default: %(default)s)")
 
 
 def _planning_arguments(parser) -> None:
     parser.add_argument("--checkpoint", required=True, help=f"the UVA model used as forward-dynamics model; {CHECKPOINT_FORMS}")
     parser.add_argument("--base-policy", help="model folder sampling the candidates (default: --checkpoint's policy)")
-    parser.add_argument("--episodes", type=int, default=10, help="episodes per selector (default 10)")
-    parser.add_argument("--seed", type=non_negative_int, default=100000)
-    parser.add_argument("--candidates", type=int, default=100, help="action chunks sampled per replanning (default 100)")
-    parser.add_argument("--execute-steps", type=int, default=6, help="actions executed before replanning (default 6)")
-    parser.add_argument("--max-steps", type=int, default=300)
-    parser.add_argument("--batch-envs", type=int, default=4)
-    parser.add_argument("--num-iter", type=int, default=1, help="MAR passes of forward_dynamics (default 1)")
-    parser.add_argument("--selectors", nargs="+", default=["base", "uva", "simulator"], choices=["base", "uva", "simulator"])
-    parser.add_argument("--videos", type=int, default=1, help="MP4s of the first N episodes per selector")
-
-
-def _at_least(minimum: int, args, *names: str) -> None:
-    """Each option ``names`` (one number or a list) is ``minimum`` or more."""
-    for name in names:
-        value = getattr(args, name)
-        if any(v < minimum for v in (value if isinstance(value, list) else [value])):
-            raise UvaKitError(f"--{name.replace('_', '-')} must be at least {minimum}, got {value}")
+    parser.add_argument("--episodes", type=positive_int, default=10, help="episodes per selector (default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=100000, help="seed of the first episode (default: %(default)s)")
+    parser.add_argument("--candidates", type=positive_int, default=100,
+                        help="action chunks sampled per replanning (default: %(default)s)")
+    parser.add_argument("--execute-steps", type=positive_int, default=6,
+                        help="actions executed before replanning (default: %(default)s)")
+    parser.add_argument("--max-steps", type=positive_int, default=300, help="environment steps per episode at most (default: %(default)s)")
+    parser.add_argument("--batch-envs", type=positive_int, default=4, help="environments run side by side (default: %(default)s)")
+    parser.add_argument("--num-iter", type=positive_int, default=1, help="MAR passes of forward_dynamics (default: %(default)s)")
+    parser.add_argument("--selectors", nargs="+", default=["base", "uva", "simulator"], choices=["base", "uva", "simulator"],
+                        help="how the chunk is chosen, one run each: base: one sample, no choice; uva: the best of "
+                             "--candidates by forward_dynamics; simulator: the best in the simulator (default: all)")
+    parser.add_argument("--videos", type=non_negative_int, default=1, help="MP4s of the first N episodes per selector (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_info(args: argparse.Namespace) -> dict:
     """The command and its options (model folders as used), for eval_info.json and the report: enough to repeat it."""
     options = {name: value for name, value in vars(args).items()
-               if name not in (*PRESENTATION_OPTIONS, "command", "kind", "run")}
+               if name not in (*PRESENTATION_OPTIONS, "command", "kind", "run", "parser")}
     command = f"uva-kit eval {args.kind}"
     return {"command": command, "command_line": command_line(command, options), "options": options}
 
@@ -155,14 +163,12 @@ def _run_policy(args):
     from uva_kit.eval.loading import load_model
     from uva_kit.eval.policy_eval import run_policy_suite
 
-    _at_least(1, args, "episodes", "max_steps", "batch_envs", "n_action_steps")
-    _at_least(0, args, "videos")
     if not args.checkpoint and not args.agent:
-        raise UvaKitError("give --checkpoint C [C ...] and/or --agent random|still")
+        raise UsageError("give --checkpoint C [C ...] and/or --agent random|still")
     if args.history_sweep and len(args.checkpoint) < 2:
-        raise UvaKitError("--history-sweep compares checkpoints trained with different history lengths; give 2 or more")
+        raise UsageError("--history-sweep compares checkpoints trained with different history lengths; give 2 or more")
     if args.env == "two-block" and args.visual != ["normal"]:
-        raise UvaKitError("--visual variants exist for pusht and pusht-m only")
+        raise UsageError("--visual variants exist for pusht and pusht-m only")
     agents = []
     for i, path in enumerate(args.checkpoint):
         model, directory = load_model(path, args.device)
@@ -198,8 +204,6 @@ def _run_video(args):
     from uva_kit.eval.i3d import load_i3d
     from uva_kit.eval.video_eval import evaluate_video
 
-    _at_least(1, args, "samples", "batch_size", "num_iter")
-    _at_least(0, args, "pictures")
     model = _load(args, "checkpoint")
     i3d = None if args.no_fvd else load_i3d(args.i3d).to(model.device)
     dataset = _held_out(args, model)
@@ -217,7 +221,6 @@ def _run_video(args):
 def _run_inverse(args):
     from uva_kit.eval.inverse_eval import evaluate_inverse
 
-    _at_least(1, args, "samples", "batch_size")
     model = _load(args, "checkpoint")
     dataset = _held_out(args, model)
 
@@ -233,8 +236,6 @@ def _run_inverse(args):
 def _run_planning(args):
     from uva_kit.eval.planning import evaluate_planning
 
-    _at_least(1, args, "episodes", "candidates", "execute_steps", "max_steps", "batch_envs", "num_iter")
-    _at_least(0, args, "videos")
     forward_model = _load(args, "checkpoint")
     base_model = _load(args, "base_policy") if args.base_policy else forward_model
     if base_model.spec.layout != forward_model.spec.layout:

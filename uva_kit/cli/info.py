@@ -1,4 +1,8 @@
-"""Show versions, the fused-op extension's build state, attention backends, and plugins."""
+"""Show versions, fused ops, attention backends and plugins.
+
+Prints the uva_kit, Python and torch versions, whether the fused-op C++ extension is built and which CPU
+kernels it runs, which attention backends work here, and the registered components of each slot.
+"""
 
 from __future__ import annotations
 

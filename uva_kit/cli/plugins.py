@@ -1,4 +1,8 @@
-"""List each plugin, its distribution and version, the components it provides, and any failure."""
+"""List plugins, their components, and any load failure.
+
+Prints each plugin with its distribution and version, the components and presets it provides, or the
+error that stopped it loading (UVA_KIT_DISABLE_PLUGIN_AUTOLOAD=1 loads the built-ins only).
+"""
 
 from __future__ import annotations
 

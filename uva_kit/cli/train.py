@@ -1,4 +1,8 @@
-"""Train a UVA model on a dataset; resume a stopped run exactly; torchrun for several processes.
+"""Train a UVA model on a dataset, or resume a stopped run.
+
+Writes the run folder OUT: OUT/checkpoints/<step>/pretrained_model (the model, for uva_kit.load and
+`uva-kit eval --checkpoint OUT`) and .../training_state (for --resume), OUT/metrics.jsonl and
+OUT/train_config.json. --resume OUT continues a stopped run exactly; torchrun runs several processes.
 
 Examples:
   uva-kit train --spec pusht-tiny --data default --out runs/tiny --set training.steps=200
@@ -13,24 +17,26 @@ import argparse
 import os
 from pathlib import Path
 
+from uva_kit.cli.argument_types import add_device_argument
 from uva_kit.cli.spec_arguments import add_spec_arguments
 
 DEFAULT_DATA = "default"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_spec_arguments(parser, required=False)
     parser.add_argument("--data", help=f"a LeRobot v3 dataset folder or a zarr replay buffer; '{DEFAULT_DATA}' is the "
-                                       "PushT set shipped with uva_kit")
-    parser.add_argument("--out", help="the run folder (checkpoints, metrics.jsonl, train_config.json)")
-    parser.add_argument("--video-data", help="an action-free video dataset mixed in at training.video_data_ratio")
+                                       "PushT set shipped with uva_kit (required unless --resume)")
+    parser.add_argument("--out", help="the run folder to write (required unless --resume)")
+    parser.add_argument("--video-data", help="an action-free video dataset folder, mixed in at the spec's "
+                                                                      "training.video_data_ratio")
     parser.add_argument("--init-from", help="a model folder, checkpoint or run to initialise from where names and "
                                             "shapes match (fine-tuning; stage 2 from stage 1)")
     parser.add_argument("--latent-cache", metavar="DIR", help="encode each training window once into DIR and train on "
                                                                "the cached latents (no augmentation)")
-    parser.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint, with the "
+                                                                      "spec, data and options it was started with")
+    add_device_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="a line per log record instead of the progress bar")
 
 
@@ -64,21 +70,25 @@ def resolve_data(path: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from uva_kit.devices import resolve_device
-    from uva_kit.errors import UvaKitError
+    from uva_kit.errors import UsageError
     from uva_kit.spec import spec_from_dict
     from uva_kit.train import fit, read_run_config
 
     resolve_device(args.device)  # a bad --device fails before the data is read
     if args.resume:
-        if args.spec or args.overrides or args.data or args.out:
-            raise UvaKitError("--resume OUT continues a run with its saved spec and data; drop --spec/--set/--data/--out.")
+        ignored = [flag for flag, value in (("--spec", args.spec), ("--set", args.overrides), ("--data", args.data),
+                                            ("--out", args.out), ("--video-data", args.video_data),
+                                            ("--init-from", args.init_from), ("--latent-cache", args.latent_cache))
+                   if value]
+        if ignored:
+            raise UsageError(f"--resume OUT continues a run with its saved spec, data and options; drop {', '.join(ignored)}")
         config = read_run_config(Path(args.resume))
         spec = spec_from_dict(config["spec"])
         data, video, init_from, out = config["data"], config.get("video_data"), config.get("init_from"), Path(args.resume)
         latent_cache = config.get("latent_cache")
     else:
         if not (args.spec and args.data and args.out):
-            raise UvaKitError("uva-kit train needs --spec, --data and --out (or --resume OUT).")
+            raise UsageError("give --spec, --data and --out (or --resume OUT)")
         from uva_kit.spec import load_spec
 
         spec = load_spec(args.spec, args.overrides)

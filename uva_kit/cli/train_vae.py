@@ -1,12 +1,12 @@
-"""Train a small VAE encoder (conv_vae) on image frames and save it for encoder.checkpoint.
+"""Train a small conv_vae frame encoder (for encoder.checkpoint).
 
     uva-kit train-vae --frames frames.npz --out runs/vae --minutes 10
 
 The frames are a uint8 (N, H, W, 3) array in an .npz (key 'frames', optional 'episode_index') or
 .npy file. The last whole episodes (--held-out of the frames) are held out for the PSNR. The encoder
 options come from --spec's encoder (which must be a conv_vae) or the conv_vae defaults, with --set
-overrides (e.g. --set encoder.z_channels=16). Writes DIR/model.safetensors and DIR/config.json;
-point a spec at it with encoder.checkpoint="DIR".
+overrides (e.g. --set encoder.z_channels=16). Writes OUT/model.safetensors and OUT/config.json (the
+encoder spec and the training report); point a spec at it with --set encoder.checkpoint=OUT.
 """
 
 from __future__ import annotations
@@ -15,29 +15,29 @@ import argparse
 import json
 import warnings
 
-from uva_kit.cli.argument_types import non_negative_int
+from uva_kit.cli.argument_types import non_negative_int, positive_int
+from uva_kit.cli.spec_arguments import add_spec_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", required=True, help="an .npz/.npy file of uint8 (N, H, W, 3) frames")
-    parser.add_argument("--out", required=True, help="the output directory")
-    parser.add_argument("--spec", help="a preset or spec file whose encoder is a conv_vae (default: conv_vae defaults)")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a spec value, e.g. --set encoder.z_channels=16 (repeatable)",
-    )
-    parser.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
+    parser.add_argument("--out", required=True, help="the encoder folder to write")
+    add_spec_arguments(parser, required=False, spec_help="a preset or spec file whose encoder is a conv_vae "
+                                                         "(default: the conv_vae defaults)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="training time budget in minutes (default: %(default)s)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="count --minutes in this process's CPU time (on machines shared with other jobs)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: the small VAE gains little from more, and more threads "
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="torch CPU threads (default: 1; the small VAE gains little from more, and more threads "
                              "than free cores slow training about tenfold on a busy machine)")
-    parser.add_argument("--steps", type=int, help="stop after this many steps (whichever budget ends first)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--kl-weight", type=float, default=1e-4)
-    parser.add_argument("--held-out", type=float, default=0.1, help="fraction of frames held out (default 0.1)")
-    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--steps", type=positive_int, help="also stop after this many optimizer steps (whichever budget ends "
+                                                  "first; default: --minutes alone)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="frames per optimizer step (default: %(default)s)")
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate (default: %(default)s)")
+    parser.add_argument("--kl-weight", type=float, default=1e-4, help="weight of the KL term of the loss (default: %(default)s)")
+    parser.add_argument("--held-out", type=float, default=0.1,
+                        help="fraction of the frames (whole last episodes) held out for the PSNR (default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and batches (default: %(default)s)")
 
 
 def _encoder_spec(args: argparse.Namespace):
