@@ -180,6 +180,28 @@ def test_fused_op_checks_its_inputs_and_has_a_fake_impl():
         assert fused_sample(fake, None, **options).shape == (2, 3)
 
 
+
+@needs_fused
+@pytest.mark.parametrize("rows", [1, 5, 16])  # the small-batch kernel, oneDNN, the panel kernel (on AVX-512)
+def test_fused_op_rejects_misshapen_weights_and_biases_by_name(rows):
+    sampler = make_sampler("ddpm", 4)
+    prepared = prepare_sampling(sampler, random_denoiser(), torch.randn(rows, COND_DIM), sampler.schedule())
+    options = dict(clamp_x0=True, learned_variance=True, noise_scale=1.0)
+    biases = prepared.hidden_biases
+    bad = {
+        r"hidden bias 0 must be \(32\), got \[16\]": dict(hidden_biases=(biases[0][:16].clone(), *biases[1:])),
+        r"hidden bias 0 must be \(32\), got \[64\]": dict(hidden_biases=(biases[0].repeat(2), *biases[1:])),
+        r"hidden bias 1 must be \(32\), got \[32, 1\]": dict(hidden_biases=(biases[0], biases[1][:, None], *biases[2:])),
+        r"the input bias must be \(32\), got \[1, 32\]": dict(input_bias=prepared.input_bias[None]),
+        r"the output bias must be \(6\), got \[6, 1\]": dict(output_bias=prepared.output_bias[:, None]),
+        r"the input weight must be \(width, C\), got \[3\]": dict(input_weight=prepared.input_weight[0]),
+        r"hidden weight 0 must be \(32, 32\), got \[32\]": dict(
+            hidden_weights=(prepared.hidden_weights[0][0], *prepared.hidden_weights[1:])),
+    }
+    for message, replaced in bad.items():
+        with pytest.raises(RuntimeError, match=message):
+            fused_sample(prepared._replace(**replaced), None, **options)
+
 PACKED = packed_linear_available("cpu", torch.float32)
 AVX512 = torch.backends.cpu.get_cpu_capability() == "AVX512"  # the hand-written CPU kernels run only there
 
