@@ -21,7 +21,7 @@ from uva_kit.ops import extension_status
 from uva_kit.ops.counting import OpCounter, per_step_ops
 from uva_kit.ops.packed_linear import packed_linear_available
 from uva_kit.sampler.fused import fused_sample
-from uva_kit.sampler.restructured import prepare_sampling
+from uva_kit.sampler.restructured import PreparedSampling, prepare_sampling
 
 FUSED = fused_available() and "adaln_sample" in extension_status().ops
 needs_fused = pytest.mark.skipif(not FUSED, reason="the C++ extension with the fused sampler is not built")
@@ -179,6 +179,28 @@ def test_fused_op_checks_its_inputs_and_has_a_fake_impl():
         fake = prepared._replace(modulations=mode.from_tensor(prepared.modulations))
         assert fused_sample(fake, None, **options).shape == (2, 3)
 
+
+
+@needs_fused
+def test_fused_op_fake_impl_on_meta_tensors_matches_the_real_op_and_its_checks():
+    sampler = make_sampler("ddpm", 4)
+    prepared = prepare_sampling(sampler, random_denoiser(), torch.randn(2, COND_DIM), sampler.schedule())
+    options = dict(clamp_x0=True, learned_variance=True, noise_scale=1.0)
+    meta = PreparedSampling(*(
+        t.to("meta") if isinstance(t, torch.Tensor) else tuple(w.to("meta") for w in t)
+        for t in prepared._replace(packed_hidden_weights=())
+    ))
+    real, fake = fused_sample(prepared, None, **options), fused_sample(meta, None, **options)
+    assert (fake.shape, fake.dtype, fake.device.type) == (real.shape, real.dtype, "meta")
+    for message, bad in [
+        (r"coefficients must be \(4, 7\)", meta._replace(coefficients=meta.coefficients[:3])),
+        ("must be float32", meta._replace(modulations=meta.modulations.double())),
+        (r"modulations must be \(depth \+ 1, S, N, 3 \* width\)", meta._replace(modulations=meta.modulations[..., :48])),
+    ]:
+        with pytest.raises(RuntimeError, match=message):
+            fused_sample(bad, None, **options)
+    with pytest.raises(RuntimeError, match=r"noise must be \(S \+ 1, N, C\) = \(5, 2, 3\)"):
+        fused_sample(meta, torch.zeros(4, 2, 3, device="meta"), **options)
 
 
 @needs_fused
