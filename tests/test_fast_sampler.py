@@ -204,6 +204,16 @@ def test_fused_op_fake_impl_on_meta_tensors_matches_the_real_op_and_its_checks()
 
 
 @needs_fused
+def test_a_gradient_through_the_fused_op_raises_instead_of_being_silently_unset():
+    sampler = make_sampler("ddpm", 4)
+    prepared = prepare_sampling(sampler, random_denoiser(), torch.randn(2, COND_DIM), sampler.schedule())
+    assert prepared.input_weight.requires_grad  # a parameter: outside no_grad the output needs a gradient
+    out = fused_sample(prepared, None, clamp_x0=True, learned_variance=True, noise_scale=1.0)
+    with pytest.raises(RuntimeError, match="derivative for uva_kit::adaln_sample is not implemented"):
+        out.sum().backward()
+
+
+@needs_fused
 @pytest.mark.parametrize("rows", [1, 5, 16])  # the small-batch kernel, oneDNN, the panel kernel (on AVX-512)
 def test_fused_op_rejects_misshapen_weights_and_biases_by_name(rows):
     sampler = make_sampler("ddpm", 4)

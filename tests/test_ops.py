@@ -99,6 +99,14 @@ def test_wrapper_falls_back_to_the_reference_where_the_op_cannot_run():
     for args in [(x, shift.double(), scale), (x[:, :0], shift[:, :0], scale[:, :0])]:  # mixed dtypes, zero width
         torch.testing.assert_close(adaln_modulate(*args), adaln_modulate_reference(*args))
 
+
+@needs_extension
+def test_a_gradient_through_the_op_raises_instead_of_being_silently_unset():
+    x, shift, scale = random_inputs(3, 8, 0)
+    out = torch.ops.uva_kit.adaln_modulate(x.requires_grad_(True), shift, scale, 1e-6)
+    with pytest.raises(RuntimeError, match="derivative for uva_kit::adaln_modulate is not implemented"):
+        out.sum().backward()
+
 def test_reference_path_when_the_extension_is_disabled():
     result = run_cli("info", env_extra={"UVA_KIT_DISABLE_EXTENSION": "1"})
     assert result.returncode == 0, result.stderr
