@@ -16,7 +16,8 @@ torch::Tensor adaln_modulate_cpu(const torch::Tensor& x, const torch::Tensor& sh
               "uva_kit::adaln_modulate: shift and scale must have the shape of x ", x.sizes(), ", got ",
               shift.sizes(), " and ", scale.sizes());
   TORCH_CHECK(shift.scalar_type() == x.scalar_type() && scale.scalar_type() == x.scalar_type(),
-              "uva_kit::adaln_modulate: shift and scale must have the dtype of x");
+              "uva_kit::adaln_modulate: shift and scale must have the dtype of x (", x.scalar_type(), "), got ",
+              shift.scalar_type(), " and ", scale.scalar_type());
   TORCH_CHECK(x.dim() >= 1 && x.size(-1) > 0, "uva_kit::adaln_modulate: x needs a non-empty last dimension");
 
   auto xc = x.contiguous();

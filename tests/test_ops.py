@@ -75,6 +75,8 @@ def test_fused_op_rejects_bad_input_clearly():
         torch.ops.uva_kit.adaln_modulate(x, shift[:, :4], scale, 1e-6)
     with pytest.raises(RuntimeError, match="must be float32"):
         torch.ops.uva_kit.adaln_modulate(x.double(), shift.double(), scale.double(), 1e-6)
+    with pytest.raises(RuntimeError, match=r"shift and scale must have the dtype of x \(Float\), got Double and Float"):
+        torch.ops.uva_kit.adaln_modulate(x, shift.double(), scale, 1e-6)
 
 
 
