@@ -1,5 +1,6 @@
 // Fused LayerNorm (no affine) + AdaLN modulation: y = LN(x) * (1 + scale) + shift, row by row.
 // The PyTorch reference is uva_kit/ops/adaln.py::adaln_modulate_reference.
+#include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
 #include <torch/extension.h>
 
 #include <cmath>
@@ -15,7 +16,8 @@ torch::Tensor adaln_modulate_cpu(const torch::Tensor& x, const torch::Tensor& sh
               "uva_kit::adaln_modulate: shift and scale must have the shape of x ", x.sizes(), ", got ",
               shift.sizes(), " and ", scale.sizes());
   TORCH_CHECK(shift.scalar_type() == x.scalar_type() && scale.scalar_type() == x.scalar_type(),
-              "uva_kit::adaln_modulate: shift and scale must have the dtype of x");
+              "uva_kit::adaln_modulate: shift and scale must have the dtype of x (", x.scalar_type(), "), got ",
+              shift.scalar_type(), " and ", scale.scalar_type());
   TORCH_CHECK(x.dim() >= 1 && x.size(-1) > 0, "uva_kit::adaln_modulate: x needs a non-empty last dimension");
 
   auto xc = x.contiguous();
@@ -61,6 +63,11 @@ TORCH_LIBRARY(uva_kit, m) {
 }
 
 TORCH_LIBRARY_IMPL(uva_kit, CPU, m) { m.impl("adaln_modulate", &uva_kit::adaln_modulate_cpu); }
+// No backward: an output that needs a gradient raises at backward ("derivative ... is not implemented")
+// instead of leaving the inputs' gradients silently unset. uva_kit.ops.adaln_modulate takes the reference then.
+TORCH_LIBRARY_IMPL(uva_kit, Autograd, m) {
+  m.impl("adaln_modulate", torch::autograd::autogradNotImplementedFallback());
+}
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.doc() = "uva_kit fused ops; they register under torch.ops.uva_kit when this module is imported.";

@@ -26,6 +26,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -204,3 +205,5 @@ TORCH_LIBRARY_FRAGMENT(uva_kit, m) {
 TORCH_LIBRARY_IMPL(uva_kit, CPU, m) { m.impl("adaln_sample", &uva_kit::adaln_sample_cpu); }
 // With oneDNN-packed weights among the arguments the dispatcher selects the MkldnnCPU key: same kernel.
 TORCH_LIBRARY_IMPL(uva_kit, MkldnnCPU, m) { m.impl("adaln_sample", &uva_kit::adaln_sample_cpu); }
+// No backward (sampling runs under no_grad): a gradient through it raises instead of being silently unset.
+TORCH_LIBRARY_IMPL(uva_kit, Autograd, m) { m.impl("adaln_sample", torch::autograd::autogradNotImplementedFallback()); }

@@ -21,6 +21,8 @@ inline SampleShape check_adaln_sample_inputs(const std::optional<at::Tensor>& no
                                              const at::Tensor& input_bias, at::TensorList hidden_weights,
                                              at::TensorList hidden_biases, const at::Tensor& output_weight,
                                              const at::Tensor& output_bias) {
+  TORCH_CHECK(input_weight.dim() == 2, "uva_kit::adaln_sample: the input weight must be (width, C), got ",
+              input_weight.sizes());
   const int64_t width = input_weight.size(0);
   const int64_t channels = input_weight.size(1);
   const int64_t depth = static_cast<int64_t>(hidden_weights.size()) / 2;
@@ -35,8 +37,11 @@ inline SampleShape check_adaln_sample_inputs(const std::optional<at::Tensor>& no
               "uva_kit::adaln_sample: coefficients must be (", steps, ", ", kColumns, "), got ", coefficients.sizes());
   TORCH_CHECK(output_weight.dim() == 2 && output_weight.size(0) == 2 * channels && output_weight.size(1) == width,
               "uva_kit::adaln_sample: output weight must be (", 2 * channels, ", ", width, "), got ", output_weight.sizes());
-  TORCH_CHECK(input_bias.numel() == width && output_bias.numel() == 2 * channels,
-              "uva_kit::adaln_sample: bias sizes do not match the weights");
+  // Biases must be exactly 1-D: the CPU kernels read `width` floats from a hidden bias's data pointer.
+  TORCH_CHECK(input_bias.dim() == 1 && input_bias.size(0) == width, "uva_kit::adaln_sample: the input bias must be (",
+              width, "), got ", input_bias.sizes());
+  TORCH_CHECK(output_bias.dim() == 1 && output_bias.size(0) == 2 * channels,
+              "uva_kit::adaln_sample: the output bias must be (", 2 * channels, "), got ", output_bias.sizes());
   if (noise.has_value()) {
     TORCH_CHECK(noise->dim() == 3 && noise->size(0) == steps + 1 && noise->size(1) == rows && noise->size(2) == channels,
                 "uva_kit::adaln_sample: noise must be (S + 1, N, C) = (", steps + 1, ", ", rows, ", ", channels,
@@ -57,8 +62,11 @@ inline SampleShape check_adaln_sample_inputs(const std::optional<at::Tensor>& no
   for (size_t i = 0; i < hidden_weights.size(); ++i) {
     check(hidden_weights[i], "hidden weights");
     check(hidden_biases[i], "hidden biases");
-    TORCH_CHECK(hidden_weights[i].size(0) == width && hidden_weights[i].size(1) == width,
-                "uva_kit::adaln_sample: hidden weights must be (width, width)");
+    TORCH_CHECK(hidden_weights[i].dim() == 2 && hidden_weights[i].size(0) == width && hidden_weights[i].size(1) == width,
+                "uva_kit::adaln_sample: hidden weight ", i, " must be (", width, ", ", width, "), got ",
+                hidden_weights[i].sizes());
+    TORCH_CHECK(hidden_biases[i].dim() == 1 && hidden_biases[i].size(0) == width, "uva_kit::adaln_sample: hidden bias ",
+                i, " must be (", width, "), got ", hidden_biases[i].sizes());
   }
   return {steps, rows, width, channels, depth};
 }

@@ -21,7 +21,7 @@ from uva_kit.ops import extension_status
 from uva_kit.ops.counting import OpCounter, per_step_ops
 from uva_kit.ops.packed_linear import packed_linear_available
 from uva_kit.sampler.fused import fused_sample
-from uva_kit.sampler.restructured import prepare_sampling
+from uva_kit.sampler.restructured import PreparedSampling, prepare_sampling
 
 FUSED = fused_available() and "adaln_sample" in extension_status().ops
 needs_fused = pytest.mark.skipif(not FUSED, reason="the C++ extension with the fused sampler is not built")
@@ -179,6 +179,60 @@ def test_fused_op_checks_its_inputs_and_has_a_fake_impl():
         fake = prepared._replace(modulations=mode.from_tensor(prepared.modulations))
         assert fused_sample(fake, None, **options).shape == (2, 3)
 
+
+
+@needs_fused
+def test_fused_op_fake_impl_on_meta_tensors_matches_the_real_op_and_its_checks():
+    sampler = make_sampler("ddpm", 4)
+    prepared = prepare_sampling(sampler, random_denoiser(), torch.randn(2, COND_DIM), sampler.schedule())
+    options = dict(clamp_x0=True, learned_variance=True, noise_scale=1.0)
+    meta = PreparedSampling(*(
+        t.to("meta") if isinstance(t, torch.Tensor) else tuple(w.to("meta") for w in t)
+        for t in prepared._replace(packed_hidden_weights=())
+    ))
+    real, fake = fused_sample(prepared, None, **options), fused_sample(meta, None, **options)
+    assert (fake.shape, fake.dtype, fake.device.type) == (real.shape, real.dtype, "meta")
+    for message, bad in [
+        (r"coefficients must be \(4, 7\)", meta._replace(coefficients=meta.coefficients[:3])),
+        ("must be float32", meta._replace(modulations=meta.modulations.double())),
+        (r"modulations must be \(depth \+ 1, S, N, 3 \* width\)", meta._replace(modulations=meta.modulations[..., :48])),
+    ]:
+        with pytest.raises(RuntimeError, match=message):
+            fused_sample(bad, None, **options)
+    with pytest.raises(RuntimeError, match=r"noise must be \(S \+ 1, N, C\) = \(5, 2, 3\)"):
+        fused_sample(meta, torch.zeros(4, 2, 3, device="meta"), **options)
+
+
+@needs_fused
+def test_a_gradient_through_the_fused_op_raises_instead_of_being_silently_unset():
+    sampler = make_sampler("ddpm", 4)
+    prepared = prepare_sampling(sampler, random_denoiser(), torch.randn(2, COND_DIM), sampler.schedule())
+    assert prepared.input_weight.requires_grad  # a parameter: outside no_grad the output needs a gradient
+    out = fused_sample(prepared, None, clamp_x0=True, learned_variance=True, noise_scale=1.0)
+    with pytest.raises(RuntimeError, match="derivative for uva_kit::adaln_sample is not implemented"):
+        out.sum().backward()
+
+
+@needs_fused
+@pytest.mark.parametrize("rows", [1, 5, 16])  # the small-batch kernel, oneDNN, the panel kernel (on AVX-512)
+def test_fused_op_rejects_misshapen_weights_and_biases_by_name(rows):
+    sampler = make_sampler("ddpm", 4)
+    prepared = prepare_sampling(sampler, random_denoiser(), torch.randn(rows, COND_DIM), sampler.schedule())
+    options = dict(clamp_x0=True, learned_variance=True, noise_scale=1.0)
+    biases = prepared.hidden_biases
+    bad = {
+        r"hidden bias 0 must be \(32\), got \[16\]": dict(hidden_biases=(biases[0][:16].clone(), *biases[1:])),
+        r"hidden bias 0 must be \(32\), got \[64\]": dict(hidden_biases=(biases[0].repeat(2), *biases[1:])),
+        r"hidden bias 1 must be \(32\), got \[32, 1\]": dict(hidden_biases=(biases[0], biases[1][:, None], *biases[2:])),
+        r"the input bias must be \(32\), got \[1, 32\]": dict(input_bias=prepared.input_bias[None]),
+        r"the output bias must be \(6\), got \[6, 1\]": dict(output_bias=prepared.output_bias[:, None]),
+        r"the input weight must be \(width, C\), got \[3\]": dict(input_weight=prepared.input_weight[0]),
+        r"hidden weight 0 must be \(32, 32\), got \[32\]": dict(
+            hidden_weights=(prepared.hidden_weights[0][0], *prepared.hidden_weights[1:])),
+    }
+    for message, replaced in bad.items():
+        with pytest.raises(RuntimeError, match=message):
+            fused_sample(prepared._replace(**replaced), None, **options)
 
 PACKED = packed_linear_available("cpu", torch.float32)
 AVX512 = torch.backends.cpu.get_cpu_capability() == "AVX512"  # the hand-written CPU kernels run only there

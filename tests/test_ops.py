@@ -75,7 +75,39 @@ def test_fused_op_rejects_bad_input_clearly():
         torch.ops.uva_kit.adaln_modulate(x, shift[:, :4], scale, 1e-6)
     with pytest.raises(RuntimeError, match="must be float32"):
         torch.ops.uva_kit.adaln_modulate(x.double(), shift.double(), scale.double(), 1e-6)
+    with pytest.raises(RuntimeError, match=r"shift and scale must have the dtype of x \(Float\), got Double and Float"):
+        torch.ops.uva_kit.adaln_modulate(x, shift.double(), scale, 1e-6)
 
+
+
+@needs_extension
+def test_fake_impl_matches_the_real_op_on_strided_and_bad_inputs():
+    x, shift, scale = (t.view(2, 4, 8).transpose(0, 1) for t in random_inputs(4, 16, 2))  # non-contiguous
+    real = torch.ops.uva_kit.adaln_modulate(x, shift, scale, 1e-6)
+    assert torch.allclose(real, adaln_modulate_reference(x, shift, scale, 1e-6), atol=1e-5)
+    meta = torch.ops.uva_kit.adaln_modulate(*(t.to("meta") for t in (x, shift, scale)), 1e-6)
+    assert (meta.shape, meta.stride(), meta.dtype) == (real.shape, real.stride(), real.dtype)
+    with pytest.raises(RuntimeError, match="must be float32"):
+        torch.ops.uva_kit.adaln_modulate(*(t.double().to("meta") for t in (x, shift, scale)), 1e-6)
+    with pytest.raises(RuntimeError, match="shift and scale must have the shape of x"):
+        torch.ops.uva_kit.adaln_modulate(x.to("meta"), shift[..., :4].to("meta"), scale.to("meta"), 1e-6)
+
+
+@needs_extension
+def test_wrapper_falls_back_to_the_reference_where_the_op_cannot_run():
+    x, shift, scale = random_inputs(0, 8, 0)
+    assert adaln_modulate(x, shift, scale).shape == (0, 8)  # no rows: the op runs
+    x, shift, scale = random_inputs(3, 8, 0)
+    for args in [(x, shift.double(), scale), (x[:, :0], shift[:, :0], scale[:, :0])]:  # mixed dtypes, zero width
+        torch.testing.assert_close(adaln_modulate(*args), adaln_modulate_reference(*args))
+
+
+@needs_extension
+def test_a_gradient_through_the_op_raises_instead_of_being_silently_unset():
+    x, shift, scale = random_inputs(3, 8, 0)
+    out = torch.ops.uva_kit.adaln_modulate(x.requires_grad_(True), shift, scale, 1e-6)
+    with pytest.raises(RuntimeError, match="derivative for uva_kit::adaln_modulate is not implemented"):
+        out.sum().backward()
 
 def test_reference_path_when_the_extension_is_disabled():
     result = run_cli("info", env_extra={"UVA_KIT_DISABLE_EXTENSION": "1"})

@@ -24,8 +24,10 @@ def adaln_modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, ep
     if (
         not needs_grad
         and x.device.type == "cpu"
-        and x.dtype == torch.float32
+        and x.dtype == shift.dtype == scale.dtype == torch.float32
         and shift.shape == x.shape == scale.shape
+        and x.dim() > 0
+        and x.shape[-1] > 0
         and has_op(OP_NAME)
     ):
         return torch.ops.uva_kit.adaln_modulate(x, shift, scale, eps)
@@ -39,7 +41,10 @@ def _register_fake() -> None:
 
     @torch.library.register_fake(f"uva_kit::{OP_NAME}")
     def _fake(x, shift, scale, eps):
-        return torch.empty_like(x)
+        # the real op's checks, and its output: contiguous whatever the strides of x
+        torch._check(shift.shape == x.shape == scale.shape, lambda: "uva_kit::adaln_modulate: shift and scale must have the shape of x")
+        torch._check(x.dtype == shift.dtype == scale.dtype == torch.float32, lambda: "uva_kit::adaln_modulate: x, shift and scale must be float32")
+        return x.new_empty(x.shape)
 
 
 _register_fake()

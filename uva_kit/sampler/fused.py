@@ -42,8 +42,27 @@ def _register_fake() -> None:
         return
 
     @torch.library.register_fake(f"uva_kit::{OP_NAME}")
-    def _fake(noise, generator, modulations, coefficients, input_weight, *rest):
-        return modulations.new_empty((modulations.shape[2], input_weight.shape[1]))
+    def _fake(noise, generator, modulations, coefficients, input_weight, input_bias, hidden_weights, hidden_biases,
+              output_weight, output_bias, *flags):
+        # the shape and dtype checks of csrc/adaln_sample.h, so that tracing fails where the op would
+        def check(condition, message):
+            torch._check(condition, lambda: f"uva_kit::adaln_sample: {message}")
+
+        tensors = [modulations, coefficients, input_weight, input_bias, *hidden_weights, *hidden_biases, output_weight,
+                   output_bias, *([] if noise is None else [noise])]
+        check(all(t.dtype == torch.float32 for t in tensors), "every tensor must be float32")
+        check(input_weight.dim() == 2, f"the input weight must be (width, C), got {tuple(input_weight.shape)}")
+        (width, channels), depth = input_weight.shape, len(hidden_weights) // 2
+        check(depth > 0 and len(hidden_weights) % 2 == 0 and len(hidden_biases) == len(hidden_weights),
+              "need 2 * depth hidden weights (W1_0, W2_0, ...) and as many biases")
+        check(modulations.dim() == 4 and modulations.shape[0] == depth + 1 and modulations.shape[3] == 3 * width,
+              f"modulations must be (depth + 1, S, N, 3 * width), got {tuple(modulations.shape)}")
+        steps, rows = modulations.shape[1:3]
+        check(tuple(coefficients.shape) == (steps, 7), f"coefficients must be ({steps}, 7), got {tuple(coefficients.shape)}")
+        if noise is not None:
+            check(tuple(noise.shape) == (steps + 1, rows, channels),
+                  f"noise must be (S + 1, N, C) = ({steps + 1}, {rows}, {channels}), got {tuple(noise.shape)}")
+        return modulations.new_empty((rows, channels))
 
 
 _register_fake()
