@@ -27,8 +27,8 @@ def saved_figures(monkeypatch):
     return figures
 
 
-def _policy_report(tmp_path, scores_by_run):
-    runs = [policy_eval.PolicyRun(name, name, "normal", None,
+def _policy_report(tmp_path, scores_by_run, baselines=("random", "still")):
+    runs = [policy_eval.PolicyRun(name, name, "normal", None if name in baselines else f"runs/{name}",
                                   [episode_result(100000 + i, [score], [False]) for i, score in enumerate(scores)])
             for name, scores in scores_by_run.items()]
     episodes = len(next(iter(scores_by_run.values())))
@@ -57,6 +57,17 @@ def test_score_plot_prints_the_numbers_and_the_spread_over_episodes(tmp_path, sa
     error_bars = [c for c in axes.containers if getattr(c, "has_yerr", False)]
     assert len(error_bars) == 1 and error_bars[0].lines[2][0].get_segments()[0][:, 1] == pytest.approx([0.2, 0.4])
     assert axes.get_ylim()[0] == 0 and axes.get_ylim()[1] >= 1
+
+
+def test_score_plot_sets_the_baselines_apart_from_the_model(tmp_path, saved_figures):
+    _policy_report(tmp_path, {"uva": [0.2, 0.4], "random": [0.1, 0.1], "still": [0.0, 0.1]})
+    axes = saved_figures["scores.png"].axes[0]
+    score_bars, success_bars = (container for container in axes.containers if hasattr(container, "patches"))
+    for bars in (score_bars, success_bars):  # in run order: uva, random, still
+        assert [bar.get_hatch() for bar in bars] == [None, "//", "//"]
+        assert bars[0].get_alpha() in (None, 1) and bars[1].get_alpha() < 1
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == [
+        "score (mean best reward)", "success rate", "baseline"]
 
 
 def test_planning_plot_shows_the_score_beside_the_success_rate(tmp_path, saved_figures):

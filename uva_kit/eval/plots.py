@@ -10,14 +10,18 @@ import numpy as np
 MARKERS = ("o", "s", "^", "D", "v", "P")
 LINE_STYLES = ("-", "--", ":", "-.")
 MAX_MARKED_POINTS = 60  # a longer line (a training loss) is drawn without markers
+BASELINE_ALPHA, BASELINE_HATCH = 0.45, "//"
 TICK_CHARACTER_WIDTH = 0.09  # inches per character of a tick label (10 pt), with room between labels
 
 
 def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: str | Path, *, ylabel: str, title: str,
              ylim: tuple[float, float] | None = None, errors: dict[str, Sequence[float]] | None = None,
-             value_format: str = "{:.2f}", legend_title: str | None = None) -> Path:
+             value_format: str = "{:.2f}", legend_title: str | None = None, baselines: Sequence[str] = ()) -> Path:
     """A group of bars per label, one bar per series (``series[name]`` holds a value per label), each bar's value
-    written on it; ``errors[name]`` (optional) draws error bars (e.g. the standard error over episodes)."""
+    written on it; ``errors[name]`` (optional) draws error bars (e.g. the standard error over episodes). The bars
+    of the labels in ``baselines`` are pale and hatched, so that a model stands apart from its baselines."""
+    from matplotlib.patches import Patch
+
     plt = pyplot()
     figure_width = max(4.0, 0.5 * len(labels) * len(series) + 2)
     figure, axes = plt.subplots(figsize=(figure_width, 3.2))
@@ -25,7 +29,11 @@ def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: st
     for i, (name, values) in enumerate(series.items()):
         spread = (errors or {}).get(name)
         xs = np.arange(len(values)) + (i - (len(series) - 1) / 2) * width
-        axes.bar(xs, values, width, label=name, yerr=spread, capsize=4 if spread is not None else 0)
+        bars = axes.bar(xs, values, width, label=name, yerr=spread, capsize=4 if spread is not None else 0)
+        for bar, label in zip(bars, labels):
+            if label in baselines:
+                bar.set_alpha(BASELINE_ALPHA)
+                bar.set_hatch(BASELINE_HATCH)
         tops = np.asarray(values) + (np.asarray(spread) if spread is not None else 0)  # above the error bar
         for x, top, value in zip(xs, tops, values):
             axes.annotate(value_format.format(value), (x, top), xytext=(0, 2), textcoords="offset points", ha="center",
@@ -36,8 +44,11 @@ def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: st
         axes.set_ylim(*ylim)
     else:
         axes.margins(y=0.15)  # room for the value labels
-    return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1,
-                      legend_title=legend_title)
+    handles = axes.get_legend_handles_labels()[0]
+    if any(label in baselines for label in labels):
+        handles.append(Patch(facecolor="white", edgecolor="grey", hatch=BASELINE_HATCH, label="baseline"))
+    return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(handles) > 1,
+                      legend_title=legend_title, handles=handles)
 
 
 def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *, xlabel: str,
@@ -75,12 +86,13 @@ def pyplot():
 
 
 def _save_plot(plt, figure, axes, path: str | Path, *, ylabel: str, title: str, legend: bool,
-               legend_title: str | None = None) -> Path:
-    """Label the plot, write it to ``path`` (PNG, 100 dpi) and free the figure."""
+               legend_title: str | None = None, handles: list | None = None) -> Path:
+    """Label the plot, write it to ``path`` (PNG, 100 dpi) and free the figure; ``handles``: the legend's entries
+    (default: every labelled artist)."""
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     if legend:
-        axes.legend(title=legend_title, title_fontsize=8)
+        axes.legend(**({"handles": handles} if handles is not None else {}), title=legend_title, title_fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -123,7 +123,8 @@ def _write_report(info: dict, runs: list[PolicyRun], out: Path, history_sweep: b
                       "success rate": [s["success_rate"] for s in summaries]}, out / "scores.png",
              ylabel="score, success rate (0-1)", ylim=(0, 1.05),
              title=f"{info['env']}: {info['episodes']} episodes per run", legend_title="error bars: standard error",
-             errors={"score (mean best reward)": [s["score_sem"] for s in summaries]})
+             errors={"score (mean best reward)": [s["score_sem"] for s in summaries]},
+             baselines=[run.label for run in runs if run.checkpoint is None])
     line_plot({run.label: (list(range(len(run.results))), [r.score for r in run.results]) for run in runs},
               out / "per_seed.png", xlabel=f"episode (seed - {info['seeds'][0]})", ylabel="best reward (0-1)",
               title="best reward of each episode", connect=False, ylim=(-0.03, 1.03))
