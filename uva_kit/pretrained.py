@@ -217,6 +217,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> UVAModel:
 
     from uva_kit import build
     from uva_kit.encoder.checkpoint import RandomWeightsWarning
+    from uva_kit.model.uva import UnusedModalityWarning
     from uva_kit.spec import spec_from_dict
 
     directory = model_directory(directory)
@@ -229,6 +230,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> UVAModel:
         raise CheckpointError(f"{directory / CONFIG_FILE} holds an invalid spec: {exc}") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RandomWeightsWarning)  # every weight is loaded (strictly) below
+        warnings.simplefilter("ignore", UnusedModalityWarning)  # a spec advice, given when the model was built to train
         model = build(spec)
     state = {}
     for name in (WEIGHTS_FILE, NORMALIZATION_FILE):

@@ -3,12 +3,15 @@ reading it from the observation at the history frames."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
 import uva_kit
 from uva_kit.eval.agents import PolicyAgent
+from uva_kit.model.uva import UnusedModalityWarning
 from uva_kit.spec import load_spec, spec_from_dict, to_dict
 from uva_kit.testing import ModalityContract
 from uva_kit.testing.data import make_batch
@@ -166,10 +169,24 @@ def test_a_dim_unlike_the_data_names_the_spec_option():
 
 
 def test_a_proprio_that_no_mode_gives_warns_how_to_give_it():
-    from uva_kit.model.uva import UnusedModalityWarning
-
     spec = to_dict(load_spec("pusht-tiny"))
     spec["modalities"].append({"type": "proprio"})
     with pytest.warns(UnusedModalityWarning, match=r"'proprio' has no head and no mode .*modes.0.mode.given=\['proprio'\]"):
         model = uva_kit.build(spec_from_dict(spec))
     assert model.policy_observations == {}
+
+
+def test_loading_a_model_with_an_unread_proprio_does_not_repeat_the_spec_advice(tmp_path):
+    from uva_kit.train.loop import fit_normalizers
+
+    spec = to_dict(load_spec("pusht-tiny"))
+    spec["modalities"].append({"type": "proprio"})
+    with pytest.warns(UnusedModalityWarning):
+        model = uva_kit.build(spec_from_dict(spec))
+    fit_normalizers(model, {"actions": {"min": np.zeros(2), "max": np.ones(2)},
+                            "agent_pos": {"min": np.zeros(2), "max": np.ones(2)}})
+    uva_kit.save(model, tmp_path / "model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = uva_kit.load(tmp_path / "model")
+    assert loaded.policy_observations == {}
