@@ -55,7 +55,7 @@ step tests python3 -m pytest -p no:cacheprovider -rs tests/test_fast_sampler.py 
 step benchmarks env OMP_NUM_THREADS=1 python3 -m pytest -p no:cacheprovider benchmarks/ --benchmark-only -q
 step stages-paper env OMP_NUM_THREADS=1 python3 -m pytest -p no:cacheprovider benchmarks/test_policy_stages.py \
   --benchmark-only -q --stages-spec uva-b-pusht --stages-device "$DEVICE"
-step bench-paper python3 -m uva_kit bench --spec uva-b-pusht --device "$DEVICE" --steps 16 100 --batch 1 \
+step bench-paper python3 -m uva_kit bench --spec uva-b-pusht --device "$DEVICE" --steps 16 100 --batch-size 1 \
   --repeats "$REPEATS" --out "$OUT_DIR/bench-paper"
 step bench-tiny python3 -m uva_kit bench --spec pusht-tiny --device "$DEVICE" --steps 16 100 --repeats "$REPEATS" \
   --out "$OUT_DIR/bench-tiny"

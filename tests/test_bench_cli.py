@@ -34,3 +34,10 @@ def test_bench_refuses_a_missing_gpu_cleanly():
         assert result.returncode == 0
     else:
         assert result.returncode == 2 and "use --device cpu" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--batch-size", "--batch"])
+def test_bench_takes_the_batch_size_under_both_names(option):
+    from uva_kit.cli import build_parser
+
+    assert build_parser().parse_args(["bench", "--spec", "pusht-tiny", option, "3"]).batch == 3

@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_spec_arguments(parser)
     add_device_argument(parser, default="cpu")
     parser.add_argument("--steps", type=positive_int, nargs="+", default=[16, 100], help="action-head sampling step counts, one row each (default: 16 100)")
-    parser.add_argument("--batch", type=positive_int, default=1, help="observations per policy call (default: 1)")
+    parser.add_argument("--batch-size", "--batch", dest="batch", type=positive_int, default=1,
+                        help="observations per policy call (default: 1; --batch is the older name)")
     parser.add_argument("--repeats", type=positive_int, default=7, help="timed repeats per stage; the median is shown (default: 7)")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, default=None, help="also write the results to OUT/bench.json (created if missing)")
