@@ -89,8 +89,16 @@ def test_a_negative_seed_is_a_usage_error(command, capsys):
      "uva-kit eval policy: error: argument --videos: must be 0 or more, got -1"),
     (["eval", "video", "--checkpoint", "x", "--num-iter", "1", "0"], "argument --num-iter: must be 1 or more, got 0"),
     (["eval", "planning", "--checkpoint", "x", "--batch-envs", "two"], "argument --batch-envs: expected an integer, got 'two'"),
+    (["quickstart", "--minutes", "nan"], "uva-kit quickstart: error: argument --minutes: expected a finite number, got nan"),
+    (["quickstart", "--minutes", "0"], "argument --minutes: must be more than 0, got 0.0"),
+    (["train-vae", "--frames", "f.npz", "--out", "x", "--minutes", "ten"], "argument --minutes: expected a number, got 'ten'"),
+    (["train-vae", "--frames", "f.npz", "--out", "x", "--learning-rate", "-0.001"],
+     "argument --learning-rate: must be more than 0, got -0.001"),
+    (["train-vae", "--frames", "f.npz", "--out", "x", "--kl-weight", "-1"], "argument --kl-weight: must be 0 or more, got -1.0"),
+    (["train-vae", "--frames", "f.npz", "--out", "x", "--held-out", "1"],
+     "argument --held-out: must be between 0 and 1 (both excluded), got 1.0"),
 ])
-def test_a_count_out_of_range_is_a_usage_error(command, message, capsys):
+def test_a_count_or_amount_out_of_range_is_a_usage_error(command, message, capsys):
     from uva_kit.cli import build_parser
 
     with pytest.raises(SystemExit) as exit_info:

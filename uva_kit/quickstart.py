@@ -199,7 +199,7 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
 
 def run_quickstart(options: QuickstartOptions, fresh: bool = False) -> dict:
     """Run (or continue) the quickstart in ``options.out``; returns the summary."""
-    if options.episodes < 1 or options.minutes <= 0 or options.demos < 1:
+    if options.episodes < 1 or not options.minutes > 0 or options.demos < 1:
         raise UvaKitError("--episodes and --demos must be at least 1 and --minutes positive")
     if fresh:
         shutil.rmtree(options.out, ignore_errors=True)

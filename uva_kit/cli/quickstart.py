@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from uva_kit.cli.argument_types import positive_int
+from uva_kit.cli.argument_types import positive_float, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from uva_kit.quickstart import DEFAULT_DEMOS, SHIPPED_DEMOS
 
     parser.add_argument("--out", default="runs/quickstart", help="output folder (default: %(default)s)")
-    parser.add_argument("--minutes", type=float, default=30.0, help="training time budget in minutes (default: %(default)s)")
+    parser.add_argument("--minutes", type=positive_float, default=30.0, help="training time budget in minutes (default: %(default)s)")
     parser.add_argument("--episodes", type=positive_int, default=50, help="evaluation episodes per agent (default: %(default)s)")
     parser.add_argument("--spec", default="pusht-small", help="the model preset or spec file (default: pusht-small)")
     parser.add_argument("--demos", type=positive_int, default=DEFAULT_DEMOS,

@@ -15,7 +15,13 @@ import argparse
 import json
 import warnings
 
-from uva_kit.cli.argument_types import non_negative_int, positive_int
+from uva_kit.cli.argument_types import (
+    non_negative_float,
+    non_negative_int,
+    open_fraction,
+    positive_float,
+    positive_int,
+)
 from uva_kit.cli.spec_arguments import add_spec_arguments
 
 
@@ -24,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="the encoder folder to write")
     add_spec_arguments(parser, required=False, spec_help="a preset or spec file whose encoder is a conv_vae "
                                                          "(default: the conv_vae defaults)")
-    parser.add_argument("--minutes", type=float, default=10.0, help="training time budget in minutes (default: %(default)s)")
+    parser.add_argument("--minutes", type=positive_float, default=10.0, help="training time budget in minutes (default: %(default)s)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="count --minutes in this process's CPU time (on machines shared with other jobs)")
     parser.add_argument("--threads", type=positive_int, default=1,
@@ -33,9 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, help="also stop after this many optimizer steps (whichever budget ends "
                                                   "first; default: --minutes alone)")
     parser.add_argument("--batch-size", type=positive_int, default=16, help="frames per optimizer step (default: %(default)s)")
-    parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate (default: %(default)s)")
-    parser.add_argument("--kl-weight", type=float, default=1e-4, help="weight of the KL term of the loss (default: %(default)s)")
-    parser.add_argument("--held-out", type=float, default=0.1,
+    parser.add_argument("--learning-rate", type=positive_float, default=2e-3, help="Adam learning rate (default: %(default)s)")
+    parser.add_argument("--kl-weight", type=non_negative_float, default=1e-4, help="weight of the KL term of the loss (default: %(default)s)")
+    parser.add_argument("--held-out", type=open_fraction, default=0.1,
                         help="fraction of the frames (whole last episodes) held out for the PSNR (default: %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and batches (default: %(default)s)")
 
