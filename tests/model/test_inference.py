@@ -119,14 +119,33 @@ def test_action_normalizer_maps_environment_units(tiny_model, tiny_batch):
     assert "modalities.action.normalizer.high" in tiny_model.state_dict()
 
 
-def test_a_constant_action_dimension_is_shifted_not_scaled():
+def test_a_fitted_normalizer_is_the_originals_limits_normalizer():
+    """Diffusion Policy's LinearNormalizer._fit ("limits", range_eps 1e-4): a (near-)constant dimension gets
+    scale 1 and offset (output_max + output_min) / 2 - min, so its value maps to 0, the middle of [-1, 1]."""
+    low, high = torch.tensor([5.0, 0.0, 300.0]), torch.tensor([5.0, 10.0, 300.00005])  # dims 0 and 2 (near-)constant
+    input_range = high - low
+    ignore = input_range < 1e-4
+    input_range[ignore] = 2.0
+    scale = 2.0 / input_range
+    offset = -1.0 - scale * low
+    offset[ignore] = 0.0 - low[ignore]
+    normalizer = RangeNormalizer(3)
+    normalizer.set_range(low, high)
+    values = torch.tensor([[5.0, 0.0, 300.0], [5.5, 10.0, 300.00005]])
+    torch.testing.assert_close(normalizer.normalize(values), values * scale + offset)
+    torch.testing.assert_close(normalizer.normalize(values)[0], torch.tensor([0.0, -1.0, 0.0]))
+    torch.testing.assert_close(normalizer.unnormalize(values * scale + offset), values)
+
+
+def test_a_normalizer_saved_with_a_constant_dimension_keeps_its_map():
+    """Models saved before constant dimensions were fitted as the original's stored low == high and were
+    trained with that dimension mapped to -1 (scale 1, offset -1 - low): loading them keeps that map."""
+    saved = {"low": torch.tensor([5.0, 0.0]), "high": torch.tensor([5.0, 10.0])}
     normalizer = RangeNormalizer(2)
-    normalizer.set_range([5.0, 0.0], [5.0, 10.0])  # dimension 0 is constant
+    normalizer.load_state_dict(saved)
     values = torch.tensor([[5.0, 0.0], [5.5, 10.0]])
-    normalized = normalizer.normalize(values)
-    assert (normalized[1, 0] - normalized[0, 0]).item() == pytest.approx(0.5)
-    torch.testing.assert_close(normalized[:, 1], torch.tensor([-1.0, 1.0]))
-    torch.testing.assert_close(normalizer.unnormalize(normalized), values)
+    torch.testing.assert_close(normalizer.normalize(values), torch.tensor([[-1.0, -1.0], [-0.5, 1.0]]))
+    torch.testing.assert_close(normalizer.unnormalize(normalizer.normalize(values)), values)
 
 
 def test_normalizer_range_of_the_wrong_width_is_a_clear_error(tiny_model):

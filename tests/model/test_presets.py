@@ -42,6 +42,14 @@ def test_paper_presets_train_with_the_original_batch_for_its_3050_epochs(name):
     assert abs(training.steps - 3050 * steps_per_epoch) / training.steps < 0.001
 
 
+@pytest.mark.parametrize("name", ["uva-b-pusht", "uva-b-libero", "uva-action-pusht"])
+def test_paper_presets_warm_up_over_the_originals_samples(name):
+    """uva-method-facts section 6: 1000 warm-up steps of the LR scheduler, made before accelerate.prepare and
+    stepped by it once per process at every optimizer step: 1000 batches of 32 samples."""
+    training = uva_kit.load_spec(name).training
+    assert training.warmup_steps * training.batch_size == 1000 * 32
+
+
 def test_uva_action_pusht_trains_the_policy_only():
     spec = uva_kit.load_spec("uva-action-pusht")
     assert [m.mode.type for m in spec.modes] == ["policy"]

@@ -127,9 +127,12 @@ def test_no_weight_decay_on_biases_and_1d_parameters():
 
 
 def test_lr_warms_up_then_follows_a_cosine():
+    """diffusers' get_cosine_schedule_with_warmup (the original's): step / warmup, then 0.5 (1 + cos(pi progress))."""
     spec = TrainingSpec(steps=110, warmup_steps=10)
-    assert lr_multiplier(0, spec) == pytest.approx(0.1)
-    assert lr_multiplier(9, spec) == pytest.approx(1.0)
+    assert lr_multiplier(0, spec) == 0.0
+    assert lr_multiplier(5, spec) == pytest.approx(0.5)
+    assert lr_multiplier(9, spec) == pytest.approx(0.9)
+    assert lr_multiplier(10, spec) == pytest.approx(1.0)
     assert lr_multiplier(60, spec) == pytest.approx(0.5)
     assert lr_multiplier(110, spec) == pytest.approx(0.0)
 

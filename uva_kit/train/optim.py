@@ -24,9 +24,10 @@ def build_optimizer(model: torch.nn.Module, spec: TrainingSpec) -> torch.optim.A
 
 
 def lr_multiplier(step: int, spec: TrainingSpec) -> float:
-    """Linear warm-up to 1, then cosine decay to 0 at ``spec.steps`` (or constant)."""
+    """The multiplier of step ``step`` (from 0), as diffusers' ``cosine`` schedule the original uses: linear
+    warm-up from 0 (the first step trains at lr 0), then cosine decay to 0 at ``spec.steps`` (or constant)."""
     if step < spec.warmup_steps:
-        return (step + 1) / spec.warmup_steps
+        return step / spec.warmup_steps
     if spec.lr_schedule == "constant":
         return 1.0
     progress = (step - spec.warmup_steps) / max(1, spec.steps - spec.warmup_steps)
