@@ -100,7 +100,8 @@ def policy_observation(obs: dict) -> dict:
     """An observation of ``make`` or ``make_vector`` as ``uva_kit.Policy.select_action`` takes it.
 
     ``"pixels"`` (H, W, 3) uint8, or (N, H, W, 3) from a vector env, becomes ``"image"`` (3, H, W) or
-    (N, 3, H, W) float in [0, 1]; every other entry (``agent_pos``, ``pusht_state``) a float32 tensor::
+    (N, 3, H, W) float in [0, 1]; every other numeric entry (``agent_pos``, ``pusht_state``) a float32 tensor,
+    and the rest (text, nested dicts) stays as it is (the policy reads only the keys it needs)::
 
         action = policy.select_action(policy_observation(obs))
     """
@@ -110,7 +111,8 @@ def policy_observation(obs: dict) -> dict:
     if "pixels" not in obs:
         raise MissingKeyError(f"an env observation has 'pixels' (H, W, 3) uint8; got keys {sorted(obs)}")
     pixels = torch.from_numpy(np.asarray(obs["pixels"]))
-    values = {key: torch.as_tensor(np.asarray(value), dtype=torch.float32) for key, value in obs.items() if key != "pixels"}
+    values = {key: torch.as_tensor(np.asarray(value), dtype=torch.float32) if np.asarray(value).dtype.kind in "biuf"
+              else value for key, value in obs.items() if key != "pixels"}
     return {"image": pixels.movedim(-1, -3).float() / 255.0, **values}
 
 
