@@ -52,6 +52,13 @@ def undeclared_agent_pos_env() -> DotEnv:
     return DotEnv(declare_agent_pos=False)
 
 
+class PixelsOnlyEnv(DotEnv):
+    """Observations are the pixel array itself, not a dict."""
+
+    def _observation(self):
+        return super()._observation()["pixels"]
+
+
 def sized_env(size: int) -> DotEnv:  # an option without a default: nothing passes it
     return DotEnv()
 

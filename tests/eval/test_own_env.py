@@ -39,6 +39,8 @@ def test_eval_policy_runs_in_your_own_env(tiny_checkpoint, tmp_path):
     ("no_such_module:make_env", r"cannot import module 'no_such_module' \(No module named 'no_such_module'\); install"),
     ("own_envs:dot_envv", "'dot_envv' of module 'own_envs' is missing; .* Did you mean 'dot_env'"),
     ("own_envs:not_an_env", "returned a dict, not a gymnasium.Env"),
+    ("own_envs:PixelsOnlyEnv", r"does not fit this model's policy: an observation must be a dict. Expected observations "
+                               r"\{'pixels': \(H, W, 3\) uint8\}, got a ndarray$"),
     ("own_envs:sized_env", r"cannot be built from the options \[\]: missing a required argument: 'size'"),
     ("own_envs:channels_first_env", r"'pixels' is \(3, 24, 24\) uint8, not \(H, W, 3\) uint8. Expected observations "
                                     r"\{'pixels': \(H, W, 3\) uint8\}, got \{'pixels': \(3, 24, 24\) uint8, 'agent_pos'"),

@@ -26,12 +26,12 @@ def check_env_for_policy(env: str, model) -> None:
     finally:
         instance.close()
     if problems:
-        got = (", ".join(f"'{key}': {_described(value)}" for key, value in obs.items()) if isinstance(obs, Mapping)
-               else f"a {type(obs).__name__}")
+        got = ("{" + ", ".join(f"'{key}': {_described(value)}" for key, value in obs.items()) + "}"
+               if isinstance(obs, Mapping) else f"a {type(obs).__name__}")
         expected = ", ".join(["'pixels': (H, W, 3) uint8",
                               *(f"'{key}': {shape}" for key, (_, shape) in _streams(model).items())])
         raise UvaKitError(f"environment '{env}' does not fit this model's policy: {'; '.join(problems)}. "
-                          f"Expected observations {{{expected}}}, got {{{got}}}")
+                          f"Expected observations {{{expected}}}, got {got}")
 
 
 def _streams(model) -> dict[str, tuple[str, str]]:
