@@ -63,5 +63,11 @@ def sized_env(size: int) -> DotEnv:  # an option without a default: nothing pass
     return DotEnv()
 
 
+def joint_space_env() -> DotEnv:  # actions of another width than the model's (2,)
+    env = DotEnv()
+    env.action_space = spaces.Box(-1, 1, (7,), np.float32)
+    return env
+
+
 def not_an_env() -> dict:
     return {}

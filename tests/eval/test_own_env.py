@@ -54,7 +54,7 @@ def test_a_bad_own_env_is_a_one_line_error_before_anything_is_written(env, messa
     assert not out.exists()
 
 
-def test_the_keys_a_policy_reads_must_be_declared_in_the_observation_space():
+def test_the_keys_a_policy_reads_must_be_declared_and_the_actions_fit():
     spec = uva_kit.load_spec("pusht-tiny", ["modalities=[{type='video'}, {type='action'}, {type='proprio'}]",
                                             "modes=[{mode={type='policy', given=['proprio']}}]"])
     model = uva_kit.build(spec)
@@ -62,6 +62,8 @@ def test_the_keys_a_policy_reads_must_be_declared_in_the_observation_space():
     with pytest.raises(UvaKitError, match="observation_space .* must declare 'agent_pos' with the shape the "
                                           r"observations have, \(2,\) \(the vector env batches what it declares\)"):
         check_env_for_policy("own_envs:undeclared_agent_pos_env", model)
+    with pytest.raises(UvaKitError, match=r"policy: action_space has shape \(7,\), the model's actions \(2,\)\. "):
+        check_env_for_policy("own_envs:joint_space_env", model)
     with pytest.raises(UvaKitError, match=r"no 'pusht_state' .* Expected observations \{'pixels': \(H, W, 3\) uint8, "
                                           r"'pusht_state': \(6,\)\}"):
         check_env_for_policy("own_envs:dot_env", uva_kit.build(uva_kit.load_spec("pusht-small")))
