@@ -64,6 +64,10 @@ def test_the_keys_a_policy_reads_must_be_declared_and_the_actions_fit():
         check_env_for_policy("own_envs:undeclared_agent_pos_env", model)
     with pytest.raises(UvaKitError, match=r"policy: action_space has shape \(7,\), the model's actions \(2,\)\. "):
         check_env_for_policy("own_envs:joint_space_env", model)
+    wider = uva_kit.load_spec("pusht-tiny", ["modalities=[{type='video'}, {type='action'}, {type='proprio', dim=3}]",
+                                             "modes=[{mode={type='policy', given=['proprio']}}]"])
+    with pytest.raises(UvaKitError, match=r"policy: 'agent_pos' is \(2,\) float64, not \(3,\)\. "):
+        check_env_for_policy("own_envs:dot_env", uva_kit.build(wider))
     with pytest.raises(UvaKitError, match=r"no 'pusht_state' .* Expected observations \{'pixels': \(H, W, 3\) uint8, "
                                           r"'pusht_state': \(6,\)\}"):
         check_env_for_policy("own_envs:dot_env", uva_kit.build(uva_kit.load_spec("pusht-small")))
