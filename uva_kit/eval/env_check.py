@@ -29,18 +29,18 @@ def check_env_for_policy(env: str, model) -> None:
         got = ("{" + ", ".join(f"'{key}': {_described(value)}" for key, value in obs.items()) + "}"
                if isinstance(obs, Mapping) else f"a {type(obs).__name__}")
         expected = ", ".join(["'pixels': (H, W, 3) uint8",
-                              *(f"'{key}': {shape}" for key, (_, shape) in _streams(model).items())])
+                              *(f"'{key}': {_shape(dim)}" for key, (_, dim) in _streams(model).items())])
         raise UvaKitError(f"environment '{env}' does not fit this model's policy: {'; '.join(problems)}. "
                           f"Expected observations {{{expected}}}, got {got}")
 
 
-def _streams(model) -> dict[str, tuple[str, str]]:
-    """Observation key -> (the policy's modality that reads it, the shape of one value), beside the pixels."""
-    streams = {}
-    for name, key in model.policy_observations.items():
-        dim = getattr(model.modalities[name], "dim", None)
-        streams[key] = (name, f"({'dim' if dim is None else dim},)")
-    return streams
+def _streams(model) -> dict[str, tuple[str, int | None]]:
+    """Observation key -> (the policy's modality that reads it, its width or None), beside the pixels."""
+    return {key: (name, getattr(model.modalities[name], "dim", None)) for name, key in model.policy_observations.items()}
+
+
+def _shape(dim: int | None) -> str:
+    return f"({'dim' if dim is None else dim},)"
 
 
 def _problems(obs, observation_space, action_space, model) -> list[str]:
@@ -51,11 +51,11 @@ def _problems(obs, observation_space, action_space, model) -> list[str]:
         problems.append("no 'pixels'")
     elif np.ndim(obs["pixels"]) != 3 or np.shape(obs["pixels"])[-1] != 3 or np.asarray(obs["pixels"]).dtype != np.uint8:
         problems.append(f"'pixels' is {_described(obs['pixels'])}, not (H, W, 3) uint8")
-    for key, (name, shape) in _streams(model).items():
+    for key, (name, dim) in _streams(model).items():
         if key not in obs:
             problems.append(f"no '{key}' (the policy's '{name}' modality reads it)")
-        elif np.ndim(obs[key]) != 1 or shape not in ("(dim,)", f"({np.shape(obs[key])[0]},)"):
-            problems.append(f"'{key}' is {_described(obs[key])}, not {shape}")
+        elif np.ndim(obs[key]) != 1 or dim not in (None, np.shape(obs[key])[0]):
+            problems.append(f"'{key}' is {_described(obs[key])}, not {_shape(dim)}")
     declared = getattr(observation_space, "spaces", {})
     for key in ["pixels", *_streams(model)]:
         if key in obs and (key not in declared or declared[key].shape != np.shape(obs[key])):
