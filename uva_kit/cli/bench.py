@@ -3,8 +3,8 @@
 Stages: frame encoding, backbone, action head (per step count) and the full predict_actions, on a
 model built from the spec with random weights, or on your trained model (--checkpoint), with random
 inputs (frames, and any stream the policy is given, such as proprio; an instructed model gets an
-instruction). The reference path is eager fp32
-with the naive sampling loop; the fast path uses the fused sampler (and CUDA graphs + bf16 on a GPU).
+instruction). The reference path is eager fp32 with the naive sampling loop; the fast path uses the
+fused sampler (and CUDA graphs + bf16 on a GPU).
 Prints a table of median milliseconds; --out DIR also writes DIR/bench.json (seconds).
 
 Examples:
@@ -79,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{stage:<28} {reference:>13.2f} {fast:>10.2f} {reference / fast:>7.2f}x")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        record = {"spec": spec.name, "checkpoint": args.checkpoint and str(directory), "batch": args.batch, "device": device_name(device), "torch": torch.__version__,
-                  "fast_sampler": fast_sampler, "seconds": table}
+        record = {"spec": spec.name, "checkpoint": args.checkpoint and str(directory), "batch": args.batch,
+                  "device": device_name(device), "torch": torch.__version__, "fast_sampler": fast_sampler,
+                  "seconds": table}
         (args.out / "bench.json").write_text(json.dumps(record, indent=2))
         print(f"wrote {args.out / 'bench.json'}")
     return 0

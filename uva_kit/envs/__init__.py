@@ -110,9 +110,12 @@ def policy_observation(obs: dict) -> dict:
 
     if "pixels" not in obs:
         raise MissingKeyError(f"an env observation has 'pixels' (H, W, 3) uint8; got keys {sorted(obs)}")
+    def converted(value):
+        array = np.asarray(value)
+        return torch.as_tensor(array, dtype=torch.float32) if array.dtype.kind in "biuf" else value
+
     pixels = torch.from_numpy(np.asarray(obs["pixels"]))
-    values = {key: torch.as_tensor(np.asarray(value), dtype=torch.float32) if np.asarray(value).dtype.kind in "biuf"
-              else value for key, value in obs.items() if key != "pixels"}
+    values = {key: converted(value) for key, value in obs.items() if key != "pixels"}
     return {"image": pixels.movedim(-1, -3).float() / 255.0, **values}
 
 
