@@ -60,9 +60,11 @@ def make(name: str, max_episode_steps: int = MAX_EPISODE_STEPS, **options):
 
     PushT options: ``legacy_seeding`` (bool), ``observation_size`` (int). Two-block: ``observation_size``.
     """
-    import gymnasium as gym
-
-    factory, fixed = env_class(name)
+    factory, fixed = env_class(name)  # first: a built-in env says which extra it needs
+    try:
+        import gymnasium as gym
+    except ImportError as exc:
+        raise UvaKitError(f"environment '{name}' needs gymnasium ({exc}): pip install 'uva_kit[sim]'") from exc
     signature = inspect.signature(factory)
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
         accepted = set(signature.parameters) - set(fixed)
