@@ -41,3 +41,20 @@ def test_bench_takes_the_batch_size_under_both_names(option):
     from uva_kit.cli import build_parser
 
     assert build_parser().parse_args(["bench", "--spec", "pusht-tiny", option, "3"]).batch == 3
+
+
+def test_bench_times_a_trained_checkpoint_and_takes_a_spec_or_a_checkpoint(tmp_path):
+    import uva_kit
+
+    model = uva_kit.save(uva_kit.build(uva_kit.load_spec("pusht-tiny", ["backbone.width=16"])), tmp_path / "model")
+    result = run_cli("bench", "--checkpoint", str(model), "--steps", "2", "--repeats", "1", "--threads", "1",
+                     "--out", str(tmp_path / "bench"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"uva-kit bench: checkpoint {model} (spec pusht-tiny), batch 1, ")
+    assert "predict_actions, 2 steps" in result.stdout
+    assert json.loads((tmp_path / "bench" / "bench.json").read_text())["checkpoint"] == str(model)
+    for arguments, message in [((), "give --spec (a model with random weights) or --checkpoint"),
+                               (("--spec", "pusht-tiny", "--checkpoint", str(model)), "or --checkpoint (a trained"),
+                               (("--checkpoint", str(model), "--set", "backbone.depth=2"), "--set changes a spec")]:
+        result = run_cli("bench", *arguments)
+        assert result.returncode == 2 and message in result.stderr, result.stderr

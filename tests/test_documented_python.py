@@ -46,7 +46,8 @@ GIVEN_FILES = {"README.md": ["runs/small"], "compatibility.md": ["checkpoints/la
 SMALLER = {
     "datasets-and-environments.md": [('make_vector("pusht", 8,', 'make_vector("pusht", 2,')],
     "evaluation.md": [("episodes=50)", "episodes=1, max_steps=8)"),
-                      ("episodes=10, max_steps=300", "episodes=1, max_steps=8")],
+                      ("episodes=10, max_steps=300", "episodes=1, max_steps=8"),
+                      ('env = make("pusht")', 'env = make("pusht", max_episode_steps=10)')],
 }
 
 # A bare expression whose comment starts with its value as a list: `uva_kit.registry.list("head")  # ['chunk', ...]`.

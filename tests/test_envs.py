@@ -121,3 +121,23 @@ def test_restore_state_brings_back_a_recorded_pose_that_reset_to_state_moves(nam
     assert np.linalg.norm(twin.unwrapped.state_vector()[2:4] - recorded[2:4]) > 1.0
     with pytest.raises(UvaKitError, match="not both"):
         twin.reset(options={"restore_state": recorded, "reset_to_state": recorded})
+
+
+def test_without_the_sim_extra_make_says_how_to_install_it(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "plain_env.py").write_text("def make_env():\n    return object()\n")  # needs no gymnasium to import
+    script = ("import sys; sys.modules['gymnasium'] = sys.modules['gym_pusht'] = None\n"
+              "import uva_kit.envs as envs\n"
+              "for name in ('pusht', 'plain_env:make_env'):\n"
+              "    try:\n        envs.make(name)\n"
+              "    except Exception as error:\n        print(type(error).__name__, error)\n")
+    root = Path(envs.__file__).parents[2]
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                            env={"PYTHONPATH": f"{root}:{tmp_path}", "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("UvaKitError environment 'pusht' needs the simulation extra"), result
+    assert lines[1].startswith("UvaKitError environment 'plain_env:make_env' needs gymnasium"), result
+    assert all(line.endswith("pip install 'uva_kit[sim]'") for line in lines)

@@ -154,6 +154,16 @@ def test_an_env_observation_drives_the_policy_through_policy_observation(proprio
     vector.close()
 
 
+def test_entries_a_policy_cannot_read_pass_policy_observation_unchanged(proprio_model):
+    """An env's text or nested entries (an instruction, a robot's state dict) are not the policy's business."""
+    import uva_kit.envs as envs
+
+    extras = {"task": "push the T", "robot": {"joints": np.zeros(7)}}
+    converted = envs.policy_observation({"pixels": np.zeros((16, 16, 3), np.uint8), "agent_pos": np.ones(2), **extras})
+    assert converted["task"] == "push the T" and converted["robot"] is extras["robot"]
+    assert uva_kit.Policy(proprio_model, generator=seeded()).select_action(converted).shape == (2,)
+
+
 def test_a_dim_unlike_the_data_names_the_spec_option():
     from uva_kit.errors import DataError
     from uva_kit.train.loop import fit_normalizers

@@ -9,6 +9,7 @@ Examples:
   uva-kit eval policy --agent random still --env pusht --episodes 50          # baselines on the same seeds
   uva-kit eval policy --checkpoint C --visual normal bg-color bg-object goal-color   # paper Table III
   uva-kit eval policy --checkpoint H2 H4 H8 --env pusht-m --history-sweep             # paper Fig. 6
+  uva-kit eval policy --checkpoint C --env my_robot.sim:make_env --episodes 20          # your own gymnasium env
   uva-kit eval video --checkpoint C --data default --num-iter 1 8 --i3d i3d_kinetics400.safetensors
   uva-kit eval inverse --checkpoint C --data default
   uva-kit eval planning --checkpoint C --episodes 10 --candidates 100
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from uva_kit.cli.argument_types import add_device_argument, non_negative_int, positive_int
 from uva_kit.envs import ENVIRONMENTS
-from uva_kit.errors import UsageError, UvaKitError
+from uva_kit.errors import UsageError, UvaKitError, choices_hint
 
 BASELINE_NAMES = ("random", "still")
 VISUALS = ("normal", "bg-color", "bg-object", "goal-color")  # uva_kit.envs.pusht.VISUAL_VARIANTS (no pygame import here)
@@ -52,7 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _policy_arguments(parser) -> None:
     parser.add_argument("--checkpoint", nargs="+", default=[], help=f"model folder(s); {CHECKPOINT_FORMS}")
     parser.add_argument("--agent", nargs="+", default=[], choices=BASELINE_NAMES, help="baseline agent(s) run on the same seeds")
-    parser.add_argument("--env", default="pusht", choices=sorted(ENVIRONMENTS), help="environment (default: %(default)s)")
+    parser.add_argument("--env", default="pusht", type=environment, metavar="ENV",
+                        help=f"{', '.join(ENVIRONMENTS)} (default: %(default)s), or your own as MODULE:CALLABLE, a callable "
+                             "of an importable module returning a gymnasium.Env whose observations hold 'pixels' "
+                             "(H, W, 3) uint8 and the keys the model's policy reads (model.policy_observations) and "
+                             "whose actions are in the units of the training data; see docs/evaluation.md")
     parser.add_argument("--episodes", type=positive_int, default=50, help="episodes per run (default: %(default)s, as the paper)")
     parser.add_argument("--seed", type=non_negative_int, default=100000,
                         help="seed of the first episode (default: %(default)s, the test seeds)")
@@ -66,6 +71,15 @@ def _policy_arguments(parser) -> None:
     parser.add_argument("--history-sweep", action="store_true",
                         help="plot score against each checkpoint's history length (paper Fig. 6; give 2+ checkpoints)")
     parser.add_argument("--async-envs", action="store_true", help="one process per environment (default: all in this one)")
+
+
+def environment(text: str) -> str:
+    """A name of ``uva_kit.envs.ENVIRONMENTS`` or MODULE:CALLABLE (imported when the command runs)."""
+    module, _, name = text.partition(":")
+    if text not in ENVIRONMENTS and not (module and name):
+        raise argparse.ArgumentTypeError(f"unknown environment '{text}'.{choices_hint(text, ENVIRONMENTS)} Your own: "
+                                         "MODULE:CALLABLE")
+    return text
 
 
 def _data_arguments(parser) -> None:
@@ -160,6 +174,7 @@ def _load(args: argparse.Namespace, option: str):
 
 def _run_policy(args):
     from uva_kit.eval.agents import PolicyAgent, baseline
+    from uva_kit.eval.env_check import check_env_for_policy
     from uva_kit.eval.loading import load_model
     from uva_kit.eval.policy_eval import run_policy_suite
 
@@ -167,12 +182,16 @@ def _run_policy(args):
         raise UsageError("give --checkpoint C [C ...] and/or --agent random|still")
     if args.history_sweep and len(args.checkpoint) < 2:
         raise UsageError("--history-sweep compares checkpoints trained with different history lengths; give 2 or more")
-    if args.env == "two-block" and args.visual != ["normal"]:
+    if args.env not in ("pusht", "pusht-m") and args.visual != ["normal"]:
         raise UsageError("--visual variants exist for pusht and pusht-m only")
+    if args.env not in ENVIRONMENTS and args.agent:
+        raise UsageError("--agent baselines act in the 512 x 512 workspace of the built-in envs; with your own --env "
+                         "give --checkpoint only")
     agents = []
     for i, path in enumerate(args.checkpoint):
         model, directory = load_model(path, args.device)
         args.checkpoint[i] = str(directory)  # eval_info.json records the model folders used
+        check_env_for_policy(args.env, model)
         name = f"uva-{i + 1}" if len(args.checkpoint) > 1 else "uva"
         agents.append((PolicyAgent(model, name=name, n_action_steps=args.n_action_steps), str(directory)))
     agents += [(baseline(name), None) for name in args.agent]

@@ -18,6 +18,7 @@ from pathlib import Path
 import attrs
 
 from uva_kit.eval.agents import PolicyAgent
+from uva_kit.eval.env_check import check_env_for_policy
 from uva_kit.eval.plots import bar_plot, line_plot
 from uva_kit.eval.report import Report, percent
 from uva_kit.eval.rollout import default_env_options, run_episodes
@@ -29,7 +30,10 @@ TEST_SEED = 100000
 
 def evaluate_policy(model, env: str = "pusht", episodes: int = 50, *, seed: int = TEST_SEED, batch_envs: int = 8,
                     max_steps: int = 300, n_action_steps: int = 8, visual: str = "normal", progress: bool = True) -> dict:
-    """Roll ``model`` out on seeds ``seed`` .. ``seed + episodes - 1``; the summary plus per-episode results."""
+    """Roll ``model`` out on seeds ``seed`` .. ``seed + episodes - 1``; the summary plus per-episode results.
+
+    ``env`` is a name of ``uva_kit.envs.make``: a built-in env or your own ``"package.module:callable"``."""
+    check_env_for_policy(env, model)
     agent = PolicyAgent(model, n_action_steps=n_action_steps)
     results, _ = run_episodes(env, agent, range(seed, seed + episodes), batch_envs=batch_envs, max_steps=max_steps,
                               env_options=_visual_option(visual), progress=progress)
