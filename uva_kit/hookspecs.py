@@ -12,7 +12,7 @@ the entry-point group ``uva_kit.plugins``::
 
     @hookimpl
     def uva_kit_register(registry):
-        registry.register("modality", "force", spec="uva_kit_force.modality:ForceSpec",
+        registry.register("modality", "force", spec="uva_kit_force.modality:ForceModalitySpec",
                           factory="uva_kit_force.modality:ForceModality")
 
 Built-in components register through the same hooks (``uva_kit/builtin_plugin.py``).

@@ -14,7 +14,7 @@ def load_episodes(path: str | Path) -> EpisodeTable:
     """All episodes of the dataset at ``path`` in memory (frames decoded), checked."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{path}: dataset not found; collect one (`uva-kit collect pusht --out {path}`) or use the "
+        raise DataError(f"{path}: dataset not found; collect one (`uva-kit collect pusht --episodes 200 --out {path}`) or use the "
                         "20 PushT demonstrations shipped in the package (`--data default`; in Python "
                         "uva_kit.data.default_pusht_dataset())")
     if is_lerobot_dataset(path):
