@@ -51,7 +51,7 @@ def test_bad_input_found_by_library_checks_is_a_one_line_error_unless_a_tracebac
 def test_a_missing_dataset_says_how_to_get_one(tmp_path):
     missing = tmp_path / "data" / "pusht"
     result = run_cli("train", "--spec", "pusht-tiny", "--data", str(missing), "--out", str(tmp_path / "run"))
-    assert result.returncode == 2 and f"uva-kit collect pusht --out {missing}" in result.stderr
+    assert result.returncode == 2 and f"uva-kit collect pusht --episodes 200 --out {missing}" in result.stderr
     assert "--data default" in result.stderr and not (tmp_path / "run").exists()
 
 
