@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
-from cli_support import run_cli
+from cli_support import REPO_ROOT, run_cli
 
 
 def test_help_lists_the_subcommands():
@@ -132,3 +134,12 @@ def test_options_that_do_not_go_together_are_usage_errors(command, message, tmp_
     prog = "uva-kit " + " ".join(command[:2] if command[0] == "eval" else command[:1])
     assert exit_info.value.code == 2 and err.startswith(f"usage: {prog} ") and f"{prog}: error: " in err
     assert message in err and not list(tmp_path.iterdir())
+
+
+def test_a_reader_that_goes_away_stops_a_command_quietly():
+    """`uva-kit plugins | head -1`: the closed pipe ends the command without a traceback."""
+    command = subprocess.Popen([sys.executable, "-m", "uva_kit", "plugins"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=REPO_ROOT)
+    command.stdout.close()  # before the command prints its first line
+    _, stderr = command.communicate(timeout=120)
+    assert command.returncode == 141 and stderr == b""
