@@ -141,3 +141,15 @@ def test_without_the_sim_extra_make_says_how_to_install_it(tmp_path):
     assert lines[0].startswith("UvaKitError environment 'pusht' needs the simulation extra"), result
     assert lines[1].startswith("UvaKitError environment 'plain_env:make_env' needs gymnasium"), result
     assert all(line.endswith("pip install 'uva_kit[sim]'") for line in lines)
+
+
+def test_importing_the_envs_prints_nothing():
+    """pygame's "Hello from the pygame community" banner is kept out of every collect and eval output."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "PYGAME_HIDE_SUPPORT_PROMPT"}
+    printed = subprocess.run([sys.executable, "-c", "import uva_kit.envs.pusht, uva_kit.envs.two_block"],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert printed.returncode == 0 and printed.stdout == "", printed.stdout + printed.stderr

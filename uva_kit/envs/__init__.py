@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 
 from uva_kit.errors import MissingKeyError, UvaKitError, choices_hint
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame's import banner would land in every eval's output
 
 MAX_EPISODE_STEPS = 300
 
