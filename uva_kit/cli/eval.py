@@ -62,7 +62,9 @@ def _policy_arguments(parser) -> None:
     parser.add_argument("--seed", type=non_negative_int, default=100000,
                         help="seed of the first episode (default: %(default)s, the test seeds)")
     parser.add_argument("--max-steps", type=positive_int, default=300, help="environment steps per episode at most (default: %(default)s)")
-    parser.add_argument("--batch-envs", type=positive_int, default=10, help="environments run side by side (default: %(default)s)")
+    parser.add_argument("--batch-envs", type=positive_int, default=8,
+                        help="environments run side by side; scores depend on it (default: %(default)s, as the quickstart "
+                             "and evaluate_policy)")
     parser.add_argument("--n-action-steps", type=positive_int, default=8,
                         help="actions executed per predicted chunk (default: %(default)s)")
     parser.add_argument("--visual", nargs="+", default=["normal"], choices=VISUALS,
