@@ -143,3 +143,16 @@ def test_a_reader_that_goes_away_stops_a_command_quietly():
     command.stdout.close()  # before the command prints its first line
     _, stderr = command.communicate(timeout=120)
     assert command.returncode == 141 and stderr == b""
+
+
+def test_eval_policy_batches_its_episodes_as_the_quickstart_and_evaluate_policy():
+    """Scores depend on how many episodes run side by side, so the three entry points share the default."""
+    import inspect
+
+    from uva_kit.cli import build_parser
+    from uva_kit.eval.policy_eval import evaluate_policy
+    from uva_kit.quickstart import QuickstartOptions
+
+    cli_default = build_parser().parse_args(["eval", "policy", "--agent", "random"]).batch_envs
+    assert cli_default == inspect.signature(evaluate_policy).parameters["batch_envs"].default
+    assert cli_default == QuickstartOptions(out=".").batch_envs
