@@ -77,8 +77,10 @@ def test_fit_takes_a_spec_file_like_build_and_refuses_data_without_stats(tmp_pat
 
 
 def test_a_non_finite_loss_stops_the_run_before_it_saves(tmp_path):
-    """A NaN loss must not be trained on and saved (pruning could then drop the last good checkpoints)."""
-    spec = load_spec("pusht-tiny", ["training.steps=4", "training.batch_size=4", "training.checkpoint_every=2"])
+    """A NaN loss must not be trained on and saved (pruning could then drop the last good checkpoints). The loss is
+    read at the first log or checkpoint step (4 here); the error names the step where it went bad."""
+    spec = load_spec("pusht-tiny", ["training.steps=6", "training.batch_size=4", "training.checkpoint_every=4",
+                                    "training.log_every=4"])
     data = SyntheticWindows(4)
     data.actions[1, 3, 0] = float("nan")
     with pytest.raises(UvaKitError, match=r"training loss is nan at step [12]; stopped without saving .*last checkpoint: none"):
