@@ -1,7 +1,8 @@
 """Train a UVA model on a dataset, or resume a stopped run.
 
 Writes the run folder OUT: OUT/checkpoints/<step>/pretrained_model (the model, for uva_kit.load and
-`uva-kit eval --checkpoint OUT`) and .../training_state (for --resume), OUT/metrics.jsonl and
+`uva-kit eval --checkpoint OUT`) and .../training_state (for --resume), OUT/metrics.jsonl, OUT/curves.png
+(the loss curves, redrawn at each validation and checkpoint; `uva-kit plot` compares runs) and
 OUT/train_config.json. --resume OUT continues a stopped run exactly; torchrun runs several processes.
 
 Examples:

@@ -16,10 +16,11 @@ import torch
 from tqdm.auto import tqdm
 
 from uva_kit.errors import DataError, InputError, UvaKitError
-from uva_kit.run_layout import checkpoint_root, last_checkpoint, step_name
+from uva_kit.run_layout import RUN_CONFIG, checkpoint_root, last_checkpoint, step_name
 from uva_kit.spec import UVASpec, as_spec, to_dict
 from uva_kit.train import distributed, training_state
 from uva_kit.train.batches import BatchPlan, PlanSampler, SeededSamples, derive_seed, seed_everything, seeded
+from uva_kit.train.curves import redraw_run_curves
 from uva_kit.train.ema import EMA
 from uva_kit.train.loss_window import LossWindow
 from uva_kit.train.metrics import MetricsLog
@@ -27,7 +28,6 @@ from uva_kit.train.optim import build_optimizer, build_scheduler
 from uva_kit.train.sharding import full_optimizer_state, load_optimizer_state
 from uva_kit.train.stop_request import StopRequest, ignore_stop_signals
 
-RUN_CONFIG = "train_config.json"
 KEPT_NAMED = 5  # fresh tensors named when initialising from another model
 Evaluate = Callable[[torch.nn.Module, int], float]
 
@@ -297,6 +297,8 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
                     training_state.prune(out, training.keep_last, training.keep_top_k)
                 state.barrier()
                 saved = checkpoint_root(out) / step_name(step)  # on every rank: the folder rank 0 wrote
+            if (validating or saving) and state.is_main:
+                redraw_run_curves(out)
             if out_of_time or stopping:
                 reason = f"time limit of {time_limit_s:.0f} s reached" if out_of_time else f"{stop.signal_name} received"
                 announce(f"{reason} at step {step}: saved {saved}; continue with `uva-kit train --resume {out}`")

@@ -1,0 +1,63 @@
+"""Loss curves of training runs (PNG) from their ``metrics.jsonl``: one run's training loss, each modality's loss
+and the validation loss against the step, or several runs' training and validation losses overlaid.
+
+``fit`` redraws ``OUT/curves.png`` at each validation and checkpoint; ``uva-kit plot`` draws them on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from uva_kit.errors import InputError
+from uva_kit.run_layout import RUN_CONFIG
+from uva_kit.train.metrics import MetricsLog, read_metrics
+
+CURVES_FILE = "curves.png"
+
+Series = dict[str, tuple[list[int], list[float]]]
+
+
+def loss_series(run: str | Path, modalities: bool = True) -> Series:
+    """The losses of ``run`` against the step: "train" (all modes), "train <modality>" for each modality's loss
+    (``modalities=True``) and "validation (EMA)"; an error says what to do when ``run`` is no run or has no records."""
+    run = Path(run)
+    if not (run / RUN_CONFIG).is_file():
+        raise InputError(f"{run} is not a training run (no {RUN_CONFIG}): give the --out folder of `uva-kit train`")
+    train, val = read_metrics(run, "train"), read_metrics(run, "val")
+    if not train and not val:
+        raise InputError(f"{run} has no loss records yet ({MetricsLog.FILE} is empty or missing): a run writes one "
+                         "every training.log_every steps and at each validation; plot it again after those")
+    keys = ["loss"] + sorted({key for record in train for key in record if key.startswith("loss/")} if modalities
+                             else ())
+    series = {("train" if key == "loss" else f"train {key.removeprefix('loss/')}"):
+              ([r["step"] for r in train if key in r], [r[key] for r in train if key in r]) for key in keys}
+    series = {name: points for name, points in series.items() if points[0]}
+    if val:
+        series["validation (EMA)"] = ([r["step"] for r in val], [r["loss"] for r in val])
+    return series
+
+
+def plot_runs(runs: Sequence[str | Path], path: str | Path, labels: Sequence[str] | None = None) -> Path:
+    """Draw the loss curves of one run (every series of ``loss_series``) or of several (each one's training and
+    validation loss, named "<label>: train" and so on; labels default to the run folders as given) into ``path``,
+    written atomically; the y axis is logarithmic when every loss is positive."""
+    from uva_kit.atomic import atomic_write
+    from uva_kit.eval.plots import line_plot
+
+    if len(runs) == 1:
+        series, title = loss_series(runs[0]), f"{Path(runs[0]).name}: loss"
+    else:
+        labels = labels or [str(run) for run in runs]
+        series = {f"{label}: {name}": points for run, label in zip(runs, labels)
+                  for name, points in loss_series(run, modalities=False).items()}
+        title = f"loss of {len(runs)} runs"
+    positive = all(y > 0 for _, ys in series.values() for y in ys)
+    return atomic_write(path, lambda temporary: line_plot(series, temporary, xlabel="step", ylabel="loss",
+                                                          title=title, log_y=positive, legend_outside=True))
+
+
+def redraw_run_curves(run: Path) -> None:
+    """``fit``'s: redraw ``run/curves.png`` once the run has a loss record."""
+    if read_metrics(run):
+        plot_runs([run], run / CURVES_FILE)
