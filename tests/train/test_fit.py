@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -295,6 +297,26 @@ def test_a_run_starts_with_a_short_summary_and_points_at_its_whole_spec(tmp_path
     head = capsys.readouterr().out.split("step 1:")[0]
     assert "pusht-tiny: " in head and "trainable parameters" in head and "1 steps of batch 4, lr 0.0001" in head
     assert f"the whole spec: {tmp_path / 'run' / 'train_config.json'}" in head and len(head.splitlines()) <= 6
+    assert f"curves: {tmp_path / 'run' / 'curves.png'}" in head  # and which loss is which:
+    assert ("loss: the mean training loss of the last 10 steps, all modes (loss/<modality>: each head's part); "
+            "val: the validation loss (EMA weights)") in head
+
+
+def test_train_ends_with_its_losses_where_its_model_and_curves_are_and_what_to_run_next(tmp_path, capsys):
+    from uva_kit.cli import build_parser, main
+
+    run = tmp_path / "run"
+    arguments = ["--spec", "pusht-tiny", "--data", "default", "--no-progress", "--set", "training.batch_size=4",
+                 "--set", "training.steps=4", "--set", "training.log_every=2", "--set", "training.val_ratio=0.1",
+                 "--set", "training.val_batches=1"]
+    assert main(["train", *arguments, "--out", str(run)]) == 0
+    end = capsys.readouterr().out.split("done at step 4: ")[1].splitlines()
+    assert re.fullmatch(r"train loss \d+\.\d{4} \(mean of steps 3-4\), validation loss \d+\.\d{4} \(EMA weights\)", end[0])
+    assert end[1:3] == [f"  model:  {run}/checkpoints/00000004/pretrained_model",
+                        f"  curves: {run}/curves.png (beside another run's: uva-kit plot {run} OTHER_RUN)"]
+    assert (run / "curves.png").is_file()
+    command = end[3].removeprefix("  next:   uva-kit ").split("  (")[0]
+    assert build_parser().parse_args(shlex.split(command)).checkpoint == [str(run)]  # a command that works as printed
 
 @pytest.mark.parametrize("val_ratio, line", [
     ("0.1", "data: 18 train episodes (1,490 windows), 2 validation episodes (279 windows)"),

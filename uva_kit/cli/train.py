@@ -116,10 +116,26 @@ def run(args: argparse.Namespace) -> int:
                   "latent_cache": _absolute(latent_cache)},
     )
     if result.checkpoint is not None and main_process:
-        from uva_kit.run_layout import MODEL_DIR
-
-        print(f"done at step {result.step}: model in {result.checkpoint / MODEL_DIR}")
+        print(finished(result))
     return 0
+
+
+def finished(result) -> str:
+    """What a finished run tells: its latest losses, where its model and curves are, and the commands to go on."""
+    from uva_kit.run_layout import MODEL_DIR
+    from uva_kit.train.curves import CURVES_FILE
+    from uva_kit.train.metrics import read_metrics
+
+    train = read_metrics(result.out, "train")
+    first = train[-2]["step"] + 1 if len(train) > 1 else 1
+    losses = [f"train loss {train[-1]['loss']:.4f} (mean of steps {first}-{train[-1]['step']})"] if train else []
+    if result.val_loss is not None:
+        losses.append(f"validation loss {result.val_loss:.4f} (EMA weights)")
+    return (f"done at step {result.step}: {', '.join(losses)}\n"
+            f"  model:  {result.checkpoint / MODEL_DIR}\n"
+            f"  curves: {result.out / CURVES_FILE} (beside another run's: uva-kit plot {result.out} OTHER_RUN)\n"
+            f"  next:   uva-kit eval policy --checkpoint {result.out} --agent random still  (its PushT score beside "
+            "two baselines; --env for another task)")
 
 
 def _absolute(path: str | None) -> str | None:

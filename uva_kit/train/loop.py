@@ -20,7 +20,7 @@ from uva_kit.run_layout import RUN_CONFIG, checkpoint_root, last_checkpoint, ste
 from uva_kit.spec import UVASpec, as_spec, to_dict
 from uva_kit.train import distributed, training_state
 from uva_kit.train.batches import BatchPlan, PlanSampler, SeededSamples, derive_seed, seed_everything, seeded
-from uva_kit.train.curves import redraw_run_curves
+from uva_kit.train.curves import CURVES_FILE, redraw_run_curves
 from uva_kit.train.ema import EMA
 from uva_kit.train.loss_window import LossWindow
 from uva_kit.train.metrics import MetricsLog
@@ -335,7 +335,9 @@ def _print_start(spec: UVASpec, model: torch.nn.Module, out: Path, resumed_at: i
           f"  {spec.name}: {trainable:,} trainable parameters, {len(spec.deviations)} deviations from the paper "
           f"(listed in the spec); device {state.device}, {state.world_size} process(es)\n"
           f"  {training.steps} steps of batch {training.batch_size}, lr {training.lr:g} ({schedule}), "
-          f"precision {training.precision}\n  the whole spec: {out / RUN_CONFIG}")
+          f"precision {training.precision}\n  the whole spec: {out / RUN_CONFIG}; logs: {out / MetricsLog.FILE}; "
+          f"curves: {out / CURVES_FILE}\n  loss: the mean training loss of the last {training.log_every} steps, all "
+          "modes (loss/<modality>: each head's part); val: the validation loss (EMA weights)")
     if training.parallelism == "fsdp" and not state.enabled:
         print("training.parallelism='fsdp' has no effect on one process (launch with torchrun for sharding)")
     if training.warmup_steps >= training.steps:
