@@ -59,6 +59,14 @@ def test_a_run_redraws_its_curves_with_every_logged_step_and_loss(tmp_path, draw
     assert drawn[-1].axes[0].get_yscale() == "log"
 
 
+def test_a_run_whose_first_record_is_an_evaluation_score_draws_its_curves_once_it_has_a_loss(tmp_path, drawn):
+    spec = load_spec("pusht-tiny", ["training.steps=2", "training.batch_size=4", "training.log_every=2",
+                                    "training.eval_every=1", "training.checkpoint_every=10"])
+    fit(spec, SyntheticWindows(4), tmp_path / "run", evaluate=lambda model, step: 0.5, progress=False)
+    assert [r["split"] for r in read_metrics(tmp_path / "run")] == ["eval", "train", "eval"]
+    assert len(drawn) == 1 and set(lines(drawn[0])) >= {"train"}
+
+
 def test_plot_compares_runs_under_their_names_or_labels(tmp_path, drawn, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fake_run(tmp_path / "a", [{"step": 10, "split": "train", "loss": 2.0, "loss/action": 1.0},

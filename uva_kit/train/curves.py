@@ -58,6 +58,6 @@ def plot_runs(runs: Sequence[str | Path], path: str | Path, labels: Sequence[str
 
 
 def redraw_run_curves(run: Path) -> None:
-    """``fit``'s: redraw ``run/curves.png`` once the run has a loss record."""
-    if read_metrics(run):
+    """``fit``'s: redraw ``run/curves.png`` once the run has a loss record (an evaluation score is none)."""
+    if any(record["split"] in ("train", "val") for record in read_metrics(run)):
         plot_runs([run], run / CURVES_FILE)
