@@ -81,9 +81,9 @@ def test_plot_compares_runs_under_their_names_or_labels(tmp_path, drawn, capsys,
     assert "a: train loss 1.5 at step 20, validation loss (EMA weights) 1.8 at step 20" in output
     assert (tmp_path / "loss_comparison.png").is_file() and "loss curves: loss_comparison.png" in output
 
-    assert main(["plot", "a", "b", "--labels", "lr 1e-4", "lr 3e-4", "--out", "lr.png"]) == 0
+    assert main(["plot", "a", "b", "--labels", "lr 1e-4", "lr 3e-4", "--out", "plots/lr.png"]) == 0
     assert set(lines(drawn[-1])) == {"lr 1e-4: train", "lr 1e-4: validation (EMA)", "lr 3e-4: train"}
-    assert (tmp_path / "lr.png").is_file()
+    assert (tmp_path / "plots" / "lr.png").is_file()  # its folder made
 
     assert main(["plot", "a"]) == 0  # one run: into the run, with each modality's loss
     assert set(lines(drawn[-1])) == {"train", "train action", "validation (EMA)"} and (tmp_path / "a" / "curves.png").is_file()

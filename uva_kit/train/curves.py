@@ -53,6 +53,7 @@ def plot_runs(runs: Sequence[str | Path], path: str | Path, labels: Sequence[str
                   for name, points in loss_series(run, modalities=False).items()}
         title = f"loss of {len(runs)} runs"
     positive = all(y > 0 for _, ys in series.values() for y in ys)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, lambda temporary: line_plot(series, temporary, xlabel="step", ylabel="loss",
                                                           title=title, log_y=positive, legend_outside=True))
 
