@@ -15,10 +15,8 @@ from uva_kit.train.metrics import MetricsLog, read_metrics
 
 CURVES_FILE = "curves.png"
 
-Series = dict[str, tuple[list[int], list[float]]]
 
-
-def loss_series(run: str | Path, modalities: bool = True) -> Series:
+def loss_series(run: str | Path, modalities: bool = True) -> dict[str, tuple[list[int], list[float]]]:
     """The losses of ``run`` against the step: "train" (all modes), "train <modality>" for each modality's loss
     (``modalities=True``) and "validation (EMA)"; an error says what to do when ``run`` is no run or has no records."""
     run = Path(run)
@@ -28,14 +26,18 @@ def loss_series(run: str | Path, modalities: bool = True) -> Series:
     if not train and not val:
         raise InputError(f"{run} has no loss records yet ({MetricsLog.FILE} is empty or missing): a run writes one "
                          "every training.log_every steps and at each validation; plot it again after those")
-    keys = ["loss"] + sorted({key for record in train for key in record if key.startswith("loss/")} if modalities
-                             else ())
-    series = {("train" if key == "loss" else f"train {key.removeprefix('loss/')}"):
-              ([r["step"] for r in train if key in r], [r[key] for r in train if key in r]) for key in keys}
-    series = {name: points for name, points in series.items() if points[0]}
-    if val:
-        series["validation (EMA)"] = ([r["step"] for r in val], [r["loss"] for r in val])
-    return series
+    series = {"train": _points(train, "loss")}
+    if modalities:
+        for key in sorted({key for record in train for key in record if key.startswith("loss/")}):
+            series[f"train {key.removeprefix('loss/')}"] = _points(train, key)
+    series["validation (EMA)"] = _points(val, "loss")
+    return {name: points for name, points in series.items() if points[0]}
+
+
+def _points(records: list[dict], key: str) -> tuple[list[int], list[float]]:
+    """The steps and values of ``key`` in the records that have it."""
+    having = [record for record in records if key in record]
+    return [record["step"] for record in having], [record[key] for record in having]
 
 
 def plot_runs(runs: Sequence[str | Path], path: str | Path, labels: Sequence[str] | None = None) -> Path:
