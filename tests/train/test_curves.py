@@ -89,6 +89,14 @@ def test_plot_compares_runs_under_their_names_or_labels(tmp_path, drawn, capsys,
     assert set(lines(drawn[-1])) == {"train", "train action", "validation (EMA)"} and (tmp_path / "a" / "curves.png").is_file()
 
 
+def test_plot_leaves_out_a_record_the_training_run_is_still_writing(tmp_path, drawn):
+    run = fake_run(tmp_path / "run", [{"step": 10, "split": "train", "loss": 2.0}])
+    with (run / "metrics.jsonl").open("a") as log:
+        log.write('{"step": 20, "split": "tra')
+    assert main(["plot", str(run)]) == 0
+    assert lines(drawn[-1]) == {"train": ([10], [2.0])}
+
+
 def test_plot_says_what_to_do_with_a_folder_that_is_no_run_or_has_no_records_yet(tmp_path, capsys):
     (tmp_path / "data").mkdir()
     fake_run(tmp_path / "fresh", [])
