@@ -85,10 +85,9 @@ def _demonstrations(options: QuickstartOptions) -> Path:
 
 def _train(options: QuickstartOptions, state: dict) -> Path:
     from uva_kit.cli.train import split_dataset
-    from uva_kit.run_layout import MODEL_DIR, last_checkpoint
+    from uva_kit.run_layout import MODEL_DIR, RUN_CONFIG, last_checkpoint
     from uva_kit.spec import load_spec
     from uva_kit.train import fit
-    from uva_kit.train.loop import RUN_CONFIG
 
     train_dir = options.out / "train"
     if state.get("trained"):
@@ -137,20 +136,15 @@ def _write_report(options: QuickstartOptions, info: dict, checkpoint: Path) -> t
     import uva_kit
     from uva_kit.cli.train import split_dataset
     from uva_kit.eval.observation_use import observation_use
-    from uva_kit.eval.plots import line_plot
     from uva_kit.eval.report import Report, percent
     from uva_kit.eval.scoring import episode_caption
     from uva_kit.eval.video_eval import evaluate_video
     from uva_kit.train import read_run_config
-    from uva_kit.train.metrics import read_metrics
+    from uva_kit.train.curves import plot_runs
 
     print(f"[3/3] writing the report -> {options.out / REPORT_FILE}")
     train_dir, out = options.out / "train", options.out
-    train, val = read_metrics(train_dir, "train"), read_metrics(train_dir, "val")
-    series = {"train": ([r["step"] for r in train], [r["loss"] for r in train])}
-    if val:
-        series["validation (EMA)"] = ([r["step"] for r in val], [r["loss"] for r in val])
-    line_plot(series, out / "loss.png", xlabel="step", ylabel="loss", title="training loss")
+    plot_runs([train_dir], out / "loss.png")
 
     model = uva_kit.load(checkpoint)
     video_dir = out / "video"

@@ -1,4 +1,5 @@
-"""Where a training run keeps its checkpoints: ``OUT/checkpoints/<step>/{pretrained_model,training_state}``
+"""Where a training run keeps its config and checkpoints: ``OUT/train_config.json``,
+``OUT/checkpoints/<step>/{pretrained_model,training_state}``
 and ``OUT/checkpoints/last``, a text file naming the newest complete one. Shared by the trainer, which
 writes them, and ``uva_kit.load``, which finds a run's model."""
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from uva_kit.errors import CheckpointError
 
+RUN_CONFIG = "train_config.json"  # the run's spec and options, written first: what makes a folder a run
 CHECKPOINTS = "checkpoints"
 LAST = "last"
 STATE_DIR = "training_state"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -77,8 +79,10 @@ def test_fit_takes_a_spec_file_like_build_and_refuses_data_without_stats(tmp_pat
 
 
 def test_a_non_finite_loss_stops_the_run_before_it_saves(tmp_path):
-    """A NaN loss must not be trained on and saved (pruning could then drop the last good checkpoints)."""
-    spec = load_spec("pusht-tiny", ["training.steps=4", "training.batch_size=4", "training.checkpoint_every=2"])
+    """A NaN loss must not be trained on and saved (pruning could then drop the last good checkpoints). The loss is
+    read at the first log or checkpoint step (4 here); the error names the step where it went bad."""
+    spec = load_spec("pusht-tiny", ["training.steps=6", "training.batch_size=4", "training.checkpoint_every=4",
+                                    "training.log_every=4"])
     data = SyntheticWindows(4)
     data.actions[1, 3, 0] = float("nan")
     with pytest.raises(UvaKitError, match=r"training loss is nan at step [12]; stopped without saving .*last checkpoint: none"):
@@ -155,7 +159,7 @@ def test_sigterm_to_torchrun_stops_every_rank_at_one_step_saves_and_resumes_exac
     assert output.count(f"SIGTERM received at step {stopped_at}: saved") == 1, output  # rank 0 reports
     assert f"done at step {stopped_at}" in output, output
     resumed = run_torchrun(interrupted, 16, resume=True)
-    assert resumed.count("done at step 16: model in") == 1, resumed  # rank 0 alone reports
+    assert resumed.count("done at step 16: ") == resumed.count("  model:  ") == 1, resumed  # rank 0 alone reports
     finish(uninterrupted)
     for name in ("model", "ema", "optimizer"):
         assert_bitwise_equal(weights(reference, 16, name), weights(interrupted, 16, name))
@@ -293,6 +297,26 @@ def test_a_run_starts_with_a_short_summary_and_points_at_its_whole_spec(tmp_path
     head = capsys.readouterr().out.split("step 1:")[0]
     assert "pusht-tiny: " in head and "trainable parameters" in head and "1 steps of batch 4, lr 0.0001" in head
     assert f"the whole spec: {tmp_path / 'run' / 'train_config.json'}" in head and len(head.splitlines()) <= 6
+    assert f"curves: {tmp_path / 'run' / 'curves.png'}" in head  # and which loss is which:
+    assert ("loss: the mean training loss of the last 10 steps, all modes (loss/<modality>: each head's part); "
+            "val: the validation loss (EMA weights)") in head
+
+
+def test_train_ends_with_its_losses_where_its_model_and_curves_are_and_what_to_run_next(tmp_path, capsys):
+    from uva_kit.cli import build_parser, main
+
+    run = tmp_path / "run"
+    arguments = ["--spec", "pusht-tiny", "--data", "default", "--no-progress", "--set", "training.batch_size=4",
+                 "--set", "training.steps=4", "--set", "training.log_every=2", "--set", "training.val_ratio=0.1",
+                 "--set", "training.val_batches=1"]
+    assert main(["train", *arguments, "--out", str(run)]) == 0
+    end = capsys.readouterr().out.split("done at step 4: ")[1].splitlines()
+    assert re.fullmatch(r"train loss \d+\.\d{4} \(mean of steps 3-4\), validation loss \d+\.\d{4} \(EMA weights\)", end[0])
+    assert end[1:3] == [f"  model:  {run}/checkpoints/00000004/pretrained_model",
+                        f"  curves: {run}/curves.png (beside another run's: uva-kit plot {run} OTHER_RUN)"]
+    assert (run / "curves.png").is_file()
+    command = end[3].removeprefix("  next:   uva-kit ").split("  (")[0]
+    assert build_parser().parse_args(shlex.split(command)).checkpoint == [str(run)]  # a command that works as printed
 
 @pytest.mark.parametrize("val_ratio, line", [
     ("0.1", "data: 18 train episodes (1,490 windows), 2 validation episodes (279 windows)"),

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "quickstart": "quickstart",
     "collect": "collect",
     "train": "train",
+    "plot": "plot",
     "train-vae": "train_vae",
     "eval": "eval",
     "convert": "convert",

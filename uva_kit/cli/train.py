@@ -1,7 +1,8 @@
 """Train a UVA model on a dataset, or resume a stopped run.
 
 Writes the run folder OUT: OUT/checkpoints/<step>/pretrained_model (the model, for uva_kit.load and
-`uva-kit eval --checkpoint OUT`) and .../training_state (for --resume), OUT/metrics.jsonl and
+`uva-kit eval --checkpoint OUT`) and .../training_state (for --resume), OUT/metrics.jsonl, OUT/curves.png
+(the loss curves, redrawn at each validation and checkpoint; `uva-kit plot` compares runs) and
 OUT/train_config.json. --resume OUT continues a stopped run exactly; torchrun runs several processes.
 
 Examples:
@@ -115,10 +116,26 @@ def run(args: argparse.Namespace) -> int:
                   "latent_cache": _absolute(latent_cache)},
     )
     if result.checkpoint is not None and main_process:
-        from uva_kit.run_layout import MODEL_DIR
-
-        print(f"done at step {result.step}: model in {result.checkpoint / MODEL_DIR}")
+        print(finished(result))
     return 0
+
+
+def finished(result) -> str:
+    """What a finished run tells: its latest losses, where its model and curves are, and the commands to go on."""
+    from uva_kit.run_layout import MODEL_DIR
+    from uva_kit.train.curves import CURVES_FILE
+    from uva_kit.train.metrics import read_metrics
+
+    train = read_metrics(result.out, "train")
+    first = train[-2]["step"] + 1 if len(train) > 1 else 1
+    losses = [f"train loss {train[-1]['loss']:.4f} (mean of steps {first}-{train[-1]['step']})"] if train else []
+    if result.val_loss is not None:
+        losses.append(f"validation loss {result.val_loss:.4f} (EMA weights)")
+    return (f"done at step {result.step}: {', '.join(losses)}\n"
+            f"  model:  {result.checkpoint / MODEL_DIR}\n"
+            f"  curves: {result.out / CURVES_FILE} (beside another run's: uva-kit plot {result.out} OTHER_RUN)\n"
+            f"  next:   uva-kit eval policy --checkpoint {result.out} --agent random still  (its PushT score beside "
+            "two baselines; --env for another task)")
 
 
 def _absolute(path: str | None) -> str | None:

@@ -52,15 +52,17 @@ def bar_plot(labels: Sequence[str], series: dict[str, Sequence[float]], path: st
 
 
 def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *, xlabel: str,
-              ylabel: str, title: str, connect: bool = True, ylim: tuple[float, float] | None = None) -> Path:
+              ylabel: str, title: str, connect: bool = True, ylim: tuple[float, float] | None = None,
+              log_y: bool = False, legend_outside: bool = False) -> Path:
     """One line per name: ``series[name] = (xs, ys)``, each with its own marker (up to MAX_MARKED_POINTS points) and
     line style, so that equal series stay apart. ``connect=False``: markers only, for independent points
     (episodes), each series shifted a little sideways so that equal values do not hide each other. Integer x
-    values get integer ticks."""
-    from matplotlib.ticker import MaxNLocator
+    values get integer ticks; ``log_y`` makes the y axis logarithmic (positive values only, labelled as plain
+    numbers). ``legend_outside`` puts the legend right of the plot (many or long names), where it hides no line."""
+    from matplotlib.ticker import LogFormatter, MaxNLocator
 
     plt = pyplot()
-    figure, axes = plt.subplots(figsize=(5, 3.2))
+    figure, axes = plt.subplots(figsize=(7.5 if legend_outside else 5, 3.2))
     shift = 0.3 / len(series)
     for i, (name, (xs, ys)) in enumerate(series.items()):
         if not connect:
@@ -71,8 +73,13 @@ def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: 
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     if ylim is not None:
         axes.set_ylim(*ylim)
+    if log_y:
+        axes.set_yscale("log")
+        axes.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        axes.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
     axes.set_xlabel(xlabel)
-    return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1)
+    return _save_plot(plt, figure, axes, path, ylabel=ylabel, title=title, legend=len(series) > 1,
+                      legend_outside=legend_outside)
 
 
 def pyplot():
@@ -86,14 +93,16 @@ def pyplot():
 
 
 def _save_plot(plt, figure, axes, path: str | Path, *, ylabel: str, title: str, legend: bool,
-               legend_title: str | None = None, handles: list | None = None) -> Path:
-    """Label the plot, write it to ``path`` (PNG, 100 dpi) and free the figure; ``handles``: the legend's entries
-    (default: every labelled artist)."""
+               legend_title: str | None = None, legend_outside: bool = False, handles: list | None = None) -> Path:
+    """Label the plot, write it to ``path`` (PNG whatever its suffix, e.g. an atomic write's temporary name; 100 dpi)
+    and free the figure; ``handles``: the legend's entries (default: every labelled artist)."""
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     if legend:
-        axes.legend(**({"handles": handles} if handles is not None else {}), title=legend_title, title_fontsize=8)
+        outside = {"loc": "upper left", "bbox_to_anchor": (1.01, 1), "fontsize": "small"} if legend_outside else {}
+        entries = {"handles": handles} if handles is not None else {}
+        axes.legend(**entries, title=legend_title, title_fontsize=8, **outside)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, format="png")
     plt.close(figure)
     return Path(path)

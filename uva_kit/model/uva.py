@@ -405,13 +405,16 @@ class UVAModel(nn.Module):
         return self._frame_tokens(batch[f"{which}_frames"], f"{which}_frames", generator)
 
     def compute_loss(
-        self, batch: dict, *, mode: str | None = None, generator: torch.Generator | None = None
+        self, batch: dict, *, mode: str | None = None, generator: torch.Generator | None = None,
+        metrics_on_device: bool = False,
     ) -> tuple[torch.Tensor, dict]:
         """The training loss of one batch (keys in the module docstring) under one mode.
 
         The mode is drawn from the spec's mixture among the modes whose data the batch has (a batch
         without "actions" trains only the modes that need no actions), or forced with ``mode=``.
         Returns (loss, metrics): metrics has "loss", "loss/<modality>" (floats) and "mode" (its name).
+        ``metrics_on_device=True`` leaves the losses in metrics as detached 0-d tensors on the model's
+        device: reading a float waits for the device, which the training loop does only when it logs.
         Every random draw comes from ``generator`` when given: a generator on the model's device.
         """
         for which in ("history", "future"):
@@ -436,7 +439,9 @@ class UVAModel(nn.Module):
             weight = future_mask if name == VIDEO else None
             losses[name] = self.modalities[name].head.loss(z, data[name], weight, generator)
         total = sum(losses.values())
-        metrics = {"loss": float(total.detach()), **{f"loss/{k}": float(v.detach()) for k, v in losses.items()}, "mode": chosen.name}
+        metrics = {key: value.detach() if metrics_on_device else float(value.detach())
+                   for key, value in {"loss": total, **{f"loss/{k}": v for k, v in losses.items()}}.items()}
+        metrics["mode"] = chosen.name
         return total, metrics
 
     def forward(self, batch: dict, **kwargs) -> tuple[torch.Tensor, dict]:

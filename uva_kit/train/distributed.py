@@ -32,13 +32,15 @@ class Distributed:
     def enabled(self) -> bool:
         return self.world_size > 1
 
-    def mean(self, *values: float) -> tuple[float, ...]:
-        """The means of floats over all ranks, in one collective (the values themselves on one process)."""
+    def mean(self, loss: torch.Tensor, *values: float) -> tuple:
+        """The means over all ranks of ``loss`` (a float64 0-d tensor on the device, returned as one) and of
+        floats, in one collective; on one process the values themselves, the loss not read (no device sync)."""
         if not self.enabled:
-            return values
-        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
+            return (loss, *values)
+        tensor = torch.cat([loss.reshape(1), torch.tensor(values, dtype=torch.float64, device=self.device)])
         dist.all_reduce(tensor)
-        return tuple((tensor / self.world_size).tolist())
+        tensor /= self.world_size
+        return (tensor[0], *tensor[1:].tolist())
 
     def barrier(self) -> None:
         if self.enabled:

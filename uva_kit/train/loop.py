@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 from collections.abc import Callable
 from functools import partial
@@ -17,10 +16,11 @@ import torch
 from tqdm.auto import tqdm
 
 from uva_kit.errors import DataError, InputError, UvaKitError
-from uva_kit.run_layout import checkpoint_root, last_checkpoint, step_name
+from uva_kit.run_layout import RUN_CONFIG, checkpoint_root, last_checkpoint, step_name
 from uva_kit.spec import UVASpec, as_spec, to_dict
 from uva_kit.train import distributed, training_state
 from uva_kit.train.batches import BatchPlan, PlanSampler, SeededSamples, derive_seed, seed_everything, seeded
+from uva_kit.train.curves import CURVES_FILE, redraw_run_curves
 from uva_kit.train.ema import EMA
 from uva_kit.train.loss_window import LossWindow
 from uva_kit.train.metrics import MetricsLog
@@ -28,7 +28,6 @@ from uva_kit.train.optim import build_optimizer, build_scheduler
 from uva_kit.train.sharding import full_optimizer_state, load_optimizer_state
 from uva_kit.train.stop_request import StopRequest, ignore_stop_signals
 
-RUN_CONFIG = "train_config.json"
 KEPT_NAMED = 5  # fresh tensors named when initialising from another model
 Evaluate = Callable[[torch.nn.Module, int], float]
 
@@ -235,10 +234,11 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
     bar = tqdm(total=None if time_limit_s else training.steps, initial=start, desc="train", unit="step",
                disable=not (progress and state.is_main), dynamic_ncols=True)
     announce = tqdm.write if state.is_main else (lambda line: None)
-    train_loss = val_loss = None
+    val_loss = None
     saved: Path | None = checkpoint
     step = start
     window = LossWindow()
+    shown: dict[str, str] = {}  # the bar's postfix: the last record's loss and lr, the last validation loss
     started = time.perf_counter()
     with StopRequest() as stop:  # Ctrl-C or SIGTERM: finish the step, save, stop
         for step in range(start + 1, training.steps + 1):
@@ -250,33 +250,40 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
 
             trained_s = progress_so_far.trained_s + time.perf_counter() - started  # over every resumed segment
             # one collective: every rank sees the same loss, time and stop request, so all act at the same step
-            train_loss, mean_trained_s, stop_requested = state.mean(
-                sum(step_losses) / len(step_losses), trained_s, float(stop.requested))
-            if not math.isfinite(train_loss):
-                raise UvaKitError(
-                    f"the training loss is {train_loss} at step {step}; stopped without saving it (last checkpoint: "
-                    f"{saved or 'none'}). Look for NaN/inf in the data and the dataset statistics, or lower training.lr.")
-            window.add(train_loss, micro_metrics)
+            step_loss, mean_trained_s, stop_requested = state.mean(_step_loss(step_losses), trained_s,
+                                                                   float(stop.requested))
+            window.add(step, step_loss, micro_metrics)
             bar.update(1)
-            bar.set_postfix(loss=f"{window.mean_loss:.4f}", lr=f"{lr:.2e}")
             out_of_time = time_limit_s is not None and mean_trained_s >= time_limit_s
             stopping = stop_requested > 0
             last = out_of_time or stopping or step == training.steps  # a run's last step is always logged and validated
-            if step % training.log_every == 0 or last:
-                record = {**window.record(training.batch_size), "lr": lr}
-                log.write(step, "train", record)
-                if not progress:  # logs only: a line per record
-                    announce(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in record.items()))
-                window.clear()
+            logging = step % training.log_every == 0 or last
             validating = val_dataset is not None and (step % training.val_every == 0 or last)
             evaluating = evaluate is not None and training.eval_every is not None and step % training.eval_every == 0
             saving = evaluating or last or step % training.checkpoint_every == 0
+            # the losses stay on the device until now (reading them waits for it): checked before anything uses them
+            non_finite = window.first_non_finite() if logging or validating or saving else None
+            if non_finite is not None:
+                raise UvaKitError(
+                    f"the training loss is {non_finite[1]} at step {non_finite[0]}; stopped without saving it (last "
+                    f"checkpoint: {saved or 'none'}). Look for NaN/inf in the data and the dataset statistics, or "
+                    "lower training.lr.")
+            if logging:
+                record = {**window.record(training.batch_size), "lr": lr}
+                log.write(step, "train", record)
+                shown |= {"loss": f"{record['loss']:.4f}", "lr": f"{lr:.2e}"}
+                bar.set_postfix(shown)
+                if not progress:  # logs only: a line per record
+                    announce(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in record.items()))
+                window.clear()
             # gathering sharded states is a collective: every rank takes part, rank 0 uses the result
             ema_model = parallel.full_ema_model() if validating or saving else None
             if validating and state.is_main:
                 val_loss = validation_loss(ema_model, val_dataset, plan.micro_batch_size, training.val_batches,
                                            training.seed, state.device)
                 log.write(step, "val", {"loss": val_loss})
+                shown["val"] = f"{val_loss:.4f}"
+                bar.set_postfix(shown)
                 announce(f"step {step}: validation loss {val_loss:.4f} (EMA weights)")
             if saving:
                 model_state, optimizer_state = parallel.full_model_state(), full_optimizer_state(optimizer, state.is_main)
@@ -290,12 +297,15 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
                     training_state.prune(out, training.keep_last, training.keep_top_k)
                 state.barrier()
                 saved = checkpoint_root(out) / step_name(step)  # on every rank: the folder rank 0 wrote
+            if (validating or saving) and state.is_main:
+                redraw_run_curves(out)
             if out_of_time or stopping:
                 reason = f"time limit of {time_limit_s:.0f} s reached" if out_of_time else f"{stop.signal_name} received"
                 announce(f"{reason} at step {step}: saved {saved}; continue with `uva-kit train --resume {out}`")
                 break
     bar.close()
     log.close()
+    train_loss = float(step_loss) if step > start else None
     return FitResult(out, step, saved, train_loss, val_loss)
 
 
@@ -325,7 +335,9 @@ def _print_start(spec: UVASpec, model: torch.nn.Module, out: Path, resumed_at: i
           f"  {spec.name}: {trainable:,} trainable parameters, {len(spec.deviations)} deviations from the paper "
           f"(listed in the spec); device {state.device}, {state.world_size} process(es)\n"
           f"  {training.steps} steps of batch {training.batch_size}, lr {training.lr:g} ({schedule}), "
-          f"precision {training.precision}\n  the whole spec: {out / RUN_CONFIG}")
+          f"precision {training.precision}\n  the whole spec: {out / RUN_CONFIG}; logs: {out / MetricsLog.FILE}; "
+          f"curves: {out / CURVES_FILE}\n  loss: the mean training loss of the last {training.log_every} steps, all "
+          "modes (loss/<modality>: each head's part); val: the validation loss (EMA weights)")
     if training.parallelism == "fsdp" and not state.enabled:
         print("training.parallelism='fsdp' has no effect on one process (launch with torchrun for sharding)")
     if training.warmup_steps >= training.steps:
@@ -334,9 +346,10 @@ def _print_start(spec: UVASpec, model: torch.nn.Module, out: Path, resumed_at: i
 
 
 def _accumulate_gradients(parallel, micro_batches, count: int, device: str, autocast_dtype: torch.dtype | None,
-                          scaler) -> tuple[list[float], list[dict]]:
+                          scaler) -> tuple[list[torch.Tensor], list[dict]]:
     """Forward and backward passes over the step's next ``count`` micro-batches, each seeded by the plan and its loss
-    divided by ``count``, so the gradients add up to the step's mean; returns each micro-batch's loss and metrics."""
+    divided by ``count``, so the gradients add up to the step's mean; returns each micro-batch's loss and metrics,
+    left on the device (detached 0-d tensors)."""
     device_type = "cuda" if device.startswith("cuda") else "cpu"
     losses, metrics_list = [], []
     for accumulation in range(count):
@@ -344,13 +357,22 @@ def _accumulate_gradients(parallel, micro_batches, count: int, device: str, auto
         autocast = torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
         with parallel.micro_batch(accumulation == count - 1), seeded(micro.seed):
             with autocast:
-                loss, metrics = parallel.module(_to_device(batch, device))
+                loss, metrics = parallel.module(_to_device(batch, device), metrics_on_device=True)
             scaled = loss / count
             (scaler.scale(scaled) if scaler else scaled).backward()
-        losses.append(float(loss.detach()))
+        losses.append(loss.detach())
         metrics_list.append(metrics)
     parallel.drop_unused_gradients()
     return losses, metrics_list
+
+
+def _step_loss(losses: list[torch.Tensor]) -> torch.Tensor:
+    """The mean of a step's micro-batch losses as a float64 tensor on their device (not read: no device sync),
+    added up in order, so that it equals the mean of their values read one by one."""
+    total = losses[0].double()
+    for loss in losses[1:]:
+        total = total + loss.double()
+    return total / len(losses)
 
 
 def _optimizer_step(model: torch.nn.Module, optimizer, scheduler, scaler, grad_clip: float | None) -> float:

@@ -48,9 +48,11 @@ class MetricsLog:
 
 
 def read_metrics(out: Path, split: str | None = None) -> list[dict]:
-    """The records of a run's metrics.jsonl (of one split: "train", "val" or "eval")."""
+    """The records of a run's metrics.jsonl (of one split: "train", "val" or "eval"); a last line still being
+    written (no newline yet: the run is training) is left out."""
     path = Path(out) / MetricsLog.FILE
     if not path.exists():
         return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    complete = path.read_text().rpartition("\n")[0]
+    records = [json.loads(line) for line in complete.splitlines() if line.strip()]
     return [r for r in records if split is None or r["split"] == split]
