@@ -105,6 +105,16 @@ def test_a_fresh_run_drops_the_log_of_an_attempt_that_saved_nothing(tmp_path):
     assert [r["step"] for r in read_metrics(tmp_path / "run")] == [1, 2]
 
 
+def test_resuming_drops_a_log_line_that_a_kill_cut_short(tmp_path):
+    spec = load_spec("pusht-tiny", ["training.steps=2", "training.batch_size=4", "training.log_every=1"])
+    fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
+    with (tmp_path / "run" / "metrics.jsonl").open("a") as log:
+        log.write('{"step": 3, "split": "tr')  # killed while writing step 3's record
+    fit(spec, SyntheticWindows(4), tmp_path / "run", resume=True, progress=False)
+    assert (tmp_path / "run" / "metrics.jsonl").read_text().endswith("}\n")
+    assert [r["step"] for r in read_metrics(tmp_path / "run", "train")] == [1, 2]
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_bitwise_identically(tmp_path):
     """SIGKILL after step 5 is logged (checkpoints every 2 steps): the resumed run redoes step 5 and ends bitwise

@@ -228,7 +228,7 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
     scaler = torch.amp.GradScaler("cuda") if autocast_dtype == torch.float16 else None
     log = MetricsLog(out, enabled=state.is_main)
     if checkpoint is not None and state.is_main:
-        _drop_records_after(log, start)
+        log.drop_records_after(start)
 
     micro_batches = zip(plan.iterate(start, training.steps), loader)
     bar = tqdm(total=None if time_limit_s else training.steps, initial=start, desc="train", unit="step",
@@ -418,10 +418,3 @@ def _parallelism(name: str, state: distributed.Distributed, model: torch.nn.Modu
         return Sharded(state, model, ema)
     return distributed.Replicated(state, model, ema)
 
-
-def _drop_records_after(log: MetricsLog, step: int) -> None:
-    """A killed run may have logged past its last checkpoint; the resumed run rewrites those steps."""
-    if not log.path.exists():
-        return
-    kept = [line for line in log.path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    log.path.write_text("".join(line + "\n" for line in kept))

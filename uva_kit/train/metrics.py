@@ -40,6 +40,13 @@ class MetricsLog:
         if self._wandb is not None:
             self._wandb.log({f"{split}/{k}": v for k, v in numeric.items()}, step=step)
 
+    def drop_records_after(self, step: int) -> None:
+        """A killed run may have logged past its last checkpoint, or cut its last line short; the resumed run
+        rewrites those steps."""
+        kept = [line for line in _complete_lines(self.path) if json.loads(line)["step"] <= step]
+        if self.path.exists():
+            self.path.write_text("".join(line + "\n" for line in kept))
+
     def close(self) -> None:
         if self._tensorboard is not None:
             self._tensorboard.close()
@@ -50,9 +57,13 @@ class MetricsLog:
 def read_metrics(out: Path, split: str | None = None) -> list[dict]:
     """The records of a run's metrics.jsonl (of one split: "train", "val" or "eval"); a last line still being
     written (no newline yet: the run is training) is left out."""
-    path = Path(out) / MetricsLog.FILE
+    records = [json.loads(line) for line in _complete_lines(Path(out) / MetricsLog.FILE)]
+    return [r for r in records if split is None or r["split"] == split]
+
+
+def _complete_lines(path: Path) -> list[str]:
+    """The non-empty lines of ``path`` that end in a newline (none when it is missing): a last line without one
+    is still being written, or was cut short by a kill."""
     if not path.exists():
         return []
-    complete = path.read_text().rpartition("\n")[0]
-    records = [json.loads(line) for line in complete.splitlines() if line.strip()]
-    return [r for r in records if split is None or r["split"] == split]
+    return [line for line in path.read_text().rpartition("\n")[0].splitlines() if line.strip()]
