@@ -174,6 +174,12 @@ def test_setting_type_resets_the_table_to_the_new_defaults(toy_file):
     assert load_spec(toy_file, ["encoder.type=patch"]).encoder.patch_size == 8
 
 
+def test_setting_the_type_a_table_has_keeps_its_options():
+    assert load_spec("pusht-tiny").encoder.patch_size == 4  # not patch's default, 8
+    assert load_spec("pusht-tiny", ["encoder.type=patch"]).encoder.patch_size == 4
+    assert load_spec("pusht-tiny", ["encoder.type=patch", "encoder.patch_size=2"]).encoder.patch_size == 2
+
+
 def test_override_errors(toy_file):
     assert "must look like" in str(error_of(load_spec, toy_file, ["backbone.depth"]))
     err = error_of(load_spec, toy_file, ["bakbone.depth=2"])

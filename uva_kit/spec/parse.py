@@ -165,7 +165,7 @@ def parse_literal(text: str) -> Any:
 
 
 def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
-    """Apply ``a.b=value`` overrides to the dict form of a spec. Setting ``x.type`` resets table x."""
+    """Apply ``a.b=value`` overrides to the dict form of a spec. Setting ``x.type`` to another type resets table x."""
     if isinstance(overrides, str):
         raise SpecError("", f"overrides must be a list of 'dotted.key=value' strings: overrides=[{overrides!r}].")
     data = copy.deepcopy(data)
@@ -202,7 +202,8 @@ def _assign(target: Any, last: str, value: Any, key: str) -> None:
     elif not isinstance(target, dict):
         raise SpecError(key.rpartition(".")[0], f"is a value ({describe(target)}), not a table: cannot set '{key}'.")
     elif last == "type":
-        target.clear()  # a new component type starts from its own defaults
+        if target.get("type") != value:
+            target.clear()  # another component type starts from its own defaults (as when an extending file changes it)
         target["type"] = value
     else:
         target[last] = value  # an unknown key is reported, with suggestions, when the spec is parsed
