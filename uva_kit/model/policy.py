@@ -17,10 +17,10 @@ is kept, so each replanning encodes only the frames it has not seen (2 of 4 with
 sampling encoder that is the posterior, and every replanning draws fresh latents from it, as the
 original does by encoding all its history frames anew. Actions are in environment units.
 
-``policy.compile()`` switches to the fast path: on a GPU the frame encoding and the backbone +
+``policy.compile()`` switches this policy to the fast path: on a GPU the frame encoding and the backbone +
 action head are captured as CUDA graphs at static shapes (bf16 encoder and backbone; an instruction is
-encoded outside the graph, once per instruction); on the CPU the action head runs the fused C++
-sampling loop.
+encoded outside the graph, once per instruction); on the CPU its action head runs the fused C++ sampling
+loop. The model itself is unchanged: its own ``predict_actions`` calls keep ``model.sampler.path``.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class Policy:
         self.instruction = instruction
         self.generator = generator
         self._graphed = None
+        self._sampling_path: str | None = None  # the sampler path of this policy's predictions; None: the model's
         self.observed = model.policy_observations
         self.window = layout.frame_offset + layout.frame_stride * (layout.history_frames - 1) + 1
         self.history_offsets = [layout.frame_offset + layout.frame_stride * i - (self.window - 1)
@@ -78,7 +79,7 @@ class Policy:
                    else "Build it with `pip install --no-build-isolation -e .`")
             raise UvaKitError(f"policy.compile() on {device.type} runs the fused C++ sampler, but {reason}. "
                               f"{fix}, or run the policy uncompiled.")
-        self.model.sampler.path = "fused"
+        self._sampling_path = "fused"
         return self
 
     def reset(self) -> None:
@@ -156,6 +157,7 @@ class Policy:
         if self._graphed is not None:
             chunk = self._graphed.predict(history, self.generator, inputs, self.instruction)
         else:
-            chunk = self.model.predict_actions(history_latents=history, instruction=self.instruction, inputs=inputs,
-                                               generator=self.generator)
+            with self.model.sampler.path_set_to(self._sampling_path):
+                chunk = self.model.predict_actions(history_latents=history, instruction=self.instruction,
+                                                   inputs=inputs, generator=self.generator)
         self._queue = list(chunk[:, : self.n_action_steps].unbind(dim=1))
