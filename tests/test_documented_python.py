@@ -47,7 +47,9 @@ SMALLER = {
     "datasets-and-environments.md": [('make_vector("pusht", 8,', 'make_vector("pusht", 2,')],
     "evaluation.md": [("episodes=50)", "episodes=1, max_steps=8)"),
                       ("episodes=10, max_steps=300", "episodes=1, max_steps=8"),
-                      ('env = make("pusht")', 'env = make("pusht", max_episode_steps=10)')],
+                      ('env = make("pusht")', 'env = make("pusht", max_episode_steps=10)'),
+                      ('make_vector("pusht", 4, max_episode_steps=300)', 'make_vector("pusht", 4, max_episode_steps=6)'),
+                      ("range(1000)", "range(16)")],
 }
 
 # A bare expression whose comment starts with its value as a list: `uva_kit.registry.list("head")  # ['chunk', ...]`.

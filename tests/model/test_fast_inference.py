@@ -130,19 +130,22 @@ def test_predict_actions_samples_the_same_on_every_path(tiny_model):
 @pytest.mark.skipif(not FUSED, reason="the C++ extension with the fused sampler is not built")
 @POLICY_MODELS
 def test_compiled_policy_on_cpu_runs_the_fused_sampler_and_acts_like_the_eager_one(kind, monkeypatch):
+    """The fused path is the compiled policy's own: the model's direct calls keep its sampler path."""
     model = build_model(kind)
     observations = episode(model)
     eager = policy(model, torch.Generator().manual_seed(2))
     model.sampler.path = "reference"
     expected = torch.stack([eager.select_action(obs) for obs in observations])
     compiled = policy(model, torch.Generator().manual_seed(2)).compile()
-    assert model.sampler.path == "fused"
     calls = []
     original = torch.ops.uva_kit.adaln_sample
     monkeypatch.setattr(torch.ops.uva_kit, "adaln_sample", lambda *a: calls.append(1) or original(*a))
     actions = torch.stack([compiled.select_action(obs) for obs in observations])
     assert len(calls) == 2  # replans at steps 0 and 8
     torch.testing.assert_close(actions, expected, rtol=1e-5, atol=1e-6)
+    assert model.sampler.path == "reference"
+    policy(model, torch.Generator()).select_action(observations[0])  # model.predict_actions, on the reference path
+    assert len(calls) == 2
 
 
 def test_compile_without_the_extension_says_what_to_do(tiny_model, monkeypatch):

@@ -4,6 +4,7 @@
     policy.reset()
     action = policy.select_action({"image": frame})   # frame (B, 3, H, W) or (3, H, W) in [0, 1]
     action = policy.select_action({"image": frame, "agent_pos": position})  # a model given proprio
+    policy.reset(rows=[2])                             # row 2's env started a new episode; the others go on
 
 Besides the image, ``obs`` carries one value per step, (B, dim) or (dim,), for each stream modality
 the model's policy mode is given (its ``data_key``: ``agent_pos`` for ``proprio``); the policy
@@ -17,10 +18,19 @@ is kept, so each replanning encodes only the frames it has not seen (2 of 4 with
 sampling encoder that is the posterior, and every replanning draws fresh latents from it, as the
 original does by encoding all its history frames anew. Actions are in environment units.
 
-``policy.compile()`` switches to the fast path: on a GPU the frame encoding and the backbone +
+Each row of the batch is its own episode: ``reset(rows=...)`` starts new episodes in some rows (a vector
+env's autoreset, one of B robots) and leaves the others' histories and queued actions as they were. A
+row replans on its own schedule (its episode's steps 0, 8, 16, ...), as a policy of its own would; the
+rows due at the same call are planned in one batched model call, so a batch reset as a whole replans
+together, every ``n_action_steps`` calls. Rows out of phase take more, smaller model calls. The sampling
+noise is drawn per call for the rows planned, from the one generator: after a row reset the other rows
+act as before until their next replanning, which then draws different noise than it would have.
+
+``policy.compile()`` switches this policy to the fast path: on a GPU the frame encoding and the backbone +
 action head are captured as CUDA graphs at static shapes (bf16 encoder and backbone; an instruction is
-encoded outside the graph, once per instruction); on the CPU the action head runs the fused C++
-sampling loop.
+encoded outside the graph, once per instruction; one capture per number of rows planned together); on the
+CPU its action head runs the fused C++ sampling loop. The model itself is unchanged: its own
+``predict_actions`` calls keep ``model.sampler.path``.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import torch
 
 from uva_kit.encoder.latent_posterior import LatentPosterior
 from uva_kit.errors import InputError, MissingKeyError, UvaKitError
+from uva_kit.modality.language import instruction_list
 from uva_kit.model.uva import UVAModel, check_frames
 
 
@@ -42,7 +53,8 @@ class Policy:
     observation. Each action chunk is executed ``n_action_steps`` steps (1..``layout.action_chunk``) before
     replanning. ``instruction`` (a string, or B strings) is the task of a model with the language modality.
     Random draws come from ``generator`` (on the model's device) when given, else from torch's global RNG.
-    The module docstring (``help(uva_kit.model.policy)``) details the observation window and ``compile()``.
+    The module docstring (``help(uva_kit.model.policy)``) details the observation window, per-row resets
+    and ``compile()``.
     """
 
     def __init__(self, model: UVAModel, *, n_action_steps: int = 8, instruction: str | list[str] | None = None,
@@ -55,6 +67,7 @@ class Policy:
         self.instruction = instruction
         self.generator = generator
         self._graphed = None
+        self._sampling_path: str | None = None  # the sampler path of this policy's predictions; None: the model's
         self.observed = model.policy_observations
         self.window = layout.frame_offset + layout.frame_stride * (layout.history_frames - 1) + 1
         self.history_offsets = [layout.frame_offset + layout.frame_stride * i - (self.window - 1)
@@ -78,17 +91,38 @@ class Policy:
                    else "Build it with `pip install --no-build-isolation -e .`")
             raise UvaKitError(f"policy.compile() on {device.type} runs the fused C++ sampler, but {reason}. "
                               f"{fix}, or run the policy uncompiled.")
-        self.model.sampler.path = "fused"
+        self._sampling_path = "fused"
         return self
 
-    def reset(self) -> None:
-        """Start a new episode: forget the observations, cached latents and queued actions."""
-        self.step = 0
-        self._frames: dict[int, torch.Tensor] = {}
-        self._posteriors: dict[int, LatentPosterior] = {}  # per step, (B, 1, C, h, w)
-        self._observations: dict[int, dict[str, torch.Tensor]] = {}
-        self._queue: list[torch.Tensor] = []
-        self._batch: int | None = None
+    def reset(self, rows=None) -> None:
+        """Start new episodes: forget the observations, cached latents and queued actions of every row, or of
+        ``rows`` only (indices into the batch, or a boolean mask of length B); the other rows go on unchanged.
+        A row reset takes effect at the next ``select_action``, whose observation starts the row's episode."""
+        if rows is None:
+            self._rows: list[RowEpisode] | None = None  # one per row of the batch, from the first observation
+            return
+        if self._rows is None:
+            return  # no observation since the full reset: every row starts afresh anyway
+        for row in self._row_indices(rows):
+            self._rows[row] = RowEpisode()
+
+    def _row_indices(self, rows) -> list[int]:
+        batch = len(self._rows)
+        indices = torch.as_tensor(rows)
+        if indices.numel() == 0:
+            return []
+        if indices.dtype == torch.bool:
+            if indices.shape != (batch,):
+                raise InputError(f"a boolean rows mask must have one entry per row of the batch, ({batch},); got "
+                                 f"{tuple(indices.shape)}")
+            return indices.nonzero().flatten().tolist()
+        if indices.is_floating_point() or indices.is_complex() or indices.dim() > 1:
+            raise InputError(f"rows must be row indices (ints) or a boolean mask of length {batch}, got {rows!r}")
+        outside = [int(i) for i in indices.flatten() if not 0 <= i < batch]
+        if outside:
+            raise InputError(f"rows must be in 0..{batch - 1} (the batch has {batch} rows), got {outside}; "
+                             "reset() without rows resets them all")
+        return indices.flatten().tolist()
 
     def select_action(self, obs: dict) -> torch.Tensor:
         """The next action, (B, action_dim), or (action_dim,) for an unbatched (3, H, W) image."""
@@ -106,16 +140,20 @@ class Policy:
         unbatched = image.dim() == 3
         if unbatched:
             image = image[None]
-        if self._batch is None:
-            self._batch = image.shape[0]
-        elif image.shape[0] != self._batch:
-            raise InputError(f"batch size changed from {self._batch} to {image.shape[0]} within an episode; call reset()")
-        self._frames[self.step] = image.to(self.model.device, self.model.dtype)
-        self._observations[self.step] = self._observed_values(obs, image.shape[0], unbatched)
-        if not self._queue:
-            self._replan()
-        action = self._queue.pop(0)
-        self.step += 1
+        if self._rows is None:
+            self._rows = [RowEpisode() for _ in range(image.shape[0])]
+        elif image.shape[0] != len(self._rows):
+            raise InputError(f"batch size changed from {len(self._rows)} to {image.shape[0]} within an episode; "
+                             "call reset()")
+        frames = image.to(self.model.device, self.model.dtype)
+        values = self._observed_values(obs, image.shape[0], unbatched)
+        for i, row in enumerate(self._rows):
+            row.frames[row.step] = frames[i]
+            row.observations[row.step] = {name: value[i] for name, value in values.items()}
+        due = [i for i, row in enumerate(self._rows) if row.taken == len(row.actions)]
+        if due:
+            self._replan(due)
+        action = torch.stack([row.next_action() for row in self._rows])
         return action[0] if unbatched else action
 
     def _observed_values(self, obs: dict, batch: int, unbatched: bool) -> dict[str, torch.Tensor]:
@@ -134,28 +172,74 @@ class Policy:
             values[name] = value
         return values
 
-    def _history_steps(self) -> list[int]:
-        return [max(0, self.step + offset) for offset in self.history_offsets]
+    def _replan(self, due: list[int]) -> None:
+        """Plan a new chunk for the rows ``due``, in one model call."""
+        rows = [self._rows[i] for i in due]
+        steps = [row.history_steps(self.history_offsets) for row in rows]
+        self._encode_missing(rows, steps)
+        history = LatentPosterior.cat([LatentPosterior.cat([row.posteriors[s] for s in row_steps], dim=1)
+                                       for row, row_steps in zip(rows, steps)], dim=0).draw(self.generator)
+        inputs = {name: torch.stack([torch.stack([row.observations[s][name] for s in row_steps])
+                                     for row, row_steps in zip(rows, steps)]) for name in self.observed}
+        for row in rows:
+            row.forget_before(row.step + self.n_action_steps + self.history_offsets[0])  # needed by its next plan
+        instruction = self._instruction_of(due)
+        if self._graphed is not None:
+            chunk = self._graphed.predict(history, self.generator, inputs, instruction)
+        else:
+            with self.model.sampler.path_set_to(self._sampling_path):
+                chunk = self.model.predict_actions(history_latents=history, instruction=instruction, inputs=inputs,
+                                                   generator=self.generator)
+        for row, actions in zip(rows, chunk[:, : self.n_action_steps]):
+            row.actions, row.taken = actions, 0
 
-    def _replan(self) -> None:
-        steps = self._history_steps()
-        missing = sorted(set(steps) - set(self._posteriors))
-        if missing:
-            frames = torch.stack([self._frames[s] for s in missing], dim=1)
+    def _encode_missing(self, rows: list[RowEpisode], steps: list[list[int]]) -> None:
+        """Encode the history frames the rows have not encoded yet: one call per set of missing steps (rows in
+        phase share it)."""
+        groups: dict[tuple[int, ...], list[RowEpisode]] = {}
+        for row, row_steps in zip(rows, steps):
+            missing = tuple(sorted(set(row_steps) - set(row.posteriors)))
+            if missing:
+                groups.setdefault(missing, []).append(row)
+        for missing, group in groups.items():
+            frames = torch.stack([torch.stack([row.frames[s] for s in missing]) for row in group])
             check_frames(frames, "obs['image']")
             encode = self._graphed.encode if self._graphed is not None else self.model.encode_posterior
             posterior = encode(frames)
-            for i, s in enumerate(missing):
-                self._posteriors[s] = posterior.select((slice(None), slice(i, i + 1)))
-        history = LatentPosterior.cat([self._posteriors[s] for s in steps], dim=1).draw(self.generator)
-        inputs = {name: torch.stack([self._observations[s][name] for s in steps], dim=1) for name in self.observed}
-        oldest_needed = self.step + self.n_action_steps + self.history_offsets[0]  # by the next replanning
-        for store in (self._posteriors, self._frames, self._observations):
-            for old in [s for s in store if s < oldest_needed]:
+            for i, row in enumerate(group):
+                for j, s in enumerate(missing):
+                    row.posteriors[s] = posterior.select((slice(i, i + 1), slice(j, j + 1)))
+
+    def _instruction_of(self, due: list[int]):
+        """The instruction of the rows ``due``: a string (or None) as given, else their entries of the list."""
+        if self.instruction is None or isinstance(self.instruction, str):
+            return self.instruction
+        instructions = instruction_list(self.instruction, len(self._rows))
+        return [instructions[i] for i in due]
+
+
+class RowEpisode:
+    """One row's episode so far: its observations, encodings and action chunk, by the episode's step."""
+
+    def __init__(self):
+        self.step = 0  # of the observation being acted on; the episode's first is step 0
+        self.frames: dict[int, torch.Tensor] = {}  # (3, H, W)
+        self.observations: dict[int, dict[str, torch.Tensor]] = {}  # name -> (dim,)
+        self.posteriors: dict[int, LatentPosterior] = {}  # (1, 1, C, h, w)
+        self.actions = torch.empty(0)  # the planned actions to execute, (n_action_steps, action_dim)
+        self.taken = 0  # how many of them were executed
+
+    def history_steps(self, offsets: list[int]) -> list[int]:
+        """The steps of the history frames now: ``offsets`` back, the first observation standing in before it."""
+        return [max(0, self.step + offset) for offset in offsets]
+
+    def forget_before(self, step: int) -> None:
+        for store in (self.posteriors, self.frames, self.observations):
+            for old in [s for s in store if s < step]:
                 del store[old]
-        if self._graphed is not None:
-            chunk = self._graphed.predict(history, self.generator, inputs, self.instruction)
-        else:
-            chunk = self.model.predict_actions(history_latents=history, instruction=self.instruction, inputs=inputs,
-                                               generator=self.generator)
-        self._queue = list(chunk[:, : self.n_action_steps].unbind(dim=1))
+
+    def next_action(self) -> torch.Tensor:
+        action = self.actions[self.taken]
+        self.taken += 1
+        self.step += 1
+        return action

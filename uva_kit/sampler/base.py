@@ -71,6 +71,16 @@ class Sampler:
             raise UvaKitError(f"the restructured path needs an AdaLNDenoiser, got {type(denoiser).__name__}")
         return path
 
+    @contextlib.contextmanager
+    def path_set_to(self, path: str | None):
+        """``self.path`` is ``path`` within the block (unchanged where ``path`` is None), as before after it."""
+        previous = self.path
+        self.path = previous if path is None else path
+        try:
+            yield
+        finally:
+            self.path = previous
+
     def draw_noise(self, rows: int, channels: int, steps: int | None = None, *, generator=None, device=None,
                    dtype=torch.float32) -> torch.Tensor:
         """(S + 1, rows, channels): [0] is x_T, [k + 1] the noise of loop iteration k."""
