@@ -58,3 +58,14 @@ def test_bench_times_a_trained_checkpoint_and_takes_a_spec_or_a_checkpoint(tmp_p
                                (("--checkpoint", str(model), "--set", "backbone.depth=2"), "--set changes a spec")]:
         result = run_cli("bench", *arguments)
         assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("path", ["reference", "fused"])
+def test_timing_the_stages_leaves_the_models_sampler_path_as_it_was(path):
+    import uva_kit
+    from uva_kit.benchmarking import stage_table
+
+    model = uva_kit.build(uva_kit.load_spec("pusht-tiny", ["backbone.width=16"])).eval()
+    model.sampler.path = path
+    assert set(stage_table(model, steps=(2,), repeats=1)["backbone"]) == {"reference", "fast"}
+    assert model.sampler.path == path

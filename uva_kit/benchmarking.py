@@ -105,12 +105,9 @@ def policy_stages(model, path: str, batch: int = 1, steps: tuple[int, ...] = (16
 
 def stage_table(model, batch: int = 1, steps: tuple[int, ...] = (16, 100), repeats: int = 7) -> dict[str, dict[str, float]]:
     """Stage -> {path: median seconds} for both paths (the sampler's path is restored afterwards)."""
-    previous = model.sampler.path
     table: dict[str, dict[str, float]] = {}
-    try:
+    with model.sampler.path_set_to(None):  # policy_stages sets the path; it is restored afterwards
         for path in PATHS:
             for name, fn in policy_stages(model, path, batch, steps).items():
                 table.setdefault(name, {})[path] = median_seconds(fn, model.device, repeats)
-    finally:
-        model.sampler.path = previous
     return table
