@@ -7,8 +7,8 @@ calls the policy makes: frame encoding, and backbone + action head (bf16 autocas
 backbone where ``bf16``; the action head's sampling loop stays in fp32, fused when the CUDA extension
 is built). The encode graph gives what the encoder says of the frames (a sampling encoder's posterior
 moments, else latents); the policy draws latents from them outside, as it does eagerly. The action
-head's noise is drawn outside the graph from the policy's generator and passed in, so replays sample
-exactly as the eager model would from that noise. An instruction is encoded outside the graph too, once
+head's noise is drawn outside the graph by the policy (from its generator, or per row from each row's) and
+passed in, so replays sample exactly as the eager model would from that noise. An instruction is encoded outside the graph too, once
 while it stays the same.
 """
 
@@ -108,10 +108,9 @@ class GraphedPolicy:
             self._instruction_tokens = (key, self.model.instruction_tokens(instruction, batch))
         return [self._instruction_tokens[1], *values]
 
-    def predict(self, history_latents: torch.Tensor, generator: torch.Generator | None,
-                inputs: dict[str, torch.Tensor] | None = None, instruction=None) -> torch.Tensor:
-        """Actions from cached history latents, the policy mode's other inputs (e.g. ``{"proprio": ...}``) and,
-        for an instructed model, the instruction."""
+    def predict(self, history_latents: torch.Tensor, noise: torch.Tensor, inputs: dict[str, torch.Tensor] | None = None,
+                instruction=None) -> torch.Tensor:
+        """Actions from cached history latents, the action head's noise (``model.action_noise``), the policy
+        mode's other inputs (e.g. ``{"proprio": ...}``) and, for an instructed model, the instruction."""
         values = self.graph_inputs(history_latents, inputs, instruction)
-        noise = self.model.action_noise(history_latents.shape[0], generator)  # drawn as the eager head draws it
         return self.actions(history_latents, noise, *values)

@@ -22,9 +22,14 @@ Each row of the batch is its own episode: ``reset(rows=...)`` starts new episode
 env's autoreset, one of B robots) and leaves the others' histories and queued actions as they were. A
 row replans on its own schedule (its episode's steps 0, 8, 16, ...), as a policy of its own would; the
 rows due at the same call are planned in one batched model call, so a batch reset as a whole replans
-together, every ``n_action_steps`` calls. Rows out of phase take more, smaller model calls. The sampling
-noise is drawn per call for the rows planned, from the one generator: after a row reset the other rows
-act as before until their next replanning, which then draws different noise than it would have.
+together, every ``n_action_steps`` calls. Rows out of phase take more, smaller model calls.
+
+The sampling noise (a sampling encoder's posterior latents, the action head's noise) comes from ``generator``.
+One generator draws for the rows planned together, so a row's noise depends on the batch: after a row reset
+the other rows draw different noise at their next replanning than they would have. A list of B generators,
+one per row, makes each row's noise its own: row i draws from ``generator[i]`` only, so a row acts the same
+alone or in any batch (up to float differences of batched matmuls), and whatever the other rows do. Reseed a
+row's generator when its episode starts (``policy.generator[i].manual_seed(s)``), or assign a new list.
 
 ``policy.compile()`` switches this policy to the fast path: on a GPU the frame encoding and the backbone +
 action head are captured as CUDA graphs at static shapes (bf16 encoder and backbone; an instruction is
@@ -35,7 +40,7 @@ CPU its action head runs the fused C++ sampling loop. The model itself is unchan
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -52,13 +57,14 @@ class Policy:
     ``model.policy_observations``; ``uva_kit.envs.policy_observation(env_obs)`` builds it from an env's
     observation. Each action chunk is executed ``n_action_steps`` steps (1..``layout.action_chunk``) before
     replanning. ``instruction`` (a string, or B strings) is the task of a model with the language modality.
-    Random draws come from ``generator`` (on the model's device) when given, else from torch's global RNG.
+    Random draws come from ``generator`` (on the model's device) when given, else from torch's global RNG;
+    a list of B generators gives each row of the batch its own.
     The module docstring (``help(uva_kit.model.policy)``) details the observation window, per-row resets
     and ``compile()``.
     """
 
     def __init__(self, model: UVAModel, *, n_action_steps: int = 8, instruction: str | list[str] | None = None,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | Sequence[torch.Generator] | None = None):
         layout = model.spec.layout
         if not 1 <= n_action_steps <= layout.action_chunk:
             raise InputError(f"n_action_steps must be in 1..{layout.action_chunk} (the action chunk), got {n_action_steps}")
@@ -73,6 +79,30 @@ class Policy:
         self.history_offsets = [layout.frame_offset + layout.frame_stride * i - (self.window - 1)
                                 for i in range(layout.history_frames)]  # relative to now: -12, -8, -4, 0
         self.reset()
+
+    @property
+    def generator(self) -> torch.Generator | list[torch.Generator] | None:
+        """Where the random draws come from: one generator, one per row (a list), or None (torch's global RNG)."""
+        return self._generator
+
+    @generator.setter
+    def generator(self, generator: torch.Generator | Sequence[torch.Generator] | None) -> None:
+        if generator is None or isinstance(generator, torch.Generator):
+            self._generator = generator
+            return
+        generators = list(generator) if isinstance(generator, Sequence) else None
+        if not generators or not all(isinstance(g, torch.Generator) for g in generators):
+            raise InputError(f"generator must be a torch.Generator, a list of them (one per row of the batch) or None, "
+                             f"got {generator!r}")
+        if len({id(g) for g in generators}) != len(generators):
+            raise InputError("generator lists the same torch.Generator for several rows: give each row its own "
+                             "(or pass one generator for the whole batch)")
+        device = self.model.device
+        elsewhere = [i for i, g in enumerate(generators) if g.device != device]
+        if elsewhere:
+            raise InputError(f"the generators of rows {elsewhere} are on {generators[elsewhere[0]].device}, the model "
+                             f"on {device}: make them with torch.Generator(device={str(device)!r})")
+        self._generator = generators
 
     def compile(self, *, bf16: bool = True) -> Policy:
         """Use the fast path from now on (see the module docstring); returns the policy."""
@@ -145,6 +175,10 @@ class Policy:
         elif image.shape[0] != len(self._rows):
             raise InputError(f"batch size changed from {len(self._rows)} to {image.shape[0]} within an episode; "
                              "call reset()")
+        if isinstance(self.generator, list) and len(self.generator) != len(self._rows):
+            raise InputError(f"the policy has {len(self.generator)} generators, one per row, but the batch has "
+                             f"{len(self._rows)} rows: give it {len(self._rows)} (policy.generator = [...]), or one "
+                             "generator for the whole batch")
         frames = image.to(self.model.device, self.model.dtype)
         values = self._observed_values(obs, image.shape[0], unbatched)
         for i, row in enumerate(self._rows):
@@ -177,21 +211,32 @@ class Policy:
         rows = [self._rows[i] for i in due]
         steps = [row.history_steps(self.history_offsets) for row in rows]
         self._encode_missing(rows, steps)
-        history = LatentPosterior.cat([LatentPosterior.cat([row.posteriors[s] for s in row_steps], dim=1)
-                                       for row, row_steps in zip(rows, steps)], dim=0).draw(self.generator)
+        history, noise = self._draw(due, [LatentPosterior.cat([row.posteriors[s] for s in row_steps], dim=1)
+                                          for row, row_steps in zip(rows, steps)])
         inputs = {name: torch.stack([torch.stack([row.observations[s][name] for s in row_steps])
                                      for row, row_steps in zip(rows, steps)]) for name in self.observed}
         for row in rows:
             row.forget_before(row.step + self.n_action_steps + self.history_offsets[0])  # needed by its next plan
         instruction = self._instruction_of(due)
         if self._graphed is not None:
-            chunk = self._graphed.predict(history, self.generator, inputs, instruction)
+            chunk = self._graphed.predict(history, noise, inputs, instruction)
         else:
             with self.model.sampler.path_set_to(self._sampling_path):
                 chunk = self.model.predict_actions(history_latents=history, instruction=instruction, inputs=inputs,
-                                                   generator=self.generator)
+                                                   action_noise=noise)
         for row, actions in zip(rows, chunk[:, : self.n_action_steps]):
             row.actions, row.taken = actions, 0
+
+    def _draw(self, due: list[int], posteriors: list[LatentPosterior]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The random draws of a plan for the rows ``due``, in the order the model would draw them: history latents
+        from the rows' ``posteriors`` (1, T, C, h, w), then the action head's noise (S + 1, rows * L, action_dim).
+        One generator draws them for the rows together; a generator per row draws that row's."""
+        if not isinstance(self.generator, list):
+            history = LatentPosterior.cat(posteriors, dim=0).draw(self.generator)
+            return history, self.model.action_noise(len(due), self.generator)
+        generators = [self.generator[i] for i in due]
+        history = torch.cat([posterior.draw(g) for posterior, g in zip(posteriors, generators)])
+        return history, torch.cat([self.model.action_noise(1, g) for g in generators], dim=1)
 
     def _encode_missing(self, rows: list[RowEpisode], steps: list[list[int]]) -> None:
         """Encode the history frames the rows have not encoded yet: one call per set of missing steps (rows in
