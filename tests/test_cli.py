@@ -146,7 +146,8 @@ def test_a_reader_that_goes_away_stops_a_command_quietly():
 
 
 def test_eval_policy_batches_its_episodes_as_the_quickstart_and_evaluate_policy():
-    """Scores depend on how many episodes run side by side, so the three entry points share the default."""
+    """How batched computations round depends on how many episodes run side by side (a kl_f16 encoder's), so
+    the three entry points share the default."""
     import inspect
 
     from uva_kit.cli import build_parser

@@ -63,8 +63,8 @@ def _policy_arguments(parser) -> None:
                         help="seed of the first episode (default: %(default)s, the test seeds)")
     parser.add_argument("--max-steps", type=positive_int, default=300, help="environment steps per episode at most (default: %(default)s)")
     parser.add_argument("--batch-envs", type=positive_int, default=8,
-                        help="environments run side by side; scores depend on it (default: %(default)s, as the quickstart "
-                             "and evaluate_policy)")
+                        help="environments run side by side; each episode's noise is its own, so only rounding "
+                             "depends on it (default: %(default)s, as the quickstart and evaluate_policy)")
     parser.add_argument("--n-action-steps", type=positive_int, default=8,
                         help="actions executed per predicted chunk (default: %(default)s)")
     parser.add_argument("--visual", nargs="+", default=["normal"], choices=VISUALS,

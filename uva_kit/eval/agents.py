@@ -51,19 +51,17 @@ def baseline(name: str):
 class PolicyAgent:
     """A UVA model as a closed-loop policy: the checkpoint's observation window, ``n_action_steps`` of each chunk.
 
-    ``seed`` seeds the sampling noise (one generator for the batch), so a run is reproducible.
+    Each episode draws its sampling noise from a generator of its own, seeded by ``seed`` and the episode's
+    seed: an episode acts the same whatever the batch it runs in, and a run is reproducible.
     """
 
     def __init__(self, model, name: str = "uva", n_action_steps: int = 8, seed: int = 0):
-        import torch
-
         from uva_kit.model.policy import Policy
 
         self.name = name
         self.model = model.eval()
         self.seed = seed
-        self.generator = torch.Generator(device=model.device)
-        self.policy = Policy(model, n_action_steps=n_action_steps, generator=self.generator)
+        self.policy = Policy(model, n_action_steps=n_action_steps)
 
     @property
     def history_frames(self) -> int:
@@ -78,8 +76,15 @@ class PolicyAgent:
         return str(self.model.device)
 
     def reset(self, seeds: Sequence[int]) -> None:
-        self.generator.manual_seed(self.seed + int(seeds[0]))
+        self.policy.generator = [self.episode_generator(seed) for seed in seeds]
         self.policy.reset()
+
+    def episode_generator(self, episode_seed: int):
+        """The generator of the episode on ``episode_seed``: seeded by the agent's seed and the episode's."""
+        import torch
+
+        state = np.random.SeedSequence([self.seed, int(episode_seed)]).generate_state(1, np.uint64)[0]
+        return torch.Generator(device=self.model.device).manual_seed(int(state))
 
     def act(self, obs: dict) -> np.ndarray:
         from uva_kit.envs import policy_observation

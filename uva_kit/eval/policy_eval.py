@@ -57,7 +57,7 @@ def _visual_option(visual: str) -> dict:
 class PolicyRun:
     """One agent on one visual variant: its episodes, its policy's settings (None for a baseline), its videos.
 
-    Beside the batching, the score depends on ``n_action_steps`` and on ``device`` (which draws the noise).
+    Beside the seeds, the score depends on ``n_action_steps`` and on ``device`` (which draws the noise).
     """
 
     label: str
