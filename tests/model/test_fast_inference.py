@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 import torch
-from spec_overrides import TINY_LANGUAGE_MODALITIES
+from policy_models import FUSED, POLICY_SPECS, build_model
 
 import uva_kit
 from uva_kit.attention import dispatch
 from uva_kit.errors import UvaKitError
 from uva_kit.model.cuda_graphs import GraphedPolicy
-from uva_kit.ops import extension_status
 from uva_kit.ops.counting import HOST_TRANSFER_OPS, OpCounter
 from uva_kit.registry import default_registry
-from uva_kit.spec import load_spec
 
-FUSED = "adaln_sample" in extension_status().ops
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
@@ -34,32 +29,7 @@ def history(batch=2, seed=0):
 INSTRUCTION = "push the T into the target"
 
 
-# What Policy.compile() captures differs with the encoder (patch, or kl_f16 with a sampled posterior), with
-# the streams the policy is given (proprio) and with an instruction.
-POLICY_SPECS = {
-    "patch-encoder": lambda: load_spec("pusht-tiny"),
-    "proprio": lambda: load_spec("pusht-small"),
-    "kl_f16-encoder": lambda: load_spec("pusht-tiny", ("encoder.type=kl_f16", "layout.image_size=32")),
-    "instructed": lambda: load_spec("pusht-tiny", [TINY_LANGUAGE_MODALITIES]),
-}
 POLICY_MODELS = pytest.mark.parametrize("kind", list(POLICY_SPECS))
-
-
-def build_model(kind: str):
-    """The model with random weights everywhere: a fresh model's zero-initialized AdaLN layers make its actions
-    independent of the frames, which would hide a broken encoder or backbone path."""
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # random kl_f16 weights are expected here
-        model = uva_kit.build(POLICY_SPECS[kind]()).eval()
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            if parameter.dim() >= 2:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) / parameter[0].numel() ** 0.5)
-            else:
-                parameter.add_(0.1 * torch.randn(parameter.shape, generator=generator))
-    return model
 
 
 def policy(model, generator: torch.Generator) -> uva_kit.Policy:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_fast_inference import FUSED, build_model
+from policy_models import FUSED, build_model
 
 import uva_kit
 from uva_kit.errors import InputError
