@@ -23,11 +23,12 @@ from runs import (
     start_torchrun,
     weights,
 )
+from spec_overrides import TINY_LANGUAGE_MODALITIES
 from synthetic import SyntheticWindows
 
 import uva_kit
 from uva_kit import load_spec
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import DataError, UvaKitError
 from uva_kit.train import fit
 from uva_kit.train.metrics import read_metrics
 
@@ -339,3 +340,21 @@ def test_training_data_whose_frames_are_not_in_0_1_is_refused_before_anything_is
     with pytest.raises(ValueError, match=r"the training data's history_frames' must be finite and in \[0, 1\]"):
         fit(spec, data, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+class InstructedWindows(SyntheticWindows):
+    def __getitem__(self, index: int) -> dict:
+        return {**super().__getitem__(index), "instruction": "push the block"}
+
+
+def test_data_without_instructions_for_a_language_spec_is_refused_before_anything_is_written(tmp_path):
+    spec = load_spec("pusht-tiny", [TINY_LANGUAGE_MODALITIES, "training.steps=1", "training.batch_size=4"])
+    instructions = r"build it with UVADataset\(\.\.\., instructions=True\)"
+    with pytest.raises(DataError, match=f"the training data's samples have none: {instructions}"):
+        fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
+    with pytest.raises(DataError, match=f"the validation data's samples have none: {instructions}"):
+        fit(spec, InstructedWindows(4), tmp_path / "run", val_dataset=SyntheticWindows(4), progress=False)
+    with pytest.raises(DataError, match=f"the video data's samples have none: {instructions}"):
+        fit(spec, InstructedWindows(4), tmp_path / "run", video_dataset=SyntheticWindows(8, with_actions=False), progress=False)
+    assert not (tmp_path / "run").exists()
+    assert fit(spec, InstructedWindows(4), tmp_path / "run", val_dataset=InstructedWindows(4), progress=False).step == 1
