@@ -102,3 +102,18 @@ def test_instruction_tokens_stand_in_for_the_instruction():
 def test_text_encoder_without_language_is_a_spec_error():
     with pytest.raises(SpecError, match="no language modality"):
         uva_kit.build(uva_kit.load_spec("pusht-tiny", ["text_encoder={type = \"task_embedding\"}"]))
+
+
+def test_a_policy_gives_each_environment_its_instruction_and_says_when_it_has_none():
+    model = language_model().eval()
+    frames = {"image": torch.rand(2, 3, 16, 16)}
+    policy = uva_kit.Policy(model, generator=torch.Generator())
+    with pytest.raises(ValueError, match=r"reads an instruction .*: give Policy\(model, instruction=\.\.\.\) or set policy.instruction"):
+        policy.select_action(frames)
+    latents = []
+    model.backbone.register_forward_hook(lambda module, args, out: latents.append(out))
+    for instructions in (["push", "push"], ["push", "pull"]):
+        policy.instruction = instructions
+        policy.reset()
+        assert policy.select_action(frames).shape == (2, 2)
+    assert torch.equal(latents[0][0], latents[1][0]) and not torch.allclose(latents[0][1], latents[1][1])
