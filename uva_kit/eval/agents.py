@@ -51,10 +51,11 @@ def baseline(name: str):
 class PolicyAgent:
     """A UVA model as a closed-loop policy: the checkpoint's observation window, ``n_action_steps`` of each chunk.
 
-    ``seed`` seeds the sampling noise (one generator for the batch), so a run is reproducible.
+    ``seed`` seeds the sampling noise (one generator for the batch), so a run is reproducible. ``instruction``
+    is the task of every episode for a model with the language modality.
     """
 
-    def __init__(self, model, name: str = "uva", n_action_steps: int = 8, seed: int = 0):
+    def __init__(self, model, name: str = "uva", n_action_steps: int = 8, seed: int = 0, instruction: str | None = None):
         import torch
 
         from uva_kit.model.policy import Policy
@@ -63,7 +64,7 @@ class PolicyAgent:
         self.model = model.eval()
         self.seed = seed
         self.generator = torch.Generator(device=model.device)
-        self.policy = Policy(model, n_action_steps=n_action_steps, generator=self.generator)
+        self.policy = Policy(model, n_action_steps=n_action_steps, instruction=instruction, generator=self.generator)
 
     @property
     def history_frames(self) -> int:
