@@ -117,3 +117,9 @@ def test_a_policy_gives_each_environment_its_instruction_and_says_when_it_has_no
         policy.reset()
         assert policy.select_action(frames).shape == (2, 2)
     assert torch.equal(latents[0][0], latents[1][0]) and not torch.allclose(latents[0][1], latents[1][1])
+
+
+def test_a_model_cast_to_another_dtype_reads_instructions_through_clip(tiny_clip_path):
+    """CLIP stays float32 outside the model's modules; its features take the model's dtype, as other inputs do."""
+    model = language_model([f'text_encoder={{type = "clip", path = "{tiny_clip_path}"}}']).eval().to(torch.float64)
+    assert model.predict_actions(torch.rand(2, 4, 3, 16, 16), instruction="push").dtype == torch.float64

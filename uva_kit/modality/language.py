@@ -52,7 +52,8 @@ class LanguageModality(Modality):
 
     def prefix(self, value: Sequence[str], *, generator=None) -> torch.Tensor:
         device = self.fake_latent.device
-        vectors = self.text_proj_cond(self.text_encoder(list(value)).to(device))[:, None]  # (B, 1, width)
+        text = self.text_encoder(list(value)).to(device, self.fake_latent.dtype)  # a frozen encoder keeps its own dtype
+        vectors = self.text_proj_cond(text)[:, None]  # (B, 1, width)
         if self.training and self.drop_prob > 0:
             dropped = torch.rand(vectors.shape[0], 1, 1, generator=generator, device=device) < self.drop_prob
             vectors = torch.where(dropped, self.fake_latent, vectors)
