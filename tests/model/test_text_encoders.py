@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from clip_support import save_tiny_clip
@@ -123,3 +125,15 @@ def test_a_model_cast_to_another_dtype_reads_instructions_through_clip(tiny_clip
     """CLIP stays float32 outside the model's modules; its features take the model's dtype, as other inputs do."""
     model = language_model([f'text_encoder={{type = "clip", path = "{tiny_clip_path}"}}']).eval().to(torch.float64)
     assert model.predict_actions(torch.rand(2, 4, 3, 16, 16), instruction="push").dtype == torch.float64
+
+
+def test_a_saved_model_finds_clip_from_any_working_directory(tiny_clip_path, tmp_path, monkeypatch):
+    """The spec keeps a relative text_encoder.path as an absolute one: loading elsewhere needs no copy of CLIP there."""
+    folder = Path(tiny_clip_path)
+    monkeypatch.chdir(folder.parent)
+    model = language_model([f'text_encoder={{type = "clip", path = "{folder.name}"}}'])
+    assert model.spec.text_encoder.path == str(folder.resolve())
+    uva_kit.save(model, tmp_path / "model")
+    monkeypatch.chdir(tmp_path)
+    loaded = uva_kit.load(tmp_path / "model").eval()
+    assert torch.equal(loaded.instruction_tokens("push", 1), model.eval().instruction_tokens("push", 1))
