@@ -8,8 +8,10 @@ import re
 import shlex
 import signal
 import time
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from runs import (
@@ -358,3 +360,33 @@ def test_data_without_instructions_for_a_language_spec_is_refused_before_anythin
         fit(spec, InstructedWindows(4), tmp_path / "run", video_dataset=SyntheticWindows(8, with_actions=False), progress=False)
     assert not (tmp_path / "run").exists()
     assert fit(spec, InstructedWindows(4), tmp_path / "run", val_dataset=InstructedWindows(4), progress=False).step == 1
+
+
+def tasks_dataset(tasks, layout):
+    """A UVADataset of synthetic episodes, one per task."""
+    from data_helpers import synthetic_episode
+
+    from uva_kit.data import EpisodeTable, UVADataset
+
+    episodes = [synthetic_episode(30, offset=100 * i) for i in range(len(tasks))]
+    table = EpisodeTable(frames=np.concatenate([e.frames for e in episodes]), actions=np.concatenate([e.actions for e in episodes]),
+                         agent_pos=np.concatenate([e.agent_pos for e in episodes]),
+                         episode_ends=np.cumsum([e.length for e in episodes]), tasks=tuple(tasks))
+    return UVADataset(table, layout, split="all", instructions=True)
+
+
+@pytest.mark.parametrize("text_encoder, shared", [("{type = 'task_embedding', buckets = 1}", True),
+                                                  ("{type = 'task_embedding', instructions = ['open', 'close']}", False)])
+def test_training_tasks_the_text_encoder_cannot_tell_apart_are_pointed_out(tmp_path, text_encoder, shared):
+    from uva_kit.modality.language import SharedInstructionWarning
+
+    spec = load_spec("pusht-tiny", [TINY_LANGUAGE_MODALITIES, f"text_encoder={text_encoder}", "training.steps=1",
+                                    "training.batch_size=4"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit(spec, tasks_dataset(["open", "close", "open"], spec.layout), tmp_path / "run", progress=False)
+    messages = [str(w.message) for w in caught if w.category is SharedInstructionWarning]
+    assert len(messages) == shared
+    assert all(m.startswith("different training instructions get the same text vector, so the model cannot tell them "
+                            "apart: 'close' = 'open'. With text_encoder task_embedding, list the tasks in "
+                            "text_encoder.instructions") for m in messages)

@@ -192,6 +192,10 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
     model = build(spec).to(state.device)
     fit_normalizers(model, dataset.stats)
     fit_latent_standardizer(model, dataset)
+    if model.prefix_modality is not None and state.is_main:
+        from uva_kit.modality.language import warn_of_shared_instructions
+
+        warn_of_shared_instructions(model.prefix_modality, _tasks(dataset, val_dataset, video_dataset))
     if latent_cache is not None:
         dataset, val_dataset = _cached_latents(model, latent_cache, state, progress, dataset, val_dataset)
     if init_from is not None and checkpoint is None:
@@ -423,6 +427,11 @@ def _check_instructions(spec: UVASpec, datasets: dict[str, Any]) -> None:
             raise DataError(f"the spec has a 'language' modality, which reads each sample's 'instruction', but the "
                             f"{name} data's samples have none: build it with UVADataset(..., instructions=True) (each "
                             "window then carries its episode's task), or drop the language modality")
+
+
+def _tasks(*datasets: Any) -> list[str]:
+    """The episode tasks of the datasets that name them (``UVADataset``s of data with tasks)."""
+    return [task for data in datasets for task in getattr(getattr(data, "episodes", None), "tasks", ())]
 
 
 def _parallelism(name: str, state: distributed.Distributed, model: torch.nn.Module, ema: EMA):
