@@ -268,6 +268,9 @@ def _run_planning(args):
 
     forward_model = _load(args, "checkpoint")
     base_model = _load(args, "base_policy") if args.base_policy else forward_model
+    if any(model.prefix_modality is not None for model in (forward_model, base_model)):
+        raise UsageError("eval planning gives no instruction: its --checkpoint and --base-policy must have no language "
+                         "modality")
     if base_model.spec.layout != forward_model.spec.layout:
         raise UvaKitError("--base-policy and --checkpoint must share the time layout (history frames, stride, chunk)")
 
