@@ -1,9 +1,10 @@
 """``clip``: a frozen CLIP text tower loaded from a local folder (``save_pretrained`` layout).
 
 Never downloads: ``path`` must hold the weights and tokenizer (e.g. openai/clip-vit-base-patch32
-saved beforehand); a relative one is made absolute when the spec is made. Gives ``get_text_features`` (pooled, projected; 512-d for ViT-B/32); tokens
-padded to ``max_length`` (30, as the original). The CLIP weights are not part of the UVA model's
-state dict (they are frozen and live at ``path``). Needs ``pip install 'uva_kit[clip]'``.
+saved beforehand); a relative one is made absolute when the spec is made. Gives
+``get_text_features`` (pooled, projected; 512-d for ViT-B/32); tokens padded to ``max_length`` (30,
+as the original). The CLIP weights are not part of the UVA model's state dict (they are frozen and
+live at ``path``). Needs ``pip install 'uva_kit[clip]'``.
 """
 
 from __future__ import annotations
