@@ -186,18 +186,25 @@ def test_history_keys_give_stored_or_computed_signals_at_the_history_frames():
         UVADataset(table(), history_keys=("force",))
 
 
+def write_episodes(folder, tasks):
+    """A LeRobot folder of blank 30-step episodes, one per task (None: an episode without one)."""
+    from uva_kit.data import EpisodeRecord, LeRobotWriter
+
+    writer = LeRobotWriter(folder)
+    for task in tasks:
+        writer.add(EpisodeRecord(frames=np.zeros((30, 16, 16, 3), np.uint8), agent_pos=np.zeros((30, 2), np.float32),
+                                 actions=np.zeros((30, 2), np.float32), task=task))
+    writer.close()
+    return str(folder)
+
+
 def test_a_language_spec_trains_on_the_episode_tasks(tmp_path):
     import torch
 
     import uva_kit
     from uva_kit.cli.train import split_dataset
-    from uva_kit.data import EpisodeRecord, LeRobotWriter
 
-    writer = LeRobotWriter(tmp_path / "tasks")
-    for task in ("open the drawer", "close the drawer"):
-        writer.add(EpisodeRecord(frames=np.zeros((30, 16, 16, 3), np.uint8), agent_pos=np.zeros((30, 2), np.float32),
-                                 actions=np.zeros((30, 2), np.float32), task=task))
-    writer.close()
+    write_episodes(tmp_path / "tasks", ("open the drawer", "close the drawer"))
     spec = uva_kit.load_spec("pusht-tiny", ["modalities=[{type='video'}, {type='action'}, {type='language'}]"])
     dataset = split_dataset(spec, str(tmp_path / "tasks"), "all")
     assert [dataset[i]["instruction"] for i in (0, len(dataset) - 1)] == ["open the drawer", "close the drawer"]
@@ -206,3 +213,16 @@ def test_a_language_spec_trains_on_the_episode_tasks(tmp_path):
     assert "instruction" not in split_dataset(uva_kit.load_spec("pusht-tiny"), str(tmp_path / "tasks"), "all")[0]
     with pytest.raises(DataError, match="the model reads an instruction, but the dataset names no task per episode"):
         UVADataset(table(), instructions=True)
+
+
+def test_action_free_video_data_for_a_language_spec_must_name_its_tasks(tmp_path, capsys):
+    from spec_overrides import TINY_LANGUAGE_MODALITIES
+
+    from uva_kit import cli
+
+    data, video = write_episodes(tmp_path / "tasks", ("open", "close")), write_episodes(tmp_path / "video", (None, None))
+    train = ["train", "--spec", "pusht-tiny", "--set", TINY_LANGUAGE_MODALITIES, "--set", "training.video_data_ratio=0.5",
+             "--data", data, "--out", str(tmp_path / "run"), "--no-progress"]
+    assert cli.main([*train, "--video-data", video]) == 2
+    assert "video: the model reads an instruction, but the dataset names no task per episode" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -96,3 +96,17 @@ def test_eval_planning_cli_runs_every_selector_on_the_same_seeds(tiny_checkpoint
     assert info["batch_envs"] == 2 and info["device"] == "cpu" and info["options"]["batch_envs"] == 2
     assert all([e["seed"] for e in r["per_episode"]] == [100000, 100001] for r in info["runs"])
     assert (out / "report.html").is_file() and (out / info["runs"][1]["videos"][0]["mp4"]).is_file()
+
+
+def test_eval_planning_refuses_an_instructed_checkpoint_before_it_starts(tmp_path, capsys):
+    from eval_support import save_tiny
+    from spec_overrides import TINY_LANGUAGE_MODALITIES
+
+    from uva_kit import cli
+
+    instructed = save_tiny(tmp_path / "instructed", [TINY_LANGUAGE_MODALITIES])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["eval", "planning", "--checkpoint", str(instructed), "--out", str(tmp_path / "x")])
+    assert exit_info.value.code == 2
+    assert "eval planning gives no instruction: its --checkpoint and --base-policy must have no language" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

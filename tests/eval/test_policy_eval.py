@@ -83,3 +83,27 @@ def test_bad_eval_options_are_one_line_errors(tmp_path, tiny_checkpoint, argumen
     result = run_cli("eval", *arguments, *checkpoint, "--out", str(tmp_path / "x"))
     assert result.returncode == 2 and f"uva-kit eval: error: {message}" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
+
+
+def test_eval_policy_gives_an_instructed_checkpoint_its_instruction(tiny_checkpoint, tmp_path, capsys):
+    from spec_overrides import TINY_LANGUAGE_MODALITIES
+
+    import uva_kit
+    from uva_kit import cli
+
+    instructed = save_tiny(tmp_path / "instructed", [TINY_LANGUAGE_MODALITIES])
+    policy = ["eval", "policy", "--episodes", "1", "--max-steps", "4", "--batch-envs", "1", "--videos", "0", "--no-progress"]
+    for checkpoint, message in ((instructed, "reads an instruction (its spec has a language modality): give --instruction"),
+                                (tiny_checkpoint, "--instruction is for a checkpoint with a language modality")):
+        arguments = ["--checkpoint", str(checkpoint), "--out", str(tmp_path / "x")]
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([*policy, *arguments, *(["--instruction", "push"] if checkpoint == tiny_checkpoint else [])])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    out = tmp_path / "policy"
+    assert cli.main([*policy, "--checkpoint", str(instructed), "--instruction", "push the T", "--out", str(out)]) == 0
+    info = json.loads((out / "eval_info.json").read_text())
+    assert info["options"]["instruction"] == "push the T" and "--instruction 'push the T'" in info["command_line"]
+    summary = evaluate_policy(uva_kit.load(instructed), episodes=1, max_steps=4, batch_envs=1, progress=False,
+                              instruction="push the T")
+    assert summary["episodes"] == 1

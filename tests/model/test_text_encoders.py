@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from clip_support import save_tiny_clip
@@ -102,3 +104,36 @@ def test_instruction_tokens_stand_in_for_the_instruction():
 def test_text_encoder_without_language_is_a_spec_error():
     with pytest.raises(SpecError, match="no language modality"):
         uva_kit.build(uva_kit.load_spec("pusht-tiny", ["text_encoder={type = \"task_embedding\"}"]))
+
+
+def test_a_policy_gives_each_environment_its_instruction_and_says_when_it_has_none():
+    model = language_model().eval()
+    frames = {"image": torch.rand(2, 3, 16, 16)}
+    policy = uva_kit.Policy(model, generator=torch.Generator())
+    with pytest.raises(ValueError, match=r"reads an instruction .*: give Policy\(model, instruction=\.\.\.\) or set policy.instruction"):
+        policy.select_action(frames)
+    latents = []
+    model.backbone.register_forward_hook(lambda module, args, out: latents.append(out))
+    for instructions in (["push", "push"], ["push", "pull"]):
+        policy.instruction = instructions
+        policy.reset()
+        assert policy.select_action(frames).shape == (2, 2)
+    assert torch.equal(latents[0][0], latents[1][0]) and not torch.allclose(latents[0][1], latents[1][1])
+
+
+def test_a_model_cast_to_another_dtype_reads_instructions_through_clip(tiny_clip_path):
+    """CLIP stays float32 outside the model's modules; its features take the model's dtype, as other inputs do."""
+    model = language_model([f'text_encoder={{type = "clip", path = "{tiny_clip_path}"}}']).eval().to(torch.float64)
+    assert model.predict_actions(torch.rand(2, 4, 3, 16, 16), instruction="push").dtype == torch.float64
+
+
+def test_a_saved_model_finds_clip_from_any_working_directory(tiny_clip_path, tmp_path, monkeypatch):
+    """The spec keeps a relative text_encoder.path as an absolute one: loading elsewhere needs no copy of CLIP there."""
+    folder = Path(tiny_clip_path)
+    monkeypatch.chdir(folder.parent)
+    model = language_model([f'text_encoder={{type = "clip", path = "{folder.name}"}}'])
+    assert model.spec.text_encoder.path == str(folder.resolve())
+    uva_kit.save(model, tmp_path / "model")
+    monkeypatch.chdir(tmp_path)
+    loaded = uva_kit.load(tmp_path / "model").eval()
+    assert torch.equal(loaded.instruction_tokens("push", 1), model.eval().instruction_tokens("push", 1))

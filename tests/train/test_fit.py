@@ -8,8 +8,10 @@ import re
 import shlex
 import signal
 import time
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from runs import (
@@ -23,11 +25,12 @@ from runs import (
     start_torchrun,
     weights,
 )
+from spec_overrides import TINY_LANGUAGE_MODALITIES
 from synthetic import SyntheticWindows
 
 import uva_kit
 from uva_kit import load_spec
-from uva_kit.errors import UvaKitError
+from uva_kit.errors import DataError, UvaKitError
 from uva_kit.train import fit
 from uva_kit.train.metrics import read_metrics
 
@@ -349,3 +352,51 @@ def test_training_data_whose_frames_are_not_in_0_1_is_refused_before_anything_is
     with pytest.raises(ValueError, match=r"the training data's history_frames' must be finite and in \[0, 1\]"):
         fit(spec, data, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+class InstructedWindows(SyntheticWindows):
+    def __getitem__(self, index: int) -> dict:
+        return {**super().__getitem__(index), "instruction": "push the block"}
+
+
+def test_data_without_instructions_for_a_language_spec_is_refused_before_anything_is_written(tmp_path):
+    spec = load_spec("pusht-tiny", [TINY_LANGUAGE_MODALITIES, "training.steps=1", "training.batch_size=4"])
+    instructions = r"build it with UVADataset\(\.\.\., instructions=True\)"
+    with pytest.raises(DataError, match=f"the training data's samples have none: {instructions}"):
+        fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
+    with pytest.raises(DataError, match=f"the validation data's samples have none: {instructions}"):
+        fit(spec, InstructedWindows(4), tmp_path / "run", val_dataset=SyntheticWindows(4), progress=False)
+    with pytest.raises(DataError, match=f"the video data's samples have none: {instructions}"):
+        fit(spec, InstructedWindows(4), tmp_path / "run", video_dataset=SyntheticWindows(8, with_actions=False), progress=False)
+    assert not (tmp_path / "run").exists()
+    assert fit(spec, InstructedWindows(4), tmp_path / "run", val_dataset=InstructedWindows(4), progress=False).step == 1
+
+
+def tasks_dataset(tasks, layout):
+    """A UVADataset of synthetic episodes, one per task."""
+    from data_helpers import synthetic_episode
+
+    from uva_kit.data import EpisodeTable, UVADataset
+
+    episodes = [synthetic_episode(30, offset=100 * i) for i in range(len(tasks))]
+    table = EpisodeTable(frames=np.concatenate([e.frames for e in episodes]), actions=np.concatenate([e.actions for e in episodes]),
+                         agent_pos=np.concatenate([e.agent_pos for e in episodes]),
+                         episode_ends=np.cumsum([e.length for e in episodes]), tasks=tuple(tasks))
+    return UVADataset(table, layout, split="all", instructions=True)
+
+
+@pytest.mark.parametrize("text_encoder, shared", [("{type = 'task_embedding', buckets = 1}", True),
+                                                  ("{type = 'task_embedding', instructions = ['open', 'close']}", False)])
+def test_training_tasks_the_text_encoder_cannot_tell_apart_are_pointed_out(tmp_path, text_encoder, shared):
+    from uva_kit.modality.language import SharedInstructionWarning
+
+    spec = load_spec("pusht-tiny", [TINY_LANGUAGE_MODALITIES, f"text_encoder={text_encoder}", "training.steps=1",
+                                    "training.batch_size=4"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit(spec, tasks_dataset(["open", "close", "open"], spec.layout), tmp_path / "run", progress=False)
+    messages = [str(w.message) for w in caught if w.category is SharedInstructionWarning]
+    assert len(messages) == shared
+    assert all(m.startswith("different training instructions get the same text vector, so the model cannot tell them "
+                            "apart: 'close' = 'open'. With text_encoder task_embedding, list the tasks in "
+                            "text_encoder.instructions") for m in messages)

@@ -67,6 +67,8 @@ def _policy_arguments(parser) -> None:
                              "depends on it (default: %(default)s, as the quickstart and evaluate_policy)")
     parser.add_argument("--n-action-steps", type=positive_int, default=8,
                         help="actions executed per predicted chunk (default: %(default)s)")
+    parser.add_argument("--instruction", metavar="TEXT",
+                        help="the task given in every episode to a checkpoint with the language modality (required for one)")
     parser.add_argument("--visual", nargs="+", default=["normal"], choices=VISUALS,
                         help="visual variant(s), one run each (paper Table III; pusht and pusht-m; default: normal)")
     parser.add_argument("--videos", type=non_negative_int, default=2, help="MP4s of the first N episodes of each run (default: %(default)s)")
@@ -189,13 +191,20 @@ def _run_policy(args):
     if args.env not in ENVIRONMENTS and args.agent:
         raise UsageError("--agent baselines act in the 512 x 512 workspace of the built-in envs; with your own --env "
                          "give --checkpoint only")
-    agents = []
+    agents, instructed_any = [], False
     for i, path in enumerate(args.checkpoint):
         model, directory = load_model(path, args.device)
         args.checkpoint[i] = str(directory)  # eval_info.json records the model folders used
         check_env_for_policy(args.env, model)
+        instructed = model.prefix_modality is not None
+        instructed_any |= instructed
+        if instructed and args.instruction is None:
+            raise UsageError(f"{directory} reads an instruction (its spec has a language modality): give --instruction TEXT")
         name = f"uva-{i + 1}" if len(args.checkpoint) > 1 else "uva"
-        agents.append((PolicyAgent(model, name=name, n_action_steps=args.n_action_steps), str(directory)))
+        agents.append((PolicyAgent(model, name=name, n_action_steps=args.n_action_steps,
+                                   instruction=args.instruction if instructed else None), str(directory)))
+    if args.instruction is not None and not instructed_any:
+        raise UsageError("--instruction is for a checkpoint with a language modality; no --checkpoint has one")
     agents += [(baseline(name), None) for name in args.agent]
 
     def evaluate(folder: Path, run_info: dict) -> str:
@@ -259,6 +268,9 @@ def _run_planning(args):
 
     forward_model = _load(args, "checkpoint")
     base_model = _load(args, "base_policy") if args.base_policy else forward_model
+    if any(model.prefix_modality is not None for model in (forward_model, base_model)):
+        raise UsageError("eval planning gives no instruction: its --checkpoint and --base-policy must have no language "
+                         "modality")
     if base_model.spec.layout != forward_model.spec.layout:
         raise UvaKitError("--base-policy and --checkpoint must share the time layout (history frames, stride, chunk)")
 

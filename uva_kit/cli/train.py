@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         latent_cache = args.latent_cache
 
     from uva_kit.data import UVADataset
+    from uva_kit.modality.language import reads_instructions
 
     training = spec.training
 
@@ -109,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         print(split_summary(train_data, val_data))
     result = fit(
         spec, train_data, out, val_dataset=val_data,
-        video_dataset=UVADataset(resolve_data(video), spec.layout, split="all") if video else None,
+        video_dataset=UVADataset(resolve_data(video), spec.layout, split="all", instructions=reads_instructions(spec))
+        if video else None,
         resume=bool(args.resume), init_from=init_from, device=args.device, progress=not args.no_progress,
         latent_cache=latent_cache,
         run_info={"data": _absolute(data), "video_data": _absolute(video), "init_from": _absolute(init_from),

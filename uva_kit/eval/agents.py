@@ -52,16 +52,17 @@ class PolicyAgent:
     """A UVA model as a closed-loop policy: the checkpoint's observation window, ``n_action_steps`` of each chunk.
 
     Each episode draws its sampling noise from a generator of its own, seeded by ``seed`` and the episode's
-    seed: an episode acts the same whatever the batch it runs in, and a run is reproducible.
+    seed: an episode acts the same whatever the batch it runs in, and a run is reproducible. ``instruction``
+    is the task of every episode for a model with the language modality.
     """
 
-    def __init__(self, model, name: str = "uva", n_action_steps: int = 8, seed: int = 0):
+    def __init__(self, model, name: str = "uva", n_action_steps: int = 8, seed: int = 0, instruction: str | None = None):
         from uva_kit.model.policy import Policy
 
         self.name = name
         self.model = model.eval()
         self.seed = seed
-        self.policy = Policy(model, n_action_steps=n_action_steps)
+        self.policy = Policy(model, n_action_steps=n_action_steps, instruction=instruction)
 
     @property
     def history_frames(self) -> int:

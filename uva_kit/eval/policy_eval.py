@@ -29,12 +29,14 @@ TEST_SEED = 100000
 
 
 def evaluate_policy(model, env: str = "pusht", episodes: int = 50, *, seed: int = TEST_SEED, batch_envs: int = 8,
-                    max_steps: int = 300, n_action_steps: int = 8, visual: str = "normal", progress: bool = True) -> dict:
+                    max_steps: int = 300, n_action_steps: int = 8, visual: str = "normal", progress: bool = True,
+                    instruction: str | None = None) -> dict:
     """Roll ``model`` out on seeds ``seed`` .. ``seed + episodes - 1``; the summary plus per-episode results.
 
-    ``env`` is a name of ``uva_kit.envs.make``: a built-in env or your own ``"package.module:callable"``."""
+    ``env`` is a name of ``uva_kit.envs.make``: a built-in env or your own ``"package.module:callable"``.
+    ``instruction``: every episode's task, for a model with the language modality."""
     check_env_for_policy(env, model)
-    agent = PolicyAgent(model, n_action_steps=n_action_steps)
+    agent = PolicyAgent(model, n_action_steps=n_action_steps, instruction=instruction)
     results, _ = run_episodes(env, agent, range(seed, seed + episodes), batch_envs=batch_envs, max_steps=max_steps,
                               env_options=_visual_option(visual), progress=progress)
     return {**summarize(results), "per_episode": [r.to_dict() for r in results]}

@@ -8,7 +8,8 @@ backbone adds its own positional table). In training each sample's vector is rep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterable, Sequence
 
 import attrs
 import torch
@@ -24,6 +25,11 @@ from uva_kit.spec.validators import positive, probability
 class LanguageModalitySpec(ComponentSpec):
     num_tokens: int = attrs.field(default=64, validator=positive)
     drop_prob: float = attrs.field(default=0.1, validator=probability)
+
+
+class SharedInstructionWarning(UserWarning):
+    """Different instructions of the training data that the text encoder gives one vector: the model cannot tell
+    them apart."""
 
 
 def instruction_list(value: str | Sequence[str], batch: int) -> list[str]:
@@ -52,7 +58,8 @@ class LanguageModality(Modality):
 
     def prefix(self, value: Sequence[str], *, generator=None) -> torch.Tensor:
         device = self.fake_latent.device
-        vectors = self.text_proj_cond(self.text_encoder(list(value)).to(device))[:, None]  # (B, 1, width)
+        text = self.text_encoder(list(value)).to(device, self.fake_latent.dtype)  # a frozen encoder keeps its own dtype
+        vectors = self.text_proj_cond(text)[:, None]  # (B, 1, width)
         if self.training and self.drop_prob > 0:
             dropped = torch.rand(vectors.shape[0], 1, 1, generator=generator, device=device) < self.drop_prob
             vectors = torch.where(dropped, self.fake_latent, vectors)
@@ -62,3 +69,21 @@ class LanguageModality(Modality):
 def reads_instructions(spec) -> bool:
     """Whether model spec ``spec`` has a ``language`` modality (its samples need an ``instruction``)."""
     return any(isinstance(modality, LanguageModalitySpec) for modality in spec.modalities)
+
+
+def warn_of_shared_instructions(modality: LanguageModality, instructions: Iterable[str]) -> None:
+    """Warn when different ``instructions`` (the training data's tasks) get the same text vector: tasks hashed
+    into one ``task_embedding`` row, or CLIP instructions alike in their first ``max_length`` tokens."""
+    distinct = sorted(set(instructions))
+    with torch.no_grad():
+        vectors = modality.text_encoder(distinct) if distinct else []
+    alike: dict[tuple[float, ...], list[str]] = {}
+    for text, vector in zip(distinct, vectors):
+        alike.setdefault(tuple(vector.tolist()), []).append(text)
+    shared = [texts for texts in alike.values() if len(texts) > 1]
+    if shared:
+        warnings.warn(f"different training instructions get the same text vector, so the model cannot tell them "
+                      f"apart: {'; '.join(' = '.join(map(repr, texts)) for texts in shared)}. With "
+                      "text_encoder task_embedding, list the tasks in text_encoder.instructions (a row each) or raise "
+                      "text_encoder.buckets; with clip, make them differ within text_encoder.max_length tokens.",
+                      SharedInstructionWarning, stacklevel=2)

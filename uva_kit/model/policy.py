@@ -56,7 +56,8 @@ class Policy:
     ``obs`` is ``{"image": frame}`` with frame (B, 3, H, W) or (3, H, W) in [0, 1], plus one entry per key of
     ``model.policy_observations``; ``uva_kit.envs.policy_observation(env_obs)`` builds it from an env's
     observation. Each action chunk is executed ``n_action_steps`` steps (1..``layout.action_chunk``) before
-    replanning. ``instruction`` (a string, or B strings) is the task of a model with the language modality.
+    replanning. ``instruction`` (a string, or B strings) is the task of a model with the language modality;
+    ``policy.instruction`` may change between calls (e.g. a new task at each ``reset()``).
     Random draws come from ``generator`` (on the model's device) when given, else from torch's global RNG;
     a list of B generators gives each row of the batch its own.
     The module docstring (``help(uva_kit.model.policy)``) details the observation window, per-row resets
@@ -161,6 +162,9 @@ class Policy:
                             "observation converts with uva_kit.envs.policy_observation(obs)")
         if "image" not in obs:
             raise MissingKeyError(f"obs must have an 'image' (B, 3, H, W) or (3, H, W) in [0, 1]; got keys {sorted(obs)}")
+        if self.instruction is None and self.model.prefix_modality is not None:
+            raise InputError("this model reads an instruction (its spec has a language modality): give "
+                             "Policy(model, instruction=...) or set policy.instruction (a string, or one per environment)")
         image = torch.as_tensor(obs["image"])
         if image.dim() not in (3, 4) or image.shape[-3] != 3:
             channels_last = image.dim() in (3, 4) and image.shape[-1] == 3

@@ -1,9 +1,10 @@
 """``clip``: a frozen CLIP text tower loaded from a local folder (``save_pretrained`` layout).
 
 Never downloads: ``path`` must hold the weights and tokenizer (e.g. openai/clip-vit-base-patch32
-saved beforehand). Gives ``get_text_features`` (pooled, projected; 512-d for ViT-B/32); tokens
-padded to ``max_length`` (30, as the original). The CLIP weights are not part of the UVA model's
-state dict (they are frozen and live at ``path``). Needs ``pip install 'uva_kit[clip]'``.
+saved beforehand); a relative one is made absolute when the spec is made. Gives
+``get_text_features`` (pooled, projected; 512-d for ViT-B/32); tokens padded to ``max_length`` (30,
+as the original). The CLIP weights are not part of the UVA model's state dict (they are frozen and
+live at ``path``). Needs ``pip install 'uva_kit[clip]'``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ from uva_kit.spec import ComponentSpec
 from uva_kit.spec.validators import positive
 
 
+def _absolute(path: str) -> str:
+    """A folder made absolute (from the working directory), so a saved model finds it from any other."""
+    return str(Path(path).expanduser().resolve()) if path else path
+
+
 @attrs.frozen
 class ClipSpec(ComponentSpec):
-    path: str = ""
+    path: str = attrs.field(default="", converter=_absolute)
     max_length: int = attrs.field(default=30, validator=positive)
 
 

@@ -187,10 +187,15 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
         val_dataset = None
 
     _check_data(dataset)  # before seeding: reading a sample may draw (augmentation)
+    _check_instructions(spec, {"training": dataset, "validation": val_dataset, "video": video_dataset})
     seed_everything(training.seed)
     model = build(spec).to(state.device)
     fit_normalizers(model, dataset.stats)
     fit_latent_standardizer(model, dataset)
+    if model.prefix_modality is not None and state.is_main:
+        from uva_kit.modality.language import warn_of_shared_instructions
+
+        warn_of_shared_instructions(model.prefix_modality, _tasks(dataset, val_dataset, video_dataset))
     if latent_cache is not None:
         dataset, val_dataset = _cached_latents(model, latent_cache, state, progress, dataset, val_dataset)
     if init_from is not None and checkpoint is None:
@@ -408,6 +413,25 @@ def _check_data(dataset: Any) -> None:
         for key in ("history_frames", "future_frames"):
             if key in sample:
                 check_frames(torch.as_tensor(sample[key]), f"the training data's {key}")
+
+
+def _check_instructions(spec: UVASpec, datasets: dict[str, Any]) -> None:
+    """A spec with the ``language`` modality reads each sample's ``instruction``: the first window of each dataset
+    must carry one (or training would stop at its first batch)."""
+    from uva_kit.modality.language import reads_instructions
+
+    if not reads_instructions(spec):
+        return
+    for name, dataset in datasets.items():
+        if dataset is not None and len(dataset) and "instruction" not in dataset[0]:
+            raise DataError(f"the spec has a 'language' modality, which reads each sample's 'instruction', but the "
+                            f"{name} data's samples have none: build it with UVADataset(..., instructions=True) (each "
+                            "window then carries its episode's task), or drop the language modality")
+
+
+def _tasks(*datasets: Any) -> list[str]:
+    """The episode tasks of the datasets that name them (``UVADataset``s of data with tasks)."""
+    return [task for data in datasets for task in getattr(getattr(data, "episodes", None), "tasks", ())]
 
 
 def _parallelism(name: str, state: distributed.Distributed, model: torch.nn.Module, ema: EMA):
