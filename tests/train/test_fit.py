@@ -331,6 +331,17 @@ def test_train_ends_with_its_losses_where_its_model_and_curves_are_and_what_to_r
     command = end[3].removeprefix("  next:   uva-kit ").split("  (")[0]
     assert build_parser().parse_args(shlex.split(command)).checkpoint == [str(run)]  # a command that works as printed
 
+
+def test_the_eval_command_a_run_suggests_gives_an_instructed_model_its_instruction(tmp_path):
+    from types import SimpleNamespace
+
+    from uva_kit.cli import build_parser
+    from uva_kit.cli.train import finished
+
+    result = SimpleNamespace(out=tmp_path, step=1, checkpoint=tmp_path / "checkpoints" / "00000001", val_loss=None)
+    command = finished(result, instructed=True).splitlines()[-1].removeprefix("  next:   uva-kit ").split("  (")[0]
+    assert build_parser().parse_args(shlex.split(command)).instruction == "TASK"
+
 @pytest.mark.parametrize("val_ratio, line", [
     ("0.1", "data: 18 train episodes (1,490 windows), 2 validation episodes (279 windows)"),
     ("0", "data: 20 train episodes (1,769 windows), no validation (training.val_ratio = 0)"),

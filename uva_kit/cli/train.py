@@ -118,12 +118,13 @@ def run(args: argparse.Namespace) -> int:
                   "latent_cache": _absolute(latent_cache)},
     )
     if result.checkpoint is not None and main_process:
-        print(finished(result))
+        print(finished(result, instructed=reads_instructions(spec)))
     return 0
 
 
-def finished(result) -> str:
-    """What a finished run tells: its latest losses, where its model and curves are, and the commands to go on."""
+def finished(result, instructed: bool = False) -> str:
+    """What a finished run tells: its latest losses, where its model and curves are, and the commands to go on
+    (``instructed``: the model reads an instruction, which the eval command then needs)."""
     from uva_kit.run_layout import MODEL_DIR
     from uva_kit.train.curves import CURVES_FILE
     from uva_kit.train.metrics import read_metrics
@@ -136,8 +137,9 @@ def finished(result) -> str:
     return (f"done at step {result.step}: {', '.join(losses)}\n"
             f"  model:  {result.checkpoint / MODEL_DIR}\n"
             f"  curves: {result.out / CURVES_FILE} (beside another run's: uva-kit plot {result.out} OTHER_RUN)\n"
-            f"  next:   uva-kit eval policy --checkpoint {result.out} --agent random still  (its PushT score beside "
-            "two baselines; --env for another task)")
+            f"  next:   uva-kit eval policy --checkpoint {result.out} --agent random still"
+            + (' --instruction "TASK"' if instructed else "")
+            + "  (its PushT score beside two baselines; --env for another task)")
 
 
 def _absolute(path: str | None) -> str | None:
