@@ -37,6 +37,26 @@ def test_round_trip_gives_the_same_predictions_and_statistics(saved):
     assert config["spec"]["name"] == "pusht-tiny" and config["uva_kit_version"] == uva_kit.__version__
 
 
+def test_a_model_trained_from_encoder_weights_loads_without_their_file(tmp_path, monkeypatch):
+    """encoder.checkpoint names the pretrained weights a model started from (e.g. the paper's kl16.ckpt); the saved
+    model holds the encoder's weights itself, so it loads where that file is not, e.g. on another machine."""
+    from safetensors.torch import save_file
+
+    from uva_kit.encoder.checkpoint import RandomWeightsWarning
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(RandomWeightsWarning):  # the weights saved as "pretrained" below
+        encoder = uva_kit.build(uva_kit.load_spec("pusht-tiny", ["encoder.type=conv_vae"])).encoder
+    save_file({name: value.contiguous() for name, value in encoder.state_dict().items()}, "vae.safetensors")
+    model = uva_kit.build(uva_kit.load_spec("pusht-tiny", ["encoder.type=conv_vae", "encoder.checkpoint=vae.safetensors"]))
+    directory = uva_kit.save(model, tmp_path / "model")
+    (tmp_path / "vae.safetensors").unlink()
+    loaded = uva_kit.load(directory)
+    assert loaded.spec.encoder.checkpoint is None
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[name], value, rtol=0, atol=0)
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch importing dynamo
 def test_a_compiled_model_saves_as_the_model_it_wraps(saved, tmp_path):
     model, directory = saved

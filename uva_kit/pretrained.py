@@ -205,6 +205,17 @@ def load_matching_weights(model: Any, directory: str | Path) -> tuple[list[str],
     return sorted(matching), kept
 
 
+def _without_encoder_checkpoint(spec):
+    """The spec a saved model is rebuilt from: the encoder's weights are in the model's own files, so its
+    ``encoder.checkpoint`` (pretrained weights it was trained from, which need not exist where the model is
+    loaded) is not read; the loaded model's spec names none."""
+    import attrs
+
+    if getattr(spec.encoder, "checkpoint", None) is None:
+        return spec
+    return attrs.evolve(spec, encoder=attrs.evolve(spec.encoder, checkpoint=None))
+
+
 def load(directory: str | Path, device: str | torch.device = "cpu") -> UVAModel:
     """Build the model described by ``directory/config.json`` and load its weights and statistics.
 
@@ -228,6 +239,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> UVAModel:
         spec = spec_from_dict(config["spec"])
     except SpecError as exc:
         raise CheckpointError(f"{directory / CONFIG_FILE} holds an invalid spec: {exc}") from None
+    spec = _without_encoder_checkpoint(spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RandomWeightsWarning)  # every weight is loaded (strictly) below
         warnings.simplefilter("ignore", UnusedModalityWarning)  # a spec advice, given when the model was built to train
