@@ -251,3 +251,13 @@ def test_from_dict_on_plain_attrs_class_is_strict():
     assert err.path == "layout.horizon"
     err = error_of(from_dict, LayoutSpec, [1, 2], "layout")
     assert "expected a table" in str(err)
+
+
+@pytest.mark.parametrize("encoder", ["conv_vae", "kl_f16"])
+def test_an_encoder_checkpoint_is_kept_as_an_absolute_path(encoder, tmp_path, monkeypatch):
+    """Relative to the working directory when the spec is read, then absolute: a run resumed, or a spec reused,
+    from another directory still names the same file."""
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec("pusht-tiny", [f"encoder.type={encoder}", "encoder.checkpoint=pretrained/vae.safetensors"])
+    assert spec.encoder.checkpoint == str(tmp_path / "pretrained" / "vae.safetensors")
+    assert load_spec("pusht-tiny", [f"encoder.type={encoder}"]).encoder.checkpoint is None

@@ -20,6 +20,7 @@ from uva_kit.encoder.kl_autoencoder import AutoencoderShape
 from uva_kit.encoder.vae_encoder import VAEEncoder
 from uva_kit.errors import CheckpointError, InputError
 from uva_kit.spec import ComponentSpec, to_dict
+from uva_kit.spec.validators import absolute_path
 
 CONFIG_FILE = "config.json"
 # Spec options that do not change the weights: they may differ from the ones a checkpoint was trained with.
@@ -46,7 +47,7 @@ class ConvVAESpec(ComponentSpec):
     patch_size: int = attrs.field(default=4, validator=_positive)
     norm_groups: int = attrs.field(default=16, validator=_positive)
     sample_posterior: bool = True
-    checkpoint: str | None = None
+    checkpoint: str | None = attrs.field(default=None, converter=absolute_path)
 
     def __attrs_post_init__(self):
         bad = [self.ch * m for m in self.ch_mult if (self.ch * m) % self.norm_groups]

@@ -15,7 +15,7 @@ from uva_kit.encoder.checkpoint import load_state, read_state_dict, warn_random_
 from uva_kit.encoder.kl_autoencoder import AutoencoderShape
 from uva_kit.encoder.vae_encoder import VAEEncoder
 from uva_kit.spec import ComponentSpec
-from uva_kit.spec.validators import positive
+from uva_kit.spec.validators import absolute_path, positive
 
 KL_F16_SHAPE = AutoencoderShape()
 
@@ -29,7 +29,7 @@ class KLF16Spec(ComponentSpec):
     """
 
     sample_posterior: bool = True
-    checkpoint: str | None = None
+    checkpoint: str | None = attrs.field(default=None, converter=absolute_path)
     scale: float = attrs.field(default=0.2325, validator=positive)
 
 

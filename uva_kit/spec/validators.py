@@ -1,4 +1,4 @@
-"""attrs validators shared by component specs (messages name the option and the bad value).
+"""attrs validators (and the path converter) shared by component specs (messages name the option and the bad value).
 
 NaN and infinity are rejected wherever a bound is checked: no option is meaningful at either.
 """
@@ -6,6 +6,7 @@ NaN and infinity are rejected wherever a bound is checked: no option is meaningf
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from uva_kit.errors import InputError
 
@@ -35,3 +36,9 @@ def probability(instance, attribute, value) -> None:
 def fraction_below_one(instance, attribute, value) -> None:
     if not 0.0 <= value < 1.0:
         raise InputError(f"{attribute.name} must be in [0, 1), got {value}")
+
+
+def absolute_path(path: str | None) -> str | None:
+    """A file or folder option made absolute (from the working directory at parse time), so a saved spec names the
+    same file from any other directory (``--resume`` elsewhere, loading a model); None and "" stay as they are."""
+    return str(Path(path).expanduser().resolve()) if path else path

@@ -18,17 +18,12 @@ from torch import nn
 
 from uva_kit.errors import SpecError
 from uva_kit.spec import ComponentSpec
-from uva_kit.spec.validators import positive
-
-
-def _absolute(path: str) -> str:
-    """A folder made absolute (from the working directory), so a saved model finds it from any other."""
-    return str(Path(path).expanduser().resolve()) if path else path
+from uva_kit.spec.validators import absolute_path, positive
 
 
 @attrs.frozen
 class ClipSpec(ComponentSpec):
-    path: str = attrs.field(default="", converter=_absolute)
+    path: str = attrs.field(default="", converter=absolute_path)
     max_length: int = attrs.field(default=30, validator=positive)
 
 
