@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help=f"a LeRobot v3 dataset folder or a zarr replay buffer; '{DEFAULT_DATA}' is the "
                                        "PushT set shipped with uva_kit (required unless --resume)")
     parser.add_argument("--out", help="the run folder to write (required unless --resume)")
-    parser.add_argument("--video-data", help="an action-free video dataset folder, mixed in at the spec's "
-                                                                      "training.video_data_ratio")
+    parser.add_argument("--video-data", help="an action-free video dataset folder (LeRobotWriter episodes with "
+                                             "actions=None), mixed into the share training.video_data_ratio of the "
+                                             "micro-batches")
     parser.add_argument("--init-from", help="a model folder, checkpoint or run to initialise from where names and "
                                             "shapes match (fine-tuning; stage 2 from stage 1)")
     parser.add_argument("--latent-cache", metavar="DIR", help="encode each training window once into DIR and train on "
@@ -97,8 +98,12 @@ def run(args: argparse.Namespace) -> int:
         latent_cache = args.latent_cache
 
     from uva_kit.data import UVADataset
+    from uva_kit.train.video_data import video_ratio_problem
 
     training = spec.training
+    problem = video_ratio_problem(training.video_data_ratio, bool(video))
+    if problem is not None:
+        raise UsageError(problem)
 
     def dataset(path: str, split: str):
         return split_dataset(spec, path, split, augment=False if latent_cache else None)
@@ -109,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         print(split_summary(train_data, val_data))
     result = fit(
         spec, train_data, out, val_dataset=val_data,
-        video_dataset=UVADataset(resolve_data(video), spec.layout, split="all") if video else None,
+        video_dataset=UVADataset(resolve_data(video), spec.layout, split="all", augment=not latent_cache) if video
+        else None,
         resume=bool(args.resume), init_from=init_from, device=args.device, progress=not args.no_progress,
         latent_cache=latent_cache,
         run_info={"data": _absolute(data), "video_data": _absolute(video), "init_from": _absolute(init_from),

@@ -89,7 +89,8 @@ class BatchPlan:
                 "use more data or set training.batch_size lower."
             )
         if self.video_ratio > 0 and self.video_dataset_size < self.micro_batch_size:
-            raise UvaKitError("training.video_data_ratio > 0 needs an action-free video dataset of at least one micro-batch.")
+            raise UvaKitError(f"the action-free video dataset has {self.video_dataset_size} windows, fewer than one "
+                              f"micro-batch of {self.micro_batch_size}: use more video or a smaller training.batch_size.")
 
     @property
     def micro_batch_size(self) -> int:
