@@ -19,6 +19,7 @@ from uva_kit.data import EpisodeTable, LeRobotWriter, UVADataset
 from uva_kit.errors import DataError, InputError, SpecError, UvaKitError
 from uva_kit.spec import load_spec
 from uva_kit.train import fit
+from uva_kit.train.batches import BatchPlan
 from uva_kit.train.metrics import read_metrics
 from uva_kit.train.video_data import check_video_data
 
@@ -33,11 +34,24 @@ def test_video_batches_leave_out_the_video_datas_actions_and_its_statistics(tmp_
                  progress=False)
     assert "the action-free video data has actions; they are not used" in capsys.readouterr().out
     records = read_metrics(tmp_path, "train")
-    assert len(records) == 3 and all("loss/video" in r and "loss/action" not in r for r in records)
+    assert len(records) == 3 and all("loss/video" in r and "loss/action" not in r and r["video_data"] == 1.0
+                                     for r in records)
     normalizer = uva_kit.load(result.checkpoint / "pretrained_model").modalities["action"].normalizer
     main = SyntheticWindows(4).stats["actions"]
     assert torch.allclose(normalizer.low, torch.tensor(main["min"])) and torch.allclose(normalizer.high,
                                                                                        torch.tensor(main["max"]))
+
+
+def test_the_log_shows_the_share_of_video_micro_batches_drawn_at_the_ratio(tmp_path):
+    spec = load_spec("pusht-tiny", ["training.steps=40", "training.batch_size=4", "training.grad_accumulation=2",
+                                    "training.video_data_ratio=0.25", "training.log_every=20",
+                                    "training.checkpoint_every=100"])
+    fit(spec, SyntheticWindows(8), tmp_path, video_dataset=SyntheticWindows(8, seed=3, with_actions=False),
+        progress=False)
+    plan = BatchPlan(8, 4, spec.training.seed, grad_accumulation=2, video_dataset_size=8, video_ratio=0.25)
+    drawn = [[m.samples[0][0] for step in steps for m in plan.micro_batches(step)] for steps in (range(20), range(20, 40))]
+    assert [r["video_data"] for r in read_metrics(tmp_path, "train")] == [d.count("video") / 40 for d in drawn]
+    assert sum(d.count("video") for d in drawn) / 80 == pytest.approx(0.25, abs=0.12)
 
 
 def test_latent_cache_covers_the_video_data(tmp_path):

@@ -251,7 +251,7 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
     val_loss = None
     saved: Path | None = checkpoint
     step = start
-    window = LossWindow()
+    window = LossWindow(video_data=video_dataset is not None)
     shown: dict[str, str] = {}  # the bar's postfix: the last record's loss and lr, the last validation loss
     started = time.perf_counter()
     with StopRequest() as stop:  # Ctrl-C or SIGTERM: finish the step, save, stop
@@ -363,7 +363,7 @@ def _accumulate_gradients(parallel, micro_batches, count: int, device: str, auto
                           scaler) -> tuple[list[torch.Tensor], list[dict]]:
     """Forward and backward passes over the step's next ``count`` micro-batches, each seeded by the plan and its loss
     divided by ``count``, so the gradients add up to the step's mean; returns each micro-batch's loss and metrics,
-    left on the device (detached 0-d tensors)."""
+    left on the device (detached 0-d tensors), the metrics with the micro-batch's data ``source``."""
     device_type = "cuda" if device.startswith("cuda") else "cpu"
     losses, metrics_list = [], []
     for accumulation in range(count):
@@ -375,7 +375,7 @@ def _accumulate_gradients(parallel, micro_batches, count: int, device: str, auto
             scaled = loss / count
             (scaler.scale(scaled) if scaler else scaled).backward()
         losses.append(loss.detach())
-        metrics_list.append(metrics)
+        metrics_list.append({**metrics, "source": micro.samples[0][0]})
     parallel.drop_unused_gradients()
     return losses, metrics_list
 
