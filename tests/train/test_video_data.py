@@ -88,9 +88,12 @@ def test_video_data_must_share_the_frame_rate_and_layout():
     assert not check_video_data(actions, UVADataset(_table(10, 0), layout, split="all"))
     with pytest.raises(DataError, match="recorded at 30 fps, the action data at 10 fps.*resample the video to 10 fps"):
         check_video_data(actions, UVADataset(_table(30, 0), layout, split="all"))
-    shorter = attrs.evolve(layout, history_frames=2, future_frames=2)
+    with pytest.raises(DataError, match=r"laid out differently: frame_stride 2 \(action data: 4\); read both with"):
+        check_video_data(actions, UVADataset(_table(10, 0), attrs.evolve(layout, frame_stride=2), split="all"))
+    assert not check_video_data(actions, UVADataset(_table(10, 0), attrs.evolve(layout, action_dim=7), split="all"))
+    fewer = SyntheticWindows(8, frames=2, with_actions=False)  # no layout: its frame counts are compared
     with pytest.raises(DataError, match="have 2 history frames, the action data's 4: read both with the same layout"):
-        check_video_data(actions, UVADataset(_table(10, 0), shorter, split="all"))
+        check_video_data(SyntheticWindows(4), fewer)
 
 
 def test_action_free_data_alone_pretrains_the_video_mode_and_says_what_else_it_needs(tmp_path):

@@ -13,6 +13,8 @@ import torch
 from uva_kit.errors import DataError
 
 HOW_TO_GIVE = "fit(..., video_dataset=...), uva-kit train --video-data DIR"
+# The layout settings that place a window's frames (the action settings do not matter to action-free video).
+FRAME_LAYOUT = ("history_frames", "future_frames", "horizon", "frame_stride", "frame_offset", "pad_before", "pad_after")
 
 
 def video_ratio_problem(ratio: float, given: bool) -> str | None:
@@ -27,10 +29,18 @@ def video_ratio_problem(ratio: float, given: bool) -> str | None:
 
 
 def check_video_data(dataset: Any, video_dataset: Any) -> bool:
-    """DataError unless ``video_dataset``'s windows have the frame counts (the layout) and frame rate of
-    ``dataset``'s and frames in [0, 1]; returns whether its windows carry actions (which training leaves out)."""
+    """DataError unless ``video_dataset``'s windows have the frame layout (where both datasets name a ``layout``;
+    else the frame counts) and frame rate of ``dataset``'s and frames in [0, 1]; returns whether its windows carry
+    actions (which training leaves out)."""
     from uva_kit.model.uva import check_frames
 
+    layouts = [getattr(d, "layout", None) for d in (dataset, video_dataset)]
+    if None not in layouts:
+        differ = [f"{name} {getattr(layouts[1], name)} (action data: {getattr(layouts[0], name)})"
+                  for name in FRAME_LAYOUT if getattr(layouts[0], name) != getattr(layouts[1], name)]
+        if differ:
+            raise DataError(f"the video data's windows are laid out differently: {', '.join(differ)}; read both with "
+                            "the same layout (UVADataset(path, spec.layout))")
     if not len(video_dataset):
         raise DataError("the action-free video dataset has no windows (its episodes are too short for the layout)")
     main, video = dataset[0], video_dataset[0]
