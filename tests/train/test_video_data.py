@@ -49,7 +49,7 @@ def test_the_log_shows_the_share_of_video_micro_batches_drawn_at_the_ratio(tmp_p
     fit(spec, SyntheticWindows(8), tmp_path, video_dataset=SyntheticWindows(8, seed=3, with_actions=False),
         progress=False)
     plan = BatchPlan(8, 4, spec.training.seed, grad_accumulation=2, video_dataset_size=8, video_ratio=0.25)
-    drawn = [[m.samples[0][0] for step in steps for m in plan.micro_batches(step)] for steps in (range(20), range(20, 40))]
+    drawn = [[m.source for step in steps for m in plan.micro_batches(step)] for steps in (range(20), range(20, 40))]
     assert [r["video_data"] for r in read_metrics(tmp_path, "train")] == [d.count("video") / 40 for d in drawn]
     assert sum(d.count("video") for d in drawn) / 80 == pytest.approx(0.25, abs=0.12)
 

@@ -65,6 +65,11 @@ class MicroBatch:
     seed: int
     samples: tuple[tuple[str, int, int], ...]  # (source, dataset index, sample seed)
 
+    @property
+    def source(self) -> str:
+        """The dataset every sample comes from: "main", or "video" (the action-free video mixed in)."""
+        return self.samples[0][0] if self.samples else "main"
+
 
 @attrs.frozen
 class BatchPlan:

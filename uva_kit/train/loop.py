@@ -375,7 +375,7 @@ def _accumulate_gradients(parallel, micro_batches, count: int, device: str, auto
             scaled = loss / count
             (scaler.scale(scaled) if scaler else scaled).backward()
         losses.append(loss.detach())
-        metrics_list.append({**metrics, "source": micro.samples[0][0]})
+        metrics_list.append({**metrics, "source": micro.source})
     parallel.drop_unused_gradients()
     return losses, metrics_list
 
