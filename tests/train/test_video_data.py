@@ -17,7 +17,7 @@ from tests.train.runs import finish, run_fit, weights
 from tests.train.synthetic import SyntheticWindows
 from uva_kit.data import EpisodeTable, LeRobotWriter, UVADataset
 from uva_kit.errors import DataError, InputError, SpecError, UvaKitError
-from uva_kit.spec import load_spec
+from uva_kit.spec import load_spec, spec_from_dict, to_dict
 from uva_kit.train import fit
 from uva_kit.train.batches import BatchPlan
 from uva_kit.train.metrics import read_metrics
@@ -76,10 +76,21 @@ def test_ratio_outside_zero_one_is_refused():
         load_spec("pusht-tiny", ["training.video_data_ratio=1.5"])
 
 
-def _table(fps: float, actions: int) -> EpisodeTable:
+def _table(fps: float, actions: int, state: int = 1) -> EpisodeTable:
     steps = 40
     return EpisodeTable(frames=np.zeros((steps, 16, 16, 3), np.uint8), actions=np.zeros((steps, actions), np.float32),
-                        agent_pos=np.zeros((steps, 1), np.float32), episode_ends=np.array([steps]), fps=fps)
+                        agent_pos=np.zeros((steps, state), np.float32), episode_ends=np.array([steps]), fps=fps)
+
+
+def test_video_batches_leave_out_the_robot_state_of_another_embodiment(tmp_path):
+    spec = to_dict(load_spec("pusht-tiny", ALL_VIDEO))
+    spec["modalities"].append({"type": "proprio", "data_key": "agent_pos", "dim": 2})
+    spec["modes"] = [{"mode": {"type": "policy", "given": ["proprio"]}}, {"mode": {"type": "video"}}]
+    layout = load_spec("pusht-tiny").layout
+    people = UVADataset(_table(10, 0, state=5), layout, split="all")  # e.g. hand poses: not the robot's state
+    result = fit(spec_from_dict(spec), UVADataset(_table(10, 2, state=2), layout, split="all"), tmp_path,
+                 video_dataset=people, progress=False)
+    assert result.step == 3
 
 
 def test_video_data_must_share_the_frame_rate_and_layout():

@@ -27,7 +27,7 @@ from uva_kit.train.metrics import MetricsLog
 from uva_kit.train.optim import build_optimizer, build_scheduler
 from uva_kit.train.sharding import full_optimizer_state, load_optimizer_state
 from uva_kit.train.stop_request import StopRequest, ignore_stop_signals
-from uva_kit.train.video_data import WithoutActions, check_video_data, video_ratio_problem
+from uva_kit.train.video_data import VideoOnly, check_video_data, video_ratio_problem
 
 KEPT_NAMED = 5  # fresh tensors named when initialising from another model
 Evaluate = Callable[[torch.nn.Module, int], float]
@@ -230,7 +230,7 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
             (out / MetricsLog.FILE).unlink(missing_ok=True)
         _print_start(spec, model, out, start if checkpoint is not None else None, state)
 
-    sources = {"main": dataset} | ({"video": WithoutActions(video_dataset)} if video_dataset is not None else {})
+    sources = {"main": dataset} | ({"video": VideoOnly(video_dataset)} if video_dataset is not None else {})
     plan = BatchPlan(
         len(dataset), training.batch_size, training.seed, state.world_size, state.rank, training.grad_accumulation,
         len(video_dataset) if video_dataset is not None else 0, training.video_data_ratio,

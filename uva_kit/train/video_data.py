@@ -57,8 +57,12 @@ def check_video_data(dataset: Any, video_dataset: Any) -> bool:
     return "actions" in video
 
 
-class WithoutActions(torch.utils.data.Dataset):
-    """``dataset``'s samples without their ``actions``: what the video share of training reads."""
+class VideoOnly(torch.utils.data.Dataset):
+    """``dataset``'s frames (or cached latents) and instruction, what the video share of training reads: no
+    actions, and no robot state or other per-step signal, which action-free video (often of another embodiment,
+    e.g. people) does not share with the action data."""
+
+    KEYS = ("history_frames", "future_frames", "history_latents", "future_latents", "instruction")
 
     def __init__(self, dataset: Any):
         self.dataset = dataset
@@ -67,6 +71,4 @@ class WithoutActions(torch.utils.data.Dataset):
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> dict:
-        sample = dict(self.dataset[index])
-        sample.pop("actions", None)
-        return sample
+        return {key: value for key, value in self.dataset[index].items() if key in self.KEYS}
