@@ -149,8 +149,8 @@ def test_cli_ratio_and_video_data_without_each_other_are_usage_errors(tmp_path, 
     assert result.returncode == 2 and message in result.stderr
 
 
-@pytest.mark.parametrize("cache", [False, True])
-def test_cli_augments_the_video_data_as_the_action_data(tmp_path, monkeypatch, action_free_folder, cache):
+def _cli_datasets(monkeypatch, *arguments: str) -> dict:
+    """What ``uva-kit train ARGUMENTS`` passes to ``fit`` (which is not run)."""
     from uva_kit.cli import main
 
     given = {}
@@ -160,7 +160,20 @@ def test_cli_augments_the_video_data_as_the_action_data(tmp_path, monkeypatch, a
         return types.SimpleNamespace(checkpoint=None)
 
     monkeypatch.setattr("uva_kit.train.fit", fit_nothing)
-    main(["train", "--spec", "pusht-tiny", "--data", "default", "--out", str(tmp_path / "run"), "--video-data",
-          str(action_free_folder), "--set", "training.video_data_ratio=0.5"]
-         + (["--latent-cache", str(tmp_path / "cache")] if cache else []))
+    main(["train", "--spec", "pusht-tiny", "--data", "default", *arguments])
+    return given
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_cli_augments_the_video_data_as_the_action_data(tmp_path, monkeypatch, action_free_folder, cache):
+    given = _cli_datasets(monkeypatch, "--out", str(tmp_path / "run"), "--video-data", str(action_free_folder),
+                          "--set", "training.video_data_ratio=0.5",
+                          *(["--latent-cache", str(tmp_path / "cache")] if cache else []))
     assert (given["video_dataset"].augmentation is None) == cache == (given["data"].augmentation is None)
+
+
+def test_cli_gives_a_language_model_the_video_datas_instructions(tmp_path, monkeypatch, action_free_folder):
+    given = _cli_datasets(monkeypatch, "--out", str(tmp_path / "run"), "--video-data", str(action_free_folder),
+                          "--set", "training.video_data_ratio=0.5",
+                          "--set", "modalities=[{type='video'}, {type='action'}, {type='language'}]")
+    assert given["video_dataset"][0]["instruction"] == "synthetic"

@@ -54,6 +54,16 @@ def split_dataset(spec, path: str, split: str, augment: bool | None = None):
                       instructions=reads_instructions(spec))
 
 
+def video_data(spec, path: str, augment: bool):
+    """The action-free video dataset ``path``, all of it, with the instructions the spec's model reads (no robot
+    state: training reads only its frames and instructions)."""
+    from uva_kit.data import UVADataset
+    from uva_kit.modality.language import reads_instructions
+
+    return UVADataset(resolve_data(path), spec.layout, split="all", augment=augment,
+                      instructions=reads_instructions(spec))
+
+
 def split_summary(train, val) -> str:
     """One line on how the data was split: the episodes and windows of each split."""
     def part(dataset, name: str) -> str:
@@ -97,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
         data, video, init_from, out = args.data, args.video_data, args.init_from, Path(args.out)
         latent_cache = args.latent_cache
 
-    from uva_kit.data import UVADataset
     from uva_kit.train.video_data import video_ratio_problem
 
     training = spec.training
@@ -114,8 +123,7 @@ def run(args: argparse.Namespace) -> int:
         print(split_summary(train_data, val_data))
     result = fit(
         spec, train_data, out, val_dataset=val_data,
-        video_dataset=UVADataset(resolve_data(video), spec.layout, split="all", augment=not latent_cache) if video
-        else None,
+        video_dataset=video_data(spec, video, augment=not latent_cache) if video else None,
         resume=bool(args.resume), init_from=init_from, device=args.device, progress=not args.no_progress,
         latent_cache=latent_cache,
         run_info={"data": _absolute(data), "video_data": _absolute(video), "init_from": _absolute(init_from),
