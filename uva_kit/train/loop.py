@@ -161,6 +161,8 @@ def fit(
     and the best ``training.keep_top_k`` checkpoints by score are kept. ``time_limit_s`` stops the
     run early (with a checkpoint) once that much wall-clock time has passed; ``resume`` continues it.
     ``latent_cache`` (a folder) trains on encoder latents cached there (see ``latent_windows``).
+    ``video_dataset`` (action-free video) trains ``training.video_data_ratio`` of the micro-batches in the modes that
+    need no actions (see ``uva_kit.train.video_data``).
     """
     state = distributed.setup(device)
     try:
