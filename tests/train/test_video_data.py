@@ -129,7 +129,9 @@ def action_free_folder(tmp_path_factory):
 def test_cli_mixes_in_written_action_free_video_with_a_latent_cache_and_resumes_exactly(tmp_path, action_free_folder):
     mixed = ["--video-data", str(action_free_folder), "--set", "training.video_data_ratio=0.5",
              "--set", "training.checkpoint_every=1", "--latent-cache", str(tmp_path / "cache")]
-    assert "the action-free video data has actions" not in finish(run_fit(tmp_path / "whole", 3, *mixed))
+    printed = finish(run_fit(tmp_path / "whole", 3, *mixed))
+    assert "video: 3 episodes (51 windows), read without actions by 50% of the micro-batches" in printed
+    assert "the action-free video data has actions" not in printed
     finish(run_fit(tmp_path / "parts", 3, *mixed, "--set", "training.steps=2"))
     config = json.loads((tmp_path / "parts" / "train_config.json").read_text())
     config["spec"]["training"]["steps"] = 3  # the resumed run goes on to the whole run's length

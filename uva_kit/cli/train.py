@@ -118,12 +118,16 @@ def run(args: argparse.Namespace) -> int:
         return split_dataset(spec, path, split, augment=False if latent_cache else None)
 
     train_data, val_data = dataset(data, "train"), dataset(data, "val") if training.val_ratio > 0 else None
+    video_windows = video_data(spec, video, augment=not latent_cache) if video else None
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone reports
     if main_process:
         print(split_summary(train_data, val_data))
+        if video_windows is not None:
+            episodes = len(video_windows.episode_indices)
+            print(f"video: {episodes} episode{'' if episodes == 1 else 's'} ({len(video_windows):,} windows), read "
+                  f"without actions by {training.video_data_ratio:.0%} of the micro-batches")
     result = fit(
-        spec, train_data, out, val_dataset=val_data,
-        video_dataset=video_data(spec, video, augment=not latent_cache) if video else None,
+        spec, train_data, out, val_dataset=val_data, video_dataset=video_windows,
         resume=bool(args.resume), init_from=init_from, device=args.device, progress=not args.no_progress,
         latent_cache=latent_cache,
         run_info={"data": _absolute(data), "video_data": _absolute(video), "init_from": _absolute(init_from),
