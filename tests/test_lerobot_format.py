@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import attrs
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -78,10 +79,24 @@ def test_missing_info_json(copy):
 
 def test_missing_feature_names_the_file(copy):
     info = json.loads((copy / "meta/info.json").read_text())
-    del info["features"]["action"]
+    del info["features"]["observation.state"]
     (copy / "meta/info.json").write_text(json.dumps(info))
-    with pytest.raises(DataError, match=r"info.json: feature 'action' is missing"):
+    with pytest.raises(DataError, match=r"info.json: feature 'observation.state' is missing"):
         read_lerobot(copy)
+
+
+def test_action_free_episodes_write_and_read_without_actions(tmp_path):
+    from uva_kit.data import UVADataset
+
+    writer = LeRobotWriter(tmp_path / "video", fps=10)
+    for i, length in enumerate(LENGTHS):
+        writer.add(attrs.evolve(synthetic_episode(length, offset=100 * i), actions=None))
+    writer.close()
+    assert "action" not in json.loads((tmp_path / "video/meta/info.json").read_text())["features"]
+    table = read_lerobot(tmp_path / "video")
+    assert not table.has_actions and table.actions.shape == (sum(LENGTHS), 0) and "actions" not in table.stats
+    sample = UVADataset(tmp_path / "video", split="all")[0]
+    assert "actions" not in sample and sample["future_frames"].shape == (4, 3, 32, 32)
 
 
 def test_corrupt_info_json(copy):

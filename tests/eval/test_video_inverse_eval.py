@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import pytest
 import torch
 from cli_support import run_cli
 
 from uva_kit.data import UVADataset, default_pusht_dataset
+from uva_kit.errors import DataError
 from uva_kit.eval.inverse_eval import action_errors, evaluate_inverse
 from uva_kit.eval.video_eval import evaluate_video
 
@@ -65,6 +67,18 @@ def test_evaluate_video_without_pictures(tiny_model, tmp_path):
                           progress=False)
     assert "grid_png" not in info["results"][0] and not (tmp_path / "pictures").exists()
     assert "PSNR" in (tmp_path / "report.html").read_text()
+
+
+def test_action_free_video_scores_the_video_mode_and_refuses_what_needs_actions(tiny_model, tmp_path):
+    recorded = held_out(tiny_model).episodes
+    action_free = UVADataset(attrs.evolve(recorded, actions=recorded.actions[:, :0], stats={}), tiny_model.spec.layout,
+                             split="all")
+    info = evaluate_video(tiny_model, action_free, tmp_path, samples=2, modes=("video",), pictures=0, progress=False)
+    assert [r["mode"] for r in info["results"]] == ["video"]
+    with pytest.raises(DataError, match="has none \\(action-free video\\): evaluate the video mode alone"):
+        evaluate_video(tiny_model, action_free, tmp_path, samples=2, pictures=0, progress=False)
+    with pytest.raises(DataError, match="scored against the recorded actions, and this dataset has none"):
+        evaluate_inverse(tiny_model, action_free, tmp_path, samples=2, progress=False)
 
 
 @pytest.mark.slow

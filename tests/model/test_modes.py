@@ -109,6 +109,18 @@ def test_action_free_batch_trains_only_modes_without_actions(tiny_model, batch_f
         tiny_model.compute_loss(batch, mode="policy")
 
 
+def test_action_free_batch_trains_the_video_head_and_never_the_action_path(tiny_model, batch_factory):
+    tiny_model.zero_grad(set_to_none=True)
+    loss, _ = tiny_model.compute_loss(batch_factory(with_actions=False), generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    grads = {name: p.grad for name, p in tiny_model.named_parameters() if p.requires_grad}
+    action_path = [n for n in grads if n.startswith(("modalities.action.head.", "modalities.action.proj."))]
+    assert action_path and all(grads[n] is None for n in action_path)  # AdamW leaves them as they are
+    video_head = [grads[n] for n in grads if n.startswith("modalities.video.head.")]
+    assert all(g is not None for g in video_head) and any(g.abs().sum() > 0 for g in video_head)
+    tiny_model.zero_grad(set_to_none=True)
+
+
 def test_mixture_draws_modes_in_proportion_to_their_weights():
     import uva_kit
 

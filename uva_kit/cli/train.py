@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help=f"a LeRobot v3 dataset folder or a zarr replay buffer; '{DEFAULT_DATA}' is the "
                                        "PushT set shipped with uva_kit (required unless --resume)")
     parser.add_argument("--out", help="the run folder to write (required unless --resume)")
-    parser.add_argument("--video-data", help="an action-free video dataset folder, mixed in at the spec's "
-                                                                      "training.video_data_ratio")
+    parser.add_argument("--video-data", help="an action-free video dataset folder (LeRobotWriter episodes with "
+                                             "actions=None), mixed into the share training.video_data_ratio of the "
+                                             "micro-batches")
     parser.add_argument("--init-from", help="a model folder, checkpoint or run to initialise from where names and "
                                             "shapes match (fine-tuning; stage 2 from stage 1)")
     parser.add_argument("--latent-cache", metavar="DIR", help="encode each training window once into DIR and train on "
@@ -50,6 +51,16 @@ def split_dataset(spec, path: str, split: str, augment: bool | None = None):
     training = spec.training
     return UVADataset(resolve_data(path), spec.layout, split=split, val_ratio=training.val_ratio,
                       split_seed=training.seed, augment=augment, history_keys=proprio_keys(spec),
+                      instructions=reads_instructions(spec))
+
+
+def video_data(spec, path: str, augment: bool):
+    """The action-free video dataset ``path``, all of it, with the instructions the spec's model reads (no robot
+    state: training reads only its frames and instructions)."""
+    from uva_kit.data import UVADataset
+    from uva_kit.modality.language import reads_instructions
+
+    return UVADataset(resolve_data(path), spec.layout, split="all", augment=augment,
                       instructions=reads_instructions(spec))
 
 
@@ -96,22 +107,28 @@ def run(args: argparse.Namespace) -> int:
         data, video, init_from, out = args.data, args.video_data, args.init_from, Path(args.out)
         latent_cache = args.latent_cache
 
-    from uva_kit.data import UVADataset
     from uva_kit.modality.language import reads_instructions
+    from uva_kit.train.video_data import video_ratio_problem
 
     training = spec.training
+    problem = video_ratio_problem(training.video_data_ratio, bool(video))
+    if problem is not None:
+        raise UsageError(problem)
 
     def dataset(path: str, split: str):
         return split_dataset(spec, path, split, augment=False if latent_cache else None)
 
     train_data, val_data = dataset(data, "train"), dataset(data, "val") if training.val_ratio > 0 else None
+    video_windows = video_data(spec, video, augment=not latent_cache) if video else None
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone reports
     if main_process:
         print(split_summary(train_data, val_data))
+        if video_windows is not None:
+            episodes = len(video_windows.episode_indices)
+            print(f"video: {episodes} episode{'' if episodes == 1 else 's'} ({len(video_windows):,} windows), read "
+                  f"without actions by {training.video_data_ratio:.0%} of the micro-batches")
     result = fit(
-        spec, train_data, out, val_dataset=val_data,
-        video_dataset=UVADataset(resolve_data(video), spec.layout, split="all", instructions=reads_instructions(spec))
-        if video else None,
+        spec, train_data, out, val_dataset=val_data, video_dataset=video_windows,
         resume=bool(args.resume), init_from=init_from, device=args.device, progress=not args.no_progress,
         latent_cache=latent_cache,
         run_info={"data": _absolute(data), "video_data": _absolute(video), "init_from": _absolute(init_from),

@@ -25,6 +25,7 @@ class UVADataset(torch.utils.data.Dataset):
 
     * ``history_frames`` / ``future_frames``: (history_frames / future_frames, 3, H, W) float in [0, 1];
     * ``actions``: (action_chunk, action_dim) in environment units (the model normalizes, with :attr:`stats`);
+      absent in an action-free (video-only) dataset;
     * ``agent_pos``: (history_frames, 2), at the history frames;
     * each of ``history_keys`` (a stored per-step signal, or one computed from them, e.g. ``pusht_state``, see
       :mod:`uva_kit.data.derived`): (history_frames, D), at the history frames;
@@ -60,7 +61,7 @@ class UVADataset(torch.utils.data.Dataset):
         self.sampler = WindowSampler(
             self.episodes.episode_ends, self.layout, self.episode_indices, source=self.episodes.source
         )
-        if self.episodes.actions.shape[1] != self.layout.action_dim:
+        if self.episodes.has_actions and self.episodes.actions.shape[1] != self.layout.action_dim:
             raise DataError(
                 f"{self.episodes.source}: actions have {self.episodes.actions.shape[1]} dimensions but "
                 f"layout.action_dim is {self.layout.action_dim}; a model for these actions sets layout.action_dim = "
@@ -119,9 +120,10 @@ class UVADataset(torch.utils.data.Dataset):
         sample = {
             "history_frames": clip[:history],
             "future_frames": clip[history:],
-            "actions": torch.from_numpy(self.episodes.actions[window.actions]),
             "agent_pos": torch.from_numpy(self.episodes.agent_pos[window.history]),
         }
+        if self.episodes.has_actions:
+            sample["actions"] = torch.from_numpy(self.episodes.actions[window.actions])
         for key, values in self.history_signals.items():
             sample[key] = torch.from_numpy(values[window.history])
         for key in self.extra_keys:

@@ -10,7 +10,7 @@ from uva_kit.errors import DataError
 
 
 def _no_rewards(record: EpisodeRecord) -> np.ndarray:
-    return np.zeros(len(record.actions), dtype=np.float32)
+    return np.zeros(len(record.frames), dtype=np.float32)
 
 
 @attrs.frozen
@@ -20,11 +20,13 @@ class EpisodeRecord:
     ``frames[t]`` and ``agent_pos[t]`` (the robot's state, any width) are observed *before* ``actions[t]`` is
     executed; ``extras`` hold other per-step signals (e.g. ``contact_impulse`` caused by ``actions[t]``, the full
     simulator ``state``). Rewards default to zeros. Arrays of the wrong layout or length are a DataError.
+    ``actions=None`` makes an action-free (video-only) episode: its actions are zero-width, (T, 0), and a
+    dataset of such episodes trains only the modes that need no actions (``uva-kit train --video-data``).
     """
 
     frames: np.ndarray  # (T, H, W, 3) uint8
     agent_pos: np.ndarray  # (T, D) float32
-    actions: np.ndarray  # (T, action_dim) float32
+    actions: np.ndarray | None  # (T, action_dim) float32; None: action-free
     rewards: np.ndarray = attrs.field(default=attrs.Factory(_no_rewards, takes_self=True))  # (T,), after actions[t]
     extras: dict[str, np.ndarray] = attrs.field(factory=dict)
     success: bool = False
@@ -35,6 +37,8 @@ class EpisodeRecord:
         problem = frames_problem(self.frames)
         if problem is not None:
             raise DataError(f"episode: {problem}")
+        if self.actions is None:
+            object.__setattr__(self, "actions", np.zeros((len(self.frames), 0), dtype=np.float32))
         steps = len(self.frames)
         arrays = {"actions": (self.actions, 2), "agent_pos": (self.agent_pos, 2), "rewards": (self.rewards, 1),
                   **{f"extras['{key}']": (value, None) for key, value in self.extras.items()}}
@@ -51,7 +55,7 @@ class EpisodeRecord:
 
     @property
     def length(self) -> int:
-        return len(self.actions)
+        return len(self.frames)
 
     @property
     def max_reward(self) -> float:

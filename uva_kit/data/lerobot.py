@@ -84,7 +84,7 @@ class LeRobotWriter:
         length = episode.length
         columns = {
             "observation.state": episode.agent_pos.astype(np.float32),
-            "action": episode.actions.astype(np.float32),
+            **({"action": episode.actions.astype(np.float32)} if episode.actions.shape[1] else {}),  # none: action-free
             **{extra_feature_name(k): v.astype(np.float32) for k, v in episode.extras.items()},
             "timestamp": (np.arange(length) / self.fps).astype(np.float32),
             "frame_index": np.arange(length, dtype=np.int64),
@@ -235,9 +235,8 @@ def read_lerobot(root: str | Path) -> EpisodeTable:
         )
     features = info["features"]
     image_keys = [k for k, f in features.items() if f.get("dtype") == "video"]
-    for key in ["action", "observation.state"]:
-        if key not in features:
-            raise DataError(f"{info_path}: feature '{key}' is missing (features: {', '.join(features)})")
+    if "observation.state" not in features:
+        raise DataError(f"{info_path}: feature 'observation.state' is missing (features: {', '.join(features)})")
     if not image_keys:
         raise DataError(f"{info_path}: no video feature (expected '{IMAGE_KEY}')")
     image_key = IMAGE_KEY if IMAGE_KEY in image_keys else image_keys[0]
@@ -255,8 +254,9 @@ def read_lerobot(root: str | Path) -> EpisodeTable:
     }
     stats_path = root / "meta" / "stats.json"
     stored = _read_stats(stats_path) if stats_path.is_file() else {}
+    core = {k: steps[k] for k in CORE_FEATURES if k in steps}  # no "action": an action-free (video-only) dataset
     stats = {}
-    for feature, values in {**{k: steps[k] for k in CORE_FEATURES}, **{extra_feature_name(k): v for k, v in extras.items()}}.items():
+    for feature, values in {**core, **{extra_feature_name(k): v for k, v in extras.items()}}.items():
         key = CORE_FEATURES.get(feature, extra_key(feature))
         if feature in stored and "min" in stored[feature]:
             stats[key] = _checked_stats(stored[feature], stats_path, feature, values.shape[1:])
@@ -264,7 +264,7 @@ def read_lerobot(root: str | Path) -> EpisodeTable:
             stats[key] = array_stats(values)
     return EpisodeTable(
         frames=frames,
-        actions=steps["action"].astype(np.float32),
+        actions=core.get("action", np.zeros((len(frames), 0))).astype(np.float32),
         agent_pos=steps["observation.state"].astype(np.float32),
         episode_ends=np.cumsum(lengths),
         extras={k: v.astype(np.float32) for k, v in extras.items()},

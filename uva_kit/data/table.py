@@ -19,7 +19,7 @@ class EpisodeTable:
     """
 
     frames: np.ndarray  # (N, H, W, 3) uint8
-    actions: np.ndarray  # (N, action_dim) float32
+    actions: np.ndarray  # (N, action_dim) float32; (N, 0) in an action-free (video-only) dataset
     agent_pos: np.ndarray  # (N, 2) float32
     episode_ends: np.ndarray  # (E,) int64
     extras: dict[str, np.ndarray] = attrs.field(factory=dict)
@@ -61,6 +61,11 @@ class EpisodeTable:
     def num_episodes(self) -> int:
         return len(self.episode_ends)
 
+    @property
+    def has_actions(self) -> bool:
+        """False for an action-free (video-only) dataset: zero-width actions."""
+        return self.actions.shape[1] > 0
+
     def low_dim(self) -> dict[str, np.ndarray]:
-        """Every per-step numeric array except the frames, by key."""
-        return {"actions": self.actions, "agent_pos": self.agent_pos, **self.extras}
+        """Every per-step numeric array except the frames (and the actions of an action-free dataset), by key."""
+        return {**({"actions": self.actions} if self.has_actions else {}), "agent_pos": self.agent_pos, **self.extras}

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from uva_kit.errors import InputError
+from uva_kit.errors import DataError, InputError
 from uva_kit.eval.plots import pyplot
 from uva_kit.eval.report import Report
 from uva_kit.eval.video_eval import window_indices
@@ -35,6 +35,9 @@ def evaluate_inverse(model, dataset, out: Path, *, samples: int = 256, batch_siz
     the command and its options), plots, report.html."""
     generator = torch.Generator(device=model.device).manual_seed(seed)
     indices = window_indices(len(dataset), samples)
+    if "actions" not in dataset[indices[0]]:
+        raise DataError("inverse dynamics is scored against the recorded actions, and this dataset has none "
+                        "(action-free video); evaluate it on action-labelled data")
     predicted, recorded = [], []
     for start in tqdm(range(0, len(indices), batch_size), desc="inverse dynamics", unit="batch", disable=not progress):
         items = [dataset[i] for i in indices[start:start + batch_size]]

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from uva_kit.errors import InputError
+from uva_kit.errors import DataError, InputError
 from uva_kit.eval.fvd import frechet_distance, i3d_features
 from uva_kit.eval.image_metrics import psnr, ssim
 from uva_kit.eval.plots import bar_plot, line_plot
@@ -45,11 +45,12 @@ def window_indices(count: int, samples: int) -> list[int]:
 
 
 def held_out_clips(model, dataset, samples: int) -> dict:
-    """History frames, future frames (at the model's image size) and actions of evenly spread windows, stacked,
-    and what else they give ``model`` (``conditions``: see :func:`window_conditions`)."""
+    """History frames, future frames (at the model's image size) and actions (none in action-free video) of evenly
+    spread windows, stacked, and what else they give ``model`` (``conditions``: see :func:`window_conditions`)."""
     image_size = model.spec.layout.image_size
     items = [dataset[i] for i in window_indices(len(dataset), samples)]
-    clips = {key: torch.stack([item[key] for item in items]) for key in ("history_frames", "future_frames", "actions")}
+    keys = ("history_frames", "future_frames") + (("actions",) if "actions" in items[0] else ())
+    clips = {key: torch.stack([item[key] for item in items]) for key in keys}
     clips["conditions"] = window_conditions(model, items)
     future = clips["future_frames"]
     if future.shape[-1] != image_size:
@@ -86,6 +87,9 @@ def evaluate_video(model, dataset, out: Path, *, samples: int = 32, num_iters: S
     if unknown:
         raise InputError(f"unknown video mode(s) {unknown}; choose from {list(MODES)}")
     clips = held_out_clips(model, dataset, samples)
+    if "forward_dynamics" in modes and "actions" not in clips:
+        raise DataError("forward_dynamics predicts the future from the recorded actions, and this dataset has none "
+                        "(action-free video): evaluate the video mode alone (uva-kit eval video --modes video)")
     real = clips["future_frames"]
     real_features = i3d_features(i3d, real, progress=progress) if i3d is not None else None
     results = []

@@ -65,6 +65,11 @@ class MicroBatch:
     seed: int
     samples: tuple[tuple[str, int, int], ...]  # (source, dataset index, sample seed)
 
+    @property
+    def source(self) -> str:
+        """The dataset every sample comes from: "main", or "video" (the action-free video mixed in)."""
+        return self.samples[0][0] if self.samples else "main"
+
 
 @attrs.frozen
 class BatchPlan:
@@ -89,7 +94,8 @@ class BatchPlan:
                 "use more data or set training.batch_size lower."
             )
         if self.video_ratio > 0 and self.video_dataset_size < self.micro_batch_size:
-            raise UvaKitError("training.video_data_ratio > 0 needs an action-free video dataset of at least one micro-batch.")
+            raise UvaKitError(f"the action-free video dataset has {self.video_dataset_size} windows, fewer than one "
+                              f"micro-batch of {self.micro_batch_size}: use more video or a smaller training.batch_size.")
 
     @property
     def micro_batch_size(self) -> int:

@@ -27,6 +27,7 @@ from uva_kit.train.metrics import MetricsLog
 from uva_kit.train.optim import build_optimizer, build_scheduler
 from uva_kit.train.sharding import full_optimizer_state, load_optimizer_state
 from uva_kit.train.stop_request import StopRequest, ignore_stop_signals
+from uva_kit.train.video_data import VideoOnly, check_video_data, video_ratio_problem
 
 KEPT_NAMED = 5  # fresh tensors named when initialising from another model
 Evaluate = Callable[[torch.nn.Module, int], float]
@@ -55,14 +56,20 @@ def resolve_precision(precision: str, device: str) -> torch.dtype | None:
 
 
 def fit_normalizers(model: torch.nn.Module, stats: dict) -> None:
-    """Give each model-owned normalizer the min/max of its data key from the dataset statistics."""
+    """Give each model-owned normalizer the min/max of its data key from the dataset statistics. One whose data no
+    mode of the mixture needs (video-only pretraining on action-free video) keeps its range; a later stage sets it."""
     for modality in getattr(model, "modalities", {}).values():
         normalizer = getattr(modality, "normalizer", None)
         key = getattr(modality, "data_key", None)
         if normalizer is None or key is None:
             continue
         if key not in stats:
-            raise UvaKitError(f"the dataset statistics have no '{key}' (needed by the '{modality.name}' normalizer).")
+            if not any(mode.needs(modality.name) for mode, _ in getattr(model, "mixture", ())):
+                continue
+            raise UvaKitError(f"the training data has no '{key}', the '{modality.name}' data that modes of the mixture "
+                              "train on: train on data that has it. Action-free video is mixed in with video_dataset= "
+                              "(uva-kit train --video-data DIR), or trained alone with modes = [{mode = {type = "
+                              "'video'}}] (video-only pretraining).")
         width, expected = np.size(stats[key]["min"]), normalizer.low.numel()
         if width != expected:
             raise DataError(f"'{key}' has {width} values per step in the data, but the '{modality.name}' modality is "
@@ -154,6 +161,8 @@ def fit(
     and the best ``training.keep_top_k`` checkpoints by score are kept. ``time_limit_s`` stops the
     run early (with a checkpoint) once that much wall-clock time has passed; ``resume`` continues it.
     ``latent_cache`` (a folder) trains on encoder latents cached there (see ``latent_windows``).
+    ``video_dataset`` (action-free video) trains ``training.video_data_ratio`` of the micro-batches in the modes that
+    need no actions (see ``uva_kit.train.video_data``).
     """
     state = distributed.setup(device)
     try:
@@ -186,8 +195,14 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
             print("the validation split has no windows (too few episodes): training without validation")
         val_dataset = None
 
+    problem = video_ratio_problem(training.video_data_ratio, video_dataset is not None)
+    if problem is not None:
+        raise InputError(problem)
     _check_data(dataset)  # before seeding: reading a sample may draw (augmentation)
     _check_instructions(spec, {"training": dataset, "validation": val_dataset, "video": video_dataset})
+    if video_dataset is not None and check_video_data(dataset, video_dataset) and state.is_main:
+        print("note: the action-free video data has actions; they are not used (its batches train only the modes "
+              "that need no actions): to train on them, add those episodes to the action data")
     seed_everything(training.seed)
     model = build(spec).to(state.device)
     fit_normalizers(model, dataset.stats)
@@ -197,7 +212,8 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
 
         warn_of_shared_instructions(model.prefix_modality, _tasks(dataset, val_dataset, video_dataset))
     if latent_cache is not None:
-        dataset, val_dataset = _cached_latents(model, latent_cache, state, progress, dataset, val_dataset)
+        dataset, val_dataset, video_dataset = _cached_latents(model, latent_cache, state, progress, dataset,
+                                                              val_dataset, video_dataset)
     if init_from is not None and checkpoint is None:
         source = model_directory(init_from)
         loaded, kept = load_matching_weights(model, source)
@@ -221,7 +237,7 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
             (out / MetricsLog.FILE).unlink(missing_ok=True)
         _print_start(spec, model, out, start if checkpoint is not None else None, state)
 
-    sources = {"main": dataset} | ({"video": video_dataset} if video_dataset is not None else {})
+    sources = {"main": dataset} | ({"video": VideoOnly(video_dataset)} if video_dataset is not None else {})
     plan = BatchPlan(
         len(dataset), training.batch_size, training.seed, state.world_size, state.rank, training.grad_accumulation,
         len(video_dataset) if video_dataset is not None else 0, training.video_data_ratio,
@@ -242,7 +258,7 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
     val_loss = None
     saved: Path | None = checkpoint
     step = start
-    window = LossWindow()
+    window = LossWindow(video_data=video_dataset is not None)
     shown: dict[str, str] = {}  # the bar's postfix: the last record's loss and lr, the last validation loss
     started = time.perf_counter()
     with StopRequest() as stop:  # Ctrl-C or SIGTERM: finish the step, save, stop
@@ -315,18 +331,18 @@ def _train(spec: UVASpec, dataset: Any, out: Path, state: distributed.Distribute
 
 
 def _cached_latents(model: torch.nn.Module, folder: str | Path, state: distributed.Distributed, progress: bool,
-                    dataset: Any, val_dataset: Any) -> tuple[Any, Any]:
-    """The training and validation windows with encoder latents (cached in ``folder``) instead of frames. What is
-    missing from the cache is encoded now, the ranks sharing the work: DataLoader workers then only read."""
+                    *datasets: Any) -> list[Any]:
+    """The datasets (training, validation, video; None stays None) with encoder latents (cached in ``folder``)
+    instead of frames. What is missing from the cache is encoded now, the ranks sharing the work: DataLoader workers
+    then only read."""
     from uva_kit.train.latent_windows import CachedLatentWindows
 
-    dataset = CachedLatentWindows(dataset, model, folder)
-    val_dataset = CachedLatentWindows(val_dataset, model, folder) if val_dataset is not None else None
-    for windows in (dataset, val_dataset):
+    cached = [CachedLatentWindows(dataset, model, folder) if dataset is not None else None for dataset in datasets]
+    for windows in cached:
         if windows is not None:
             windows.fill(progress and state.is_main, state.rank, state.world_size)
     state.barrier()
-    return dataset, val_dataset
+    return cached
 
 
 def _print_start(spec: UVASpec, model: torch.nn.Module, out: Path, resumed_at: int | None,
@@ -354,7 +370,7 @@ def _accumulate_gradients(parallel, micro_batches, count: int, device: str, auto
                           scaler) -> tuple[list[torch.Tensor], list[dict]]:
     """Forward and backward passes over the step's next ``count`` micro-batches, each seeded by the plan and its loss
     divided by ``count``, so the gradients add up to the step's mean; returns each micro-batch's loss and metrics,
-    left on the device (detached 0-d tensors)."""
+    left on the device (detached 0-d tensors), the metrics with the micro-batch's data ``source``."""
     device_type = "cuda" if device.startswith("cuda") else "cpu"
     losses, metrics_list = [], []
     for accumulation in range(count):
@@ -366,7 +382,7 @@ def _accumulate_gradients(parallel, micro_batches, count: int, device: str, auto
             scaled = loss / count
             (scaler.scale(scaled) if scaler else scaled).backward()
         losses.append(loss.detach())
-        metrics_list.append(metrics)
+        metrics_list.append({**metrics, "source": micro.source})
     parallel.drop_unused_gradients()
     return losses, metrics_list
 

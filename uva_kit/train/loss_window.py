@@ -20,7 +20,11 @@ import torch
 
 
 class LossWindow:
-    def __init__(self):
+    """``video_data``: the run mixes in action-free video, and each record says which share of its micro-batches
+    read it (``compute_loss`` metrics marked ``"source": "video"``)."""
+
+    def __init__(self, video_data: bool = False):
+        self.video_data = video_data
         self.clear()
 
     def clear(self) -> None:
@@ -28,6 +32,7 @@ class LossWindow:
         self._unread: list[tuple[int, torch.Tensor | float, list[dict]]] = []  # (step, loss, micro-batch metrics)
         self._loss_sum = 0.0
         self._modality_sums: dict[str, list[float]] = {}  # "loss/<modality>" -> [sum, count]
+        self._sources: list[str | None] = []  # each micro-batch's data source
         self._non_finite: tuple[int, float] | None = None
         self._started = time.perf_counter()
 
@@ -35,6 +40,7 @@ class LossWindow:
         """One optimizer step: its number, its loss and the metrics of its micro-batches (``compute_loss``'s)."""
         self.steps += 1
         self._unread.append((step, step_loss, micro_metrics))
+        self._sources += [metrics.get("source") for metrics in micro_metrics]
 
     def first_non_finite(self) -> tuple[int, float] | None:
         """The step and loss of the window's first non-finite step loss (None while all are finite)."""
@@ -42,12 +48,15 @@ class LossWindow:
         return self._non_finite
 
     def record(self, batch_size: int) -> dict:
-        """The window's means: ``loss``, each ``loss/<modality>``, and ``samples_per_s`` over its wall time."""
+        """The window's means: ``loss``, each ``loss/<modality>``, ``video_data`` (the share of micro-batches of
+        action-free video, when mixed in) and ``samples_per_s`` over its wall time."""
         self._read()
         seconds = max(time.perf_counter() - self._started, 1e-9)
         modalities = {key: total / count for key, (total, count) in sorted(self._modality_sums.items())}
-        return {"loss": self._loss_sum / max(self.steps, 1), **modalities,
-                "samples_per_s": self.steps * batch_size / seconds}
+        record = {"loss": self._loss_sum / max(self.steps, 1), **modalities}
+        if self.video_data:
+            record["video_data"] = self._sources.count("video") / max(len(self._sources), 1)
+        return {**record, "samples_per_s": self.steps * batch_size / seconds}
 
     def _read(self) -> None:
         """Bring the unread values to the host (one transfer) and add them to the sums, in the order they came."""
