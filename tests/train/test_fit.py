@@ -377,8 +377,11 @@ def test_data_without_instructions_for_a_language_spec_is_refused_before_anythin
         fit(spec, SyntheticWindows(4), tmp_path / "run", progress=False)
     with pytest.raises(DataError, match=f"the validation data's samples have none: {instructions}"):
         fit(spec, InstructedWindows(4), tmp_path / "run", val_dataset=SyntheticWindows(4), progress=False)
+    with_video = load_spec("pusht-tiny", [TINY_LANGUAGE_MODALITIES, "training.steps=1", "training.batch_size=4",
+                                          "training.video_data_ratio=0.5"])
     with pytest.raises(DataError, match=f"the video data's samples have none: {instructions}"):
-        fit(spec, InstructedWindows(4), tmp_path / "run", video_dataset=SyntheticWindows(8, with_actions=False), progress=False)
+        fit(with_video, InstructedWindows(4), tmp_path / "run", video_dataset=SyntheticWindows(8, with_actions=False),
+            progress=False)
     assert not (tmp_path / "run").exists()
     assert fit(spec, InstructedWindows(4), tmp_path / "run", val_dataset=InstructedWindows(4), progress=False).step == 1
 
