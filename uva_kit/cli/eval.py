@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from uva_kit.cli.argument_types import add_device_argument, non_negative_int, positive_int
-from uva_kit.envs import ENVIRONMENTS
-from uva_kit.errors import UsageError, UvaKitError, choices_hint
+from uva_kit.envs import ENVIRONMENTS, unknown_environment
+from uva_kit.errors import UsageError, UvaKitError
 
 BASELINE_NAMES = ("random", "still")
 VISUALS = ("normal", "bg-color", "bg-object", "goal-color")  # uva_kit.envs.pusht.VISUAL_VARIANTS (no pygame import here)
@@ -79,10 +79,9 @@ def _policy_arguments(parser) -> None:
 
 def environment(text: str) -> str:
     """A name of ``uva_kit.envs.ENVIRONMENTS`` or MODULE:CALLABLE (imported when the command runs)."""
-    module, _, name = text.partition(":")
-    if text not in ENVIRONMENTS and not (module and name):
-        raise argparse.ArgumentTypeError(f"unknown environment '{text}'.{choices_hint(text, ENVIRONMENTS)} Your own: "
-                                         "MODULE:CALLABLE")
+    problem = unknown_environment(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 

@@ -29,16 +29,23 @@ ENVIRONMENTS: dict[str, tuple[str, dict]] = {
 }
 
 
+def unknown_environment(name: str) -> str | None:
+    """Why ``name`` names no environment (neither a registered name nor "package.module:callable"); None when it
+    does. Nothing is imported: the command line checks names with it as it parses them."""
+    module, _, attribute = name.partition(":")
+    if name in ENVIRONMENTS or (module and attribute):
+        return None
+    return (f"unknown environment '{name}'.{choices_hint(name, ENVIRONMENTS)} Your own env: "
+            "'package.module:callable', a callable returning a gymnasium.Env")
+
+
 def env_class(name: str):
     """The env class (or factory) that ``name`` names and the options the name fixes: a registered name, or
     ``"package.module:callable"`` (none fixed)."""
-    if name in ENVIRONMENTS:
-        target, fixed = ENVIRONMENTS[name]
-    elif ":" in name:
-        target, fixed = name, {}
-    else:
-        raise UvaKitError(f"unknown environment '{name}'.{choices_hint(name, ENVIRONMENTS)} Your own env: "
-                          "'package.module:callable', a callable returning a gymnasium.Env")
+    problem = unknown_environment(name)
+    if problem is not None:
+        raise UvaKitError(problem)
+    target, fixed = ENVIRONMENTS.get(name, (name, {}))
     module_name, _, attribute = target.partition(":")
     try:
         module = importlib.import_module(module_name)
